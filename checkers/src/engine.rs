@@ -1,0 +1,674 @@
+//! The linearizability search for one partition (one key, or the whole history).
+//!
+//! Just-in-time linearization (Wing & Gong, Lowe) run breadth-first over the
+//! history's events instead of depth-first over ops. A *configuration* is a model
+//! state, the set of in-flight ops already linearized, and how many info ops of
+//! each kind it has spent. At each completion every configuration is extended,
+//! linearizing in-flight ops and info ops, until the completing op is linearized;
+//! configurations that cannot do so die. The history is linearizable iff some
+//! configuration survives the last event.
+//!
+//! What makes it fast:
+//! - Configurations only name in-flight ops, so their size follows the concurrency
+//!   window (a bit per client) rather than the history length, and finished ops
+//!   are forgotten: memory is bounded by the window, time is linear in the history.
+//! - States and ops are interned to `u32` and `step` is memoised per (state, op),
+//!   so the model runs once per distinct transition (a precompiled model).
+//! - Info ops with equal ops are interchangeable: a configuration spends a count of
+//!   a kind, not a particular op, and info ops that cannot change the state (reads)
+//!   are dropped before the search.
+//! - Counting spent info ops exactly makes configurations multiply (which kinds
+//!   explained which reads), so the search runs in up to three passes, each with
+//!   one configuration per (state, window) until the last:
+//!   1. *greedy*: counts respected, keeping the configuration that spent fewest;
+//!      survivors are real linearizations, so `valid` here is final;
+//!   2. *relaxed*: info ops usable any number of times once invoked; a superset of
+//!      the real behaviours, so `invalid` here is final;
+//!   3. *exact*: every non-dominated spent vector kept, bounded by the limits.
+//!
+//! Histories without info ops are decided by the first pass.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::dfs;
+use crate::model::Model;
+
+/// One call of the partition, as the model sees it.
+#[derive(Clone, Debug)]
+pub struct Entry<O> {
+    pub op: O,
+    /// Index of the call in the history's call list (for reports).
+    pub call: u32,
+    /// History index of the invocation.
+    pub invoke: u32,
+    /// History index of the completion; `None` when the outcome is unknown.
+    pub ret: Option<u32>,
+}
+
+/// Bounds that turn a search into `unknown` rather than a hang or a crash.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub deadline: Option<Instant>,
+    /// Approximate bytes of configurations one partition may hold.
+    pub memory: usize,
+    /// Try the bounded depth-first search first on small partitions.
+    pub depth_first: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            deadline: None,
+            memory: usize::MAX,
+            depth_first: true,
+        }
+    }
+}
+
+/// One linearization step, for counterexamples: which entry (or info kind
+/// instance) and the state after it.
+#[derive(Debug)]
+pub struct Step {
+    pub entry: u32,
+    pub state: u32,
+    pub prev: Option<Arc<Step>>,
+}
+
+/// Why a partition is not linearizable.
+#[derive(Debug)]
+pub struct Violation<S> {
+    /// Entry index of the op that no configuration can linearize.
+    pub entry: u32,
+    /// Entries in flight when it completed (concurrent with it), with info ops pending.
+    pub concurrent: Vec<u32>,
+    /// Every state the model could be in just before the failing op, with the
+    /// in-flight entries linearized to get there.
+    pub states: Vec<(S, Vec<u32>)>,
+    /// One longest linearizable prefix: entries in linearization order with the state after each.
+    pub prefix: Vec<(u32, S)>,
+    /// How many ops were linearized in all (the prefix may be cut to its tail).
+    pub prefix_len: usize,
+}
+
+#[derive(Debug)]
+pub enum Outcome<S> {
+    Valid,
+    Invalid(Box<Violation<S>>),
+    Unknown(String),
+}
+
+/// Counters a report can show.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub entries: usize,
+    pub info_dropped: usize,
+    pub max_window: usize,
+    pub max_configs: usize,
+    pub states: usize,
+}
+
+const ILLEGAL: u32 = u32::MAX;
+/// How spent info ops are accounted (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Greedy,
+    Relaxed,
+    Exact,
+}
+/// Configurations at once past which a small partition tries depth-first.
+const SOFT_CAP: usize = 2000;
+/// Longest prefix a counterexample keeps.
+const PREFIX_TAIL: usize = 64;
+
+/// Info ops spent, per kind, sorted by kind; shared until it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Spent {
+    total: u32,
+    counts: Option<Arc<[(u32, u32)]>>,
+}
+
+impl Spent {
+    fn counts(&self) -> &[(u32, u32)] {
+        self.counts.as_deref().unwrap_or(&[])
+    }
+
+    fn of(&self, kind: u32) -> u32 {
+        let c = self.counts();
+        c.binary_search_by_key(&kind, |(k, _)| *k).map_or(0, |i| c[i].1)
+    }
+
+    fn plus(&self, kind: u32) -> Spent {
+        let mut c = self.counts().to_vec();
+        match c.binary_search_by_key(&kind, |(k, _)| *k) {
+            Ok(i) => c[i].1 += 1,
+            Err(i) => c.insert(i, (kind, 1)),
+        }
+        Spent {
+            total: self.total + 1,
+            counts: Some(Arc::from(c)),
+        }
+    }
+}
+type Window = u128;
+const MAX_WINDOW: usize = 128;
+
+#[derive(Clone)]
+struct Config {
+    state: u32,
+    window: Window,
+    spent: Spent,
+    path: Option<Arc<Step>>,
+}
+
+/// Interned states and ops with a memoised step function.
+struct Compiled<'m, M: Model> {
+    model: &'m M,
+    states: Vec<M::State>,
+    state_ids: FxHashMap<M::State, u32>,
+    ops: Vec<M::Op>,
+    memo: FxHashMap<(u32, u32), u32>,
+}
+
+impl<'m, M: Model> Compiled<'m, M> {
+    fn state_id(&mut self, s: M::State) -> u32 {
+        if let Some(&id) = self.state_ids.get(&s) {
+            return id;
+        }
+        let id = self.states.len() as u32;
+        self.states.push(s.clone());
+        self.state_ids.insert(s, id);
+        id
+    }
+
+    fn step(&mut self, state: u32, op: u32) -> u32 {
+        if let Some(&next) = self.memo.get(&(state, op)) {
+            return next;
+        }
+        let next = match self.model.step(&self.states[state as usize], &self.ops[op as usize]) {
+            Some(s) => self.state_id(s),
+            None => ILLEGAL,
+        };
+        self.memo.insert((state, op), next);
+        next
+    }
+}
+
+enum Event {
+    Invoke(u32),
+    Return(u32),
+    Info(u32),
+}
+
+/// Checks one partition. `entries` must be in invocation order.
+pub fn check<M: Model>(model: &M, entries: &[Entry<M::Op>], limits: Limits) -> (Outcome<M::State>, Stats) {
+    let mut stats = Stats {
+        entries: entries.len(),
+        ..Stats::default()
+    };
+    let mut c = Compiled {
+        model,
+        states: Vec::new(),
+        state_ids: FxHashMap::default(),
+        ops: Vec::new(),
+        memo: FxHashMap::default(),
+    };
+    let mut op_ids: FxHashMap<&M::Op, u32> = FxHashMap::default();
+    let mut entry_op = Vec::with_capacity(entries.len());
+    // info kind -> op id, and the entries of that kind in invocation order
+    let mut kinds: Vec<u32> = Vec::new();
+    let mut kind_of_op: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut kind_entries: Vec<Vec<u32>> = Vec::new();
+    let mut events: Vec<(u32, Event)> = Vec::with_capacity(entries.len() * 2);
+    for (i, e) in entries.iter().enumerate() {
+        let id = *op_ids.entry(&e.op).or_insert_with(|| {
+            c.ops.push(e.op.clone());
+            c.ops.len() as u32 - 1
+        });
+        entry_op.push(id);
+        match e.ret {
+            Some(r) => {
+                events.push((e.invoke, Event::Invoke(i as u32)));
+                events.push((r, Event::Return(i as u32)));
+            }
+            None if model.is_read_only(&e.op) => stats.info_dropped += 1,
+            None => {
+                let k = *kind_of_op.entry(id).or_insert_with(|| {
+                    kinds.push(id);
+                    kind_entries.push(Vec::new());
+                    kinds.len() as u32 - 1
+                });
+                kind_entries[k as usize].push(i as u32);
+                events.push((e.invoke, Event::Info(k)));
+            }
+        }
+    }
+    drop(op_ids);
+    events.sort_unstable_by_key(|(pos, _)| *pos);
+    let init = model.init();
+    let init = c.state_id(init);
+
+    let search = Search {
+        kinds: &kinds,
+        kind_entries: &kind_entries,
+        entry_op: &entry_op,
+        events: &events,
+        limits,
+        init,
+        soft_cap: None,
+    };
+    // the race: a breadth-first pass that gives up past a few thousand
+    // configurations hands over to a bounded depth-first try; when it does not
+    // give up, it was the greedy pass itself
+    let mut greedy = None;
+    if limits.depth_first && entries.len() <= dfs::MAX_ENTRIES {
+        let capped = Search {
+            soft_cap: Some(SOFT_CAP),
+            ..search
+        };
+        match capped.run(&mut c, Mode::Greedy, false, &mut stats) {
+            RunOutcome::Capped => {
+                if depth_first_finds(model, entries, &entry_op, init, limits.memory, &mut c) {
+                    stats.states = c.states.len();
+                    return (Outcome::Valid, stats);
+                }
+            }
+            decided => greedy = Some(decided),
+        }
+    }
+    let mut mode = Mode::Greedy;
+    let mut outcome = match greedy {
+        Some(outcome) => outcome,
+        None => search.run(&mut c, mode, false, &mut stats),
+    };
+    if matches!(outcome, RunOutcome::Invalid { .. }) && !kinds.is_empty() {
+        mode = Mode::Relaxed;
+        outcome = search.run(&mut c, mode, false, &mut stats);
+        if matches!(outcome, RunOutcome::Valid) {
+            mode = Mode::Exact;
+            outcome = search.run(&mut c, mode, false, &mut stats);
+        }
+    }
+    let result = match outcome {
+        RunOutcome::Valid => Outcome::Valid,
+        RunOutcome::Unknown(why) => Outcome::Unknown(why),
+        RunOutcome::Capped => unreachable!("only the race's first pass has a soft cap"),
+        RunOutcome::Invalid { .. } => {
+            // Run again with paths to report one longest linearizable prefix.
+            match search.run(&mut c, mode, true, &mut stats) {
+                RunOutcome::Invalid {
+                    entry,
+                    concurrent,
+                    states,
+                    path,
+                } => Outcome::Invalid(Box::new(search.violation(&c, entry, concurrent, states, path))),
+                other => Outcome::Unknown(format!(
+                    "internal error: the search with paths did not repeat its verdict ({})",
+                    other.name()
+                )),
+            }
+        }
+    };
+    stats.states = c.states.len();
+    (result, stats)
+}
+
+/// Whether the bounded depth-first search finds a linearization of the entries
+/// (read-only info ops left out: they constrain nothing).
+fn depth_first_finds<M: Model>(
+    model: &M,
+    entries: &[Entry<M::Op>],
+    entry_op: &[u32],
+    init: u32,
+    memory: usize,
+    c: &mut Compiled<'_, M>,
+) -> bool {
+    let kept: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].ret.is_some() || !model.is_read_only(&entries[i].op))
+        .collect();
+    let calls: Vec<dfs::Call> = kept
+        .iter()
+        .map(|&i| dfs::Call {
+            invoke: entries[i].invoke,
+            ret: entries[i].ret.unwrap_or(u32::MAX),
+        })
+        .collect();
+    dfs::linearizable(&calls, init, memory, |state, k| {
+        let next = c.step(state, entry_op[kept[k]]);
+        (next != ILLEGAL).then_some(next)
+    })
+}
+
+enum RunOutcome {
+    Valid,
+    Invalid {
+        entry: u32,
+        concurrent: Vec<u32>,
+        states: Vec<(u32, Vec<u32>)>,
+        path: Option<Arc<Step>>,
+    },
+    Unknown(String),
+    /// Past the soft cap of configurations.
+    Capped,
+}
+
+impl RunOutcome {
+    fn name(&self) -> &'static str {
+        match self {
+            RunOutcome::Valid => "valid",
+            RunOutcome::Invalid { .. } => "invalid",
+            RunOutcome::Unknown(_) => "unknown",
+            RunOutcome::Capped => "capped",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Search<'a> {
+    kinds: &'a [u32],
+    kind_entries: &'a [Vec<u32>],
+    entry_op: &'a [u32],
+    events: &'a [(u32, Event)],
+    limits: Limits,
+    init: u32,
+    /// Configurations past which a run gives up (for the race with depth-first).
+    soft_cap: Option<usize>,
+}
+
+/// Info kinds that change a state, with the state each leads to.
+type Moves = std::rc::Rc<[(u32, u32)]>;
+
+/// Configurations keyed by (state, window), each with its non-dominated spent counts.
+type Frontier = FxHashMap<(u32, Window), SmallVec<[(Spent, Option<Arc<Step>>); 1]>>;
+
+/// Whether `a` has at least as many info ops of every kind left as `b`.
+fn dominates(a: &Spent, b: &Spent) -> bool {
+    b.counts().iter().all(|&(k, n)| a.of(k) <= n) && a.counts().iter().all(|&(k, n)| n <= b.of(k))
+}
+
+/// Adds a configuration unless the mode says one already there is as good;
+/// returns whether it was added.
+fn insert(frontier: &mut Frontier, key: (u32, Window), spent: Spent, path: Option<Arc<Step>>, mode: Mode) -> bool {
+    let set = frontier.entry(key).or_default();
+    match mode {
+        Mode::Relaxed if !set.is_empty() => return false,
+        Mode::Greedy if !set.is_empty() => {
+            if spent.total >= set[0].0.total {
+                return false;
+            }
+            set.clear();
+        }
+        Mode::Exact => {
+            if set.iter().any(|(s, _)| dominates(s, &spent)) {
+                return false;
+            }
+            set.retain(|(s, _)| !dominates(&spent, s));
+        }
+        _ => {}
+    }
+    set.push((spent, path));
+    true
+}
+
+impl Search<'_> {
+    fn run<M: Model>(&self, c: &mut Compiled<'_, M>, mode: Mode, track: bool, stats: &mut Stats) -> RunOutcome {
+        let mut invoked = vec![0u32; self.kinds.len()];
+        // slot -> entry in flight
+        let mut window: Vec<u32> = Vec::new();
+        let mut free: Vec<usize> = Vec::new();
+        let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut occupied: Window = 0;
+        let mut frontier: Frontier = FxHashMap::default();
+        frontier
+            .entry((self.init, 0))
+            .or_default()
+            .push((Spent::default(), None));
+        let mut next: Frontier = FxHashMap::default();
+        let mut seen: Frontier = FxHashMap::default();
+        let mut stack: Vec<Config> = Vec::new();
+        let mut ticks = 0u32;
+        // state -> the info kinds that change it, with the state each leads to
+        let mut moves: Vec<Option<Moves>> = Vec::new();
+        let config_bytes = std::mem::size_of::<Config>() + 32;
+
+        for (_, event) in self.events {
+            ticks += 1;
+            if ticks & 0xfff == 0
+                && let Some(why) = self.over_limits(frontier.len(), config_bytes)
+            {
+                return RunOutcome::Unknown(why);
+            }
+            match *event {
+                Event::Info(k) => invoked[k as usize] += 1,
+                Event::Invoke(e) => {
+                    let slot = free.pop().unwrap_or_else(|| {
+                        window.push(0);
+                        window.len() - 1
+                    });
+                    if slot >= MAX_WINDOW {
+                        return RunOutcome::Unknown(format!(
+                            "more than {MAX_WINDOW} ops in flight at once on one key; the search supports {MAX_WINDOW}"
+                        ));
+                    }
+                    window[slot] = e;
+                    slot_of.insert(e, slot);
+                    occupied |= 1 << slot;
+                    stats.max_window = stats.max_window.max(occupied.count_ones() as usize);
+                }
+                Event::Return(e) => {
+                    let slot = slot_of.remove(&e).expect("return of an op in flight");
+                    let bit: Window = 1 << slot;
+                    next.clear();
+                    seen.clear();
+                    for ((state, win), set) in frontier.drain() {
+                        for (spent, path) in set {
+                            if win & bit != 0 {
+                                insert(&mut next, (state, win & !bit), spent, path, mode);
+                            } else if insert(&mut seen, (state, win), spent.clone(), path.clone(), mode) {
+                                stack.push(Config {
+                                    state,
+                                    window: win,
+                                    spent,
+                                    path,
+                                });
+                            }
+                        }
+                    }
+                    while let Some(cfg) = stack.pop() {
+                        ticks += 1;
+                        if self.soft_cap.is_some_and(|cap| seen.len() + next.len() > cap) {
+                            return RunOutcome::Capped;
+                        }
+                        if ticks & 0xfff == 0
+                            && let Some(why) = self.over_limits(seen.len() + next.len(), config_bytes)
+                        {
+                            return RunOutcome::Unknown(why);
+                        }
+                        // a configuration dominated after it was pushed is skipped
+                        let live = seen
+                            .get(&(cfg.state, cfg.window))
+                            .is_some_and(|set| set.iter().any(|(s, _)| *s == cfg.spent));
+                        if !live {
+                            continue;
+                        }
+                        let mut pending = occupied & !cfg.window;
+                        while pending != 0 {
+                            let t = pending.trailing_zeros() as usize;
+                            pending &= pending - 1;
+                            let entry = window[t];
+                            let ns = c.step(cfg.state, self.entry_op[entry as usize]);
+                            if ns == ILLEGAL {
+                                continue;
+                            }
+                            let path = track.then(|| {
+                                Arc::new(Step {
+                                    entry,
+                                    state: ns,
+                                    prev: cfg.path.clone(),
+                                })
+                            });
+                            let nw = cfg.window | (1 << t);
+                            if t == slot {
+                                insert(&mut next, (ns, nw & !bit), cfg.spent.clone(), path, mode);
+                            } else if insert(&mut seen, (ns, nw), cfg.spent.clone(), path.clone(), mode) {
+                                stack.push(Config {
+                                    state: ns,
+                                    window: nw,
+                                    spent: cfg.spent.clone(),
+                                    path,
+                                });
+                            }
+                        }
+                        if moves.len() <= cfg.state as usize {
+                            moves.resize(c.states.len().max(cfg.state as usize + 1), None);
+                        }
+                        let here = moves[cfg.state as usize]
+                            .get_or_insert_with(|| {
+                                let kinds = self.kinds.iter().enumerate();
+                                kinds
+                                    .map(|(k, &op)| (k as u32, c.step(cfg.state, op)))
+                                    .filter(|&(_, ns)| ns != ILLEGAL && ns != cfg.state)
+                                    .collect()
+                            })
+                            .clone();
+                        for &(k, ns) in here.iter() {
+                            let used = cfg.spent.of(k);
+                            let left = if mode == Mode::Relaxed {
+                                invoked[k as usize]
+                            } else {
+                                invoked[k as usize] - used
+                            };
+                            if left == 0 {
+                                continue;
+                            }
+                            // most moves lose to a configuration already there: check before building
+                            let beaten = match (mode, seen.get(&(ns, cfg.window))) {
+                                (_, None) | (Mode::Exact, _) => false,
+                                (Mode::Relaxed, Some(_)) => true,
+                                (Mode::Greedy, Some(set)) => set.iter().any(|(s, _)| s.total <= cfg.spent.total + 1),
+                            };
+                            if beaten {
+                                continue;
+                            }
+                            let spent = if mode == Mode::Relaxed {
+                                cfg.spent.clone()
+                            } else {
+                                cfg.spent.plus(k)
+                            };
+                            let path = track.then(|| {
+                                let instances = &self.kind_entries[k as usize];
+                                let entry = instances[(used as usize).min(instances.len() - 1)];
+                                Arc::new(Step {
+                                    entry,
+                                    state: ns,
+                                    prev: cfg.path.clone(),
+                                })
+                            });
+                            if insert(&mut seen, (ns, cfg.window), spent.clone(), path.clone(), mode) {
+                                stack.push(Config {
+                                    state: ns,
+                                    window: cfg.window,
+                                    spent,
+                                    path,
+                                });
+                            }
+                        }
+                    }
+                    if next.is_empty() {
+                        let concurrent = (0..window.len())
+                            .filter(|&t| occupied & (1 << t) != 0 && t != slot)
+                            .map(|t| window[t])
+                            .collect();
+                        let mut states: Vec<(u32, Window)> = seen.keys().copied().collect();
+                        states.sort_unstable();
+                        let path = seen
+                            .values()
+                            .flat_map(|set| set.iter())
+                            .filter_map(|(_, p)| p.clone())
+                            .max_by_key(path_len);
+                        let states = states
+                            .into_iter()
+                            .map(|(s, w)| (s, window_entries(w, &window)))
+                            .collect();
+                        return RunOutcome::Invalid {
+                            entry: e,
+                            concurrent,
+                            states,
+                            path,
+                        };
+                    }
+                    occupied &= !bit;
+                    free.push(slot);
+                    std::mem::swap(&mut frontier, &mut next);
+                    let configs: usize = frontier.values().map(|s| s.len()).sum();
+                    stats.max_configs = stats.max_configs.max(configs);
+                }
+            }
+        }
+        RunOutcome::Valid
+    }
+
+    fn over_limits(&self, configs: usize, config_bytes: usize) -> Option<String> {
+        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some("time limit reached".to_string());
+        }
+        let bytes = configs.saturating_mul(config_bytes);
+        (bytes > self.limits.memory).then(|| {
+            format!(
+                "memory limit reached: {configs} configurations in one closure (about {} MB)",
+                bytes >> 20
+            )
+        })
+    }
+
+    fn violation<M: Model>(
+        &self,
+        c: &Compiled<'_, M>,
+        entry: u32,
+        concurrent: Vec<u32>,
+        states: Vec<(u32, Vec<u32>)>,
+        path: Option<Arc<Step>>,
+    ) -> Violation<M::State> {
+        let mut prefix = Vec::new();
+        let mut prefix_len = 0;
+        let mut at = path.as_deref();
+        while let Some(step) = at {
+            if prefix.len() < PREFIX_TAIL {
+                prefix.push((step.entry, c.states[step.state as usize].clone()));
+            }
+            prefix_len += 1;
+            at = step.prev.as_deref();
+        }
+        prefix.reverse();
+        Violation {
+            entry,
+            concurrent,
+            states: states
+                .into_iter()
+                .map(|(s, w)| (c.states[s as usize].clone(), w))
+                .collect(),
+            prefix,
+            prefix_len,
+        }
+    }
+}
+
+/// The entries of the slots set in `w`.
+fn window_entries(w: Window, window: &[u32]) -> Vec<u32> {
+    (0..window.len())
+        .filter(|&t| w & (1 << t) != 0)
+        .map(|t| window[t])
+        .collect()
+}
+
+fn path_len(mut p: &Arc<Step>) -> usize {
+    let mut n = 1;
+    while let Some(prev) = &p.prev {
+        n += 1;
+        p = prev;
+    }
+    n
+}

@@ -1,0 +1,112 @@
+//! Sequential specifications. A model is plain data plus a step function; the
+//! engine never looks inside states or ops, so adding a model touches nothing else.
+
+mod cas_register;
+mod kv;
+mod multi_register;
+mod mutex;
+mod set;
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+pub use cas_register::CasRegister;
+pub use kv::Kv;
+pub use multi_register::MultiRegister;
+pub use mutex::Mutex;
+pub use set::Set;
+
+use crate::history::CallRef;
+use crate::op::Type;
+use crate::value::Value;
+
+/// A sequential specification the linearizability engine checks against.
+pub trait Model: Send + Sync {
+    type State: Clone + Eq + Hash + Send + Sync + Debug;
+    /// A call as the model sees it: input and, unless unknown, output.
+    type Op: Clone + Eq + Hash + Send + Sync + Debug;
+
+    fn init(&self) -> Self::State;
+
+    /// Reads a call; `Err` names what is wrong (an f or value the model does not know).
+    /// Calls with an `Info` outcome must give an op whose output is unknown.
+    fn op(&self, call: &CallRef<'_>) -> Result<Self::Op, String>;
+
+    /// The state after `op`, or `None` if `op` cannot happen in `state`.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// True when `op`, with an unknown outcome, can never change the state: such
+    /// info calls constrain nothing and are dropped before the search.
+    fn is_read_only(&self, op: &Self::Op) -> bool;
+
+    /// Whether calls on different keys are independent (P-compositionality), so
+    /// that each key can be checked on its own.
+    fn split_by_key(&self) -> bool {
+        true
+    }
+
+    fn show_state(&self, state: &Self::State) -> String;
+}
+
+/// The models `splitbrain check --model` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    Register,
+    CasRegister,
+    Kv,
+    MultiRegister,
+    Mutex,
+    Set,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::Kv,
+        ModelKind::MultiRegister,
+        ModelKind::Mutex,
+        ModelKind::Set,
+    ];
+
+    pub fn parse(s: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::MultiRegister => "multi-register",
+            ModelKind::Mutex => "mutex",
+            ModelKind::Set => "set",
+        }
+    }
+
+    /// The initial state used when none is given.
+    pub fn default_initial(self) -> Value {
+        match self {
+            ModelKind::Kv => Value::str(""),
+            ModelKind::MultiRegister => Value::Map(Vec::new().into()),
+            ModelKind::Set => Value::list(Vec::new()),
+            _ => Value::Nil,
+        }
+    }
+}
+
+/// Fails with a uniform message for an f the model does not know.
+pub(crate) fn unknown_f(call: &CallRef<'_>, model: &str, known: &str) -> String {
+    format!(
+        "unknown f {:?} for model {model} (it knows {known})",
+        call.invoke.f.as_str()
+    )
+}
+
+/// The completion value when the call completed ok, `None` when its outcome is unknown.
+pub(crate) fn ok_value<'a>(call: &CallRef<'a>) -> Option<&'a Value> {
+    match call.outcome {
+        Type::Ok => call.complete.map(|c| &c.value),
+        _ => None,
+    }
+}

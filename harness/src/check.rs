@@ -1,0 +1,145 @@
+//! `splitbrain check`: histories from files in, verdicts out.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use checkers::format::{self, Format};
+use checkers::{History, ModelKind, Options, Report, Value};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Sequential model: register, cas-register, kv, multi-register, mutex, set
+    /// [default: from the format, else from the ops' f]
+    #[arg(long, value_parser = parse_model)]
+    pub model: Option<ModelKind>,
+    /// Initial model state, as EDN or JSON (`nil`, `0`, `""`, `{:x 0 :y 0}`)
+    /// [default: the format's convention, else the model's empty state]
+    #[arg(long)]
+    pub initial: Option<String>,
+    /// History format: jsonl, edn, porcupine-etcd, porcupine-kv [default: detected]
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Give up (verdict unknown) after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Give up (verdict unknown) when the search would hold more than this many MB
+    #[arg(long, value_name = "MB")]
+    pub memory_limit: Option<usize>,
+    /// Print one JSON report per file instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// History files
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_model(s: &str) -> Result<ModelKind, String> {
+    ModelKind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown model {s:?}; use one of {}", names.join(", "))
+    })
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}; use jsonl, edn, porcupine-etcd or porcupine-kv"))
+}
+
+/// Reads a history file, detecting its format unless one is given.
+pub fn read(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
+    let open = || File::open(path).map_err(|e| format!("{}: {e}", path.display()));
+    let format = match format {
+        Some(f) => f,
+        None => {
+            let mut head = vec![0; 64 * 1024];
+            let n = open()?
+                .read(&mut head)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            format::detect(&head[..n]).ok_or_else(|| {
+                format!(
+                    "{}: cannot tell the history format; pass --format jsonl|edn|porcupine-etcd|porcupine-kv",
+                    path.display()
+                )
+            })?
+        }
+    };
+    let reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, open()?));
+    let history = format::read_history(reader, format).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((history, format))
+}
+
+/// The model and initial state a format implies when the user gives none.
+pub fn defaults(format: Format, history: &History) -> (ModelKind, Option<Value>) {
+    match format {
+        Format::PorcupineEtcd => (ModelKind::CasRegister, Some(Value::Nil)),
+        Format::PorcupineKv => (ModelKind::Kv, Some(Value::str(""))),
+        Format::Jsonl | Format::Edn => (checkers::infer_model(history), None),
+    }
+}
+
+fn check_file(args: &Args, path: &Path, initial: &Option<Value>) -> Result<Report, String> {
+    let (history, format) = read(path, args.format)?;
+    let (model, default_initial) = defaults(format, &history);
+    let mut opts = Options::new(args.model.unwrap_or(model));
+    opts.initial = initial
+        .clone()
+        .or(if args.model.is_none() { default_initial } else { None });
+    opts.time_limit = args.time_limit.map(Duration::from_secs_f64);
+    opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
+    checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(args: &Args) -> Result<u8, String> {
+    if args.time_limit.is_some_and(|t| t.is_nan() || t <= 0.0) {
+        return Err("--time-limit must be a positive number of seconds".into());
+    }
+    let initial = match &args.initial {
+        None => None,
+        Some(text) => Some(format::parse_value(text).map_err(|e| format!("--initial {text:?}: {e}"))?),
+    };
+    let mut worst: Option<u8> = None;
+    let mut json = Vec::new();
+    for path in &args.files {
+        let code = match check_file(args, path, &initial) {
+            Ok(report) => {
+                if args.json {
+                    let mut v = serde_json::to_value(&report).expect("report serialises");
+                    v["file"] = serde_json::Value::String(path.display().to_string());
+                    json.push(v);
+                } else {
+                    if args.files.len() > 1 {
+                        println!("== {}", path.display());
+                    }
+                    print!("{}", report.to_text());
+                }
+                report.verdict.exit_code() as u8
+            }
+            Err(e) => {
+                eprintln!("splitbrain: {e}");
+                crate::EXIT_ERROR
+            }
+        };
+        worst = Some(worst.map_or(code, |w| severity(w).max(severity(code)).1));
+    }
+    if args.json {
+        let out = if json.len() == 1 {
+            json.pop().expect("one report")
+        } else {
+            serde_json::Value::Array(json)
+        };
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    }
+    Ok(worst.unwrap_or(0))
+}
+
+/// Orders exit codes for several files: error over invalid over unknown over valid.
+fn severity(code: u8) -> (u8, u8) {
+    let rank = match code {
+        0 => 0,
+        2 => 1,
+        1 => 2,
+        _ => 3,
+    };
+    (rank, code)
+}

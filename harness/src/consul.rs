@@ -1,0 +1,164 @@
+//! Consul automation: provisioning (bullseye's 1.8.7), server agents that
+//! bootstrap from each other, readiness (a leader and every server a raft peer).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use workloads::consul::PORT;
+
+use crate::provision::{Binary, cache_dir, fetch_debs};
+
+pub const VERSIONS: &[&str] = &["1.8.7"];
+
+/// Runs `<path> version` and returns "X.Y.Z".
+pub fn version_of(path: &Path) -> Result<String, String> {
+    let out = Command::new(path)
+        .arg("version")
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Consul v"))
+        .map(|v| v.trim().to_string())
+        .ok_or_else(|| {
+            format!(
+                "{}: not a consul binary (no \"Consul v\" in its version)",
+                path.display()
+            )
+        })
+}
+
+pub fn provision(version: Option<&str>, binary: Option<&Path>) -> Result<Binary, String> {
+    if let Some(path) = binary {
+        if !path.is_file() {
+            return Err(format!("--binary {}: no such file", path.display()));
+        }
+        return Ok(Binary {
+            path: path.to_path_buf(),
+            version: version_of(path)?,
+        });
+    }
+    if let Some(v) = version.filter(|v| !VERSIONS.contains(v)) {
+        return Err(format!(
+            "consul version {v} is not provisioned by splitbrain; use --version 1.8.7, or --binary PATH"
+        ));
+    }
+    let home = cache_dir().join("consul/1.8.7");
+    let path: PathBuf = home.join("usr/bin/consul");
+    if !path.is_file() {
+        eprintln!(
+            "splitbrain: fetching consul 1.8.7 from Debian bullseye into {}",
+            home.display()
+        );
+        fetch_debs(&cache_dir(), "bullseye", &["consul"], &home)?;
+    }
+    Ok(Binary {
+        version: version_of(&path)?,
+        path,
+    })
+}
+
+/// Writes agent `me`'s config under `data_dir`; returns its argv.
+pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: &Path) -> Result<Vec<String>, String> {
+    let (name, ip) = &members[me];
+    std::fs::create_dir_all(data_dir.join("data")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    // no update checks, no DNS/gRPC/HTTPS, fastest raft timing, and a node id of
+    // its own (all agents share one host)
+    let config = data_dir.join("splitbrain.json");
+    std::fs::write(
+        &config,
+        r#"{"disable_update_check": true, "disable_host_node_id": true, "disable_remote_exec": true,
+"performance": {"raft_multiplier": 1}, "ports": {"dns": -1, "grpc": -1, "https": -1},
+"ui": false, "leave_on_terminate": false, "skip_leave_on_interrupt": true, "log_level": "INFO"}
+"#,
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut argv = vec![
+        binary.display().to_string(),
+        "agent".into(),
+        "-server".into(),
+        format!("-bootstrap-expect={}", members.len()),
+        format!("-node={name}"),
+        format!("-bind={ip}"),
+        format!("-advertise={ip}"),
+        format!("-client={ip}"),
+        format!("-data-dir={}", data_dir.join("data").display()),
+        format!("-config-file={}", config.display()),
+    ];
+    argv.extend(
+        members
+            .iter()
+            .filter(|(n, _)| n != name)
+            .map(|(_, peer)| format!("-retry-join={peer}")),
+    );
+    Ok(argv)
+}
+
+async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = http
+        .get(format!("http://{ip}:{PORT}{path}"))
+        .send()
+        .await
+        .map_err(|e| format!("{ip}: {e}"))?;
+    let body = resp.bytes().await.map_err(|e| format!("{ip}: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("{ip}{path}: {e}"))
+}
+
+/// Each agent's view: (leader address, raft peers), or why it did not answer.
+async fn views(ips: &[Ipv4Addr]) -> Vec<Result<(String, usize), String>> {
+    let mut out = Vec::new();
+    for ip in ips {
+        let view = async {
+            let leader = get(*ip, "/v1/status/leader").await?.as_str().unwrap_or("").to_string();
+            let peers = get(*ip, "/v1/status/peers").await?.as_array().map_or(0, Vec::len);
+            Ok((leader, peers))
+        };
+        out.push(view.await);
+    }
+    out
+}
+
+/// Waits until every agent sees the same leader and all servers as raft peers.
+pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    loop {
+        let v = views(ips).await;
+        let ok: Vec<&(String, usize)> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if ok.len() == ips.len() && !ok[0].0.is_empty() && ok.iter().all(|(l, p)| *l == ok[0].0 && *p == ips.len()) {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > within {
+            let why: Vec<String> = v
+                .into_iter()
+                .map(|r| match r {
+                    Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
+                    Ok((l, p)) => format!("leader {l}, {p} peers"),
+                    Err(e) => e,
+                })
+                .collect();
+            return Err(format!(
+                "consul not ready after {} s: {}",
+                within.as_secs(),
+                why.join("; ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {
+    let v = views(ips).await;
+    let leader = v
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|(l, _)| l.clone())
+        .find(|l| !l.is_empty())?;
+    ips.iter().position(|ip| leader.starts_with(&format!("{ip}:")))
+}

@@ -1,0 +1,110 @@
+//! etcd automation: the command line of each member, readiness, the leader.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client, ConnectOptions};
+
+use workloads::etcd::PORT as CLIENT_PORT;
+const PEER_PORT: u16 = 2380;
+
+pub fn endpoint(ip: Ipv4Addr) -> String {
+    format!("http://{ip}:{CLIENT_PORT}")
+}
+
+/// The argv of member `me` of a cluster of `members` (name, address).
+pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: &Path, token: &str) -> Vec<String> {
+    let (name, ip) = &members[me];
+    let cluster: Vec<String> = members
+        .iter()
+        .map(|(n, a)| format!("{n}=http://{a}:{PEER_PORT}"))
+        .collect();
+    [
+        binary.display().to_string(),
+        format!("--name={name}"),
+        format!("--data-dir={}", data_dir.display()),
+        format!("--listen-peer-urls=http://{ip}:{PEER_PORT}"),
+        format!("--initial-advertise-peer-urls=http://{ip}:{PEER_PORT}"),
+        format!("--listen-client-urls=http://{ip}:{CLIENT_PORT}"),
+        format!("--advertise-client-urls=http://{ip}:{CLIENT_PORT}"),
+        format!("--initial-cluster={}", cluster.join(",")),
+        "--initial-cluster-state=new".into(),
+        format!("--initial-cluster-token={token}"),
+        "--logger=zap".into(),
+        "--log-outputs=stderr".into(),
+    ]
+    .into()
+}
+
+async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client::Error> {
+    let opts = ConnectOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout);
+    Client::connect([endpoint], Some(opts)).await
+}
+
+/// Each member's (own id, leader id it sees), or why it did not answer.
+async fn statuses(endpoints: &[String]) -> Vec<Result<(u64, u64), String>> {
+    let mut out = Vec::new();
+    for ep in endpoints {
+        let status = async {
+            let mut c = client(ep, Duration::from_millis(500)).await?;
+            let s = c.status().await?;
+            let id = s.header().map_or(0, |h| h.member_id());
+            Ok::<_, etcd_client::Error>((id, s.leader()))
+        };
+        out.push(match tokio::time::timeout(Duration::from_secs(1), status).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(format!("{ep}: {e}")),
+            Err(_) => Err(format!("{ep}: no answer within 1 s")),
+        });
+    }
+    out
+}
+
+/// Waits until every member answers and all see the same elected leader.
+pub async fn wait_ready(endpoints: &[String], within: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    loop {
+        let s = statuses(endpoints).await;
+        let leaders: Vec<u64> = s.iter().filter_map(|r| r.as_ref().ok()).map(|(_, l)| *l).collect();
+        if leaders.len() == endpoints.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > within {
+            let why: Vec<String> = s
+                .into_iter()
+                .map(|r| match r {
+                    Ok((_, 0)) => "no leader elected".to_string(),
+                    Ok((_, l)) => format!("sees leader {l:x}"),
+                    Err(e) => e,
+                })
+                .collect();
+            return Err(format!(
+                "etcd not ready after {} s: {}",
+                within.as_secs(),
+                why.join("; ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The index of the member most members consider leader.
+pub async fn leader(endpoints: &[String]) -> Option<usize> {
+    let s = statuses(endpoints).await;
+    let ids: Vec<Option<u64>> = s.iter().map(|r| r.as_ref().ok().map(|(id, _)| *id)).collect();
+    let mut votes: Vec<(u64, usize)> = Vec::new();
+    for (_, l) in s.iter().filter_map(|r| r.as_ref().ok()) {
+        if *l == 0 {
+            continue;
+        }
+        match votes.iter_mut().find(|(id, _)| id == l) {
+            Some((_, n)) => *n += 1,
+            None => votes.push((*l, 1)),
+        }
+    }
+    let (leader, _) = votes.into_iter().max_by_key(|(_, n)| *n)?;
+    ids.iter().position(|id| *id == Some(leader))
+}

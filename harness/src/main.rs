@@ -1,0 +1,81 @@
+//! `splitbrain`: chaos tests and linearizability checks for coordination services.
+
+mod alloc;
+mod bench;
+mod check;
+mod consul;
+mod db;
+mod etcd;
+mod netns;
+mod provision;
+mod run;
+mod zookeeper;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+/// Exit code for usage and input errors (0 valid, 1 invalid, 2 unknown).
+pub const EXIT_ERROR: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "splitbrain",
+    version,
+    about = "Chaos tests and linearizability checks for etcd, ZooKeeper and Consul"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check histories for linearizability. Exit 0 valid, 1 invalid, 2 unknown, 3 error.
+    Check(check::Args),
+    /// Run a test against a real cluster: workload, faults, heal, check.
+    /// Exit 0 valid, 1 invalid, 2 unknown, 3 setup error.
+    Run(Box<run::Args>),
+    /// Remove namespaces, processes and links that killed runs left behind.
+    Clean,
+    /// Time the checker on the shared histories and on generated large ones.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Clean => clean(),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("splitbrain: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn clean() -> Result<u8, String> {
+    let removed = netns::clean()?;
+    if removed.is_empty() {
+        println!("nothing to clean");
+    }
+    for r in removed {
+        println!("removed {r}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,300 @@
+//! The `netns` runtime: every node a local process in a network namespace of its
+//! own, all of them on a bridge that lives in a namespace of ours too (so no
+//! host firewall rule sees the traffic between nodes), plus one veth that gives
+//! the host, where the clients run, an address on the same /24.
+//!
+//! Everything created is named after the run id: namespaces `splitbrain-<id>-*`,
+//! the host link `sb-<id>-h`. `clean` finds leftovers by those prefixes alone.
+
+use std::fs::{File, OpenOptions};
+use std::net::Ipv4Addr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+/// Runs `ip` with `args`; the error names the command and what `ip` said.
+fn ip(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e} (install iproute2)", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fails with what to do unless we may create namespaces.
+pub fn require_root() -> Result<(), String> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(
+            "the netns runtime needs root (CAP_NET_ADMIN) to create network namespaces: run splitbrain with sudo"
+                .into(),
+        )
+    }
+}
+
+/// A free 10.237.X.0/24 on this host: no address or route of the host mentions it.
+fn free_subnet(run_id: &str) -> Result<u8, String> {
+    let used = ip(&["-4", "-o", "addr", "show"])? + &ip(&["-4", "route", "show", "table", "all"])?;
+    let start = run_id
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    (0..254)
+        .map(|k| (1 + (start + k) % 254) as u8)
+        .find(|x| !used.contains(&format!("10.237.{x}.")))
+        .ok_or_else(|| "no free 10.237.X.0/24 subnet on this host; run `splitbrain clean`".to_string())
+}
+
+/// The namespaces, bridge and links of one run.
+pub struct Network {
+    pub run_id: String,
+    subnet: u8,
+    nodes: usize,
+}
+
+impl Network {
+    fn switch(&self) -> String {
+        format!("splitbrain-{}-sw", self.run_id)
+    }
+
+    fn host_link(&self) -> String {
+        format!("sb-{}-h", self.run_id)
+    }
+
+    pub fn ns_name(&self, node: usize) -> String {
+        format!("splitbrain-{}-n{}", self.run_id, node + 1)
+    }
+
+    pub fn ns_path(&self, node: usize) -> PathBuf {
+        PathBuf::from("/run/netns").join(self.ns_name(node))
+    }
+
+    pub fn ip(&self, node: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, 237, self.subnet, 11 + node as u8)
+    }
+
+    pub fn host_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, 237, self.subnet, 1)
+    }
+
+    /// Creates the network; on failure removes whatever it had created.
+    pub fn create(run_id: &str, nodes: usize) -> Result<Network, String> {
+        require_root()?;
+        std::fs::create_dir_all(STATE_DIR).map_err(|e| format!("{STATE_DIR}: {e}"))?;
+        // one run at a time between choosing a subnet and taking it
+        let lock = File::create(Path::new(STATE_DIR).join("lock")).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
+        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| format!("{STATE_DIR}/lock: {e}"))?;
+        if ip(&["netns", "list"])?.contains(&format!("splitbrain-{run_id}-")) {
+            return Err(format!("run id {run_id} is in use; try again"));
+        }
+        let net = Network {
+            run_id: run_id.to_string(),
+            subnet: free_subnet(run_id)?,
+            nodes,
+        };
+        // who owns this run, so that `clean` leaves a live run alone
+        std::fs::write(net.owner_file(), std::process::id().to_string()).map_err(|e| e.to_string())?;
+        if let Err(e) = net.build() {
+            net.destroy();
+            return Err(e);
+        }
+        Ok(net)
+    }
+
+    fn build(&self) -> Result<(), String> {
+        let sw = self.switch();
+        let host = self.host_link();
+        ip(&["netns", "add", &sw])?;
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", "host", "netns", &sw,
+        ])?;
+        ip(&["-n", &sw, "link", "set", "host", "master", "br0", "up"])?;
+        ip(&["addr", "add", &format!("{}/24", self.host_ip()), "dev", &host])?;
+        ip(&["link", "set", &host, "up"])?;
+        for i in 0..self.nodes {
+            let ns = self.ns_name(i);
+            let port = format!("n{}", i + 1);
+            ip(&["netns", "add", &ns])?;
+            ip(&[
+                "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", &sw,
+            ])?;
+            ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
+            ip(&["-n", &ns, "addr", "add", &format!("{}/24", self.ip(i)), "dev", "eth0"])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(())
+    }
+
+    /// Removes the namespaces and the host link. Processes inside must be gone first.
+    pub fn destroy(&self) {
+        for i in 0..self.nodes {
+            kill_all_in(&self.ns_name(i));
+            let _ = ip(&["netns", "del", &self.ns_name(i)]);
+        }
+        let _ = ip(&["netns", "del", &self.switch()]);
+        let _ = ip(&["link", "del", &self.host_link()]);
+        let _ = std::fs::remove_file(self.owner_file());
+    }
+
+    fn owner_file(&self) -> PathBuf {
+        Path::new(STATE_DIR).join(format!("{}.pid", self.run_id))
+    }
+}
+
+/// Where runs note their owner pid, and the lock for choosing subnets.
+const STATE_DIR: &str = "/run/splitbrain";
+
+/// The pid of the runner that owns run `id`, if that runner is still alive.
+fn live_owner(id: &str) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(Path::new(STATE_DIR).join(format!("{id}.pid")))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.trim() == "splitbrain").then_some(pid)
+}
+
+/// The run id in one of our names: `splitbrain-<id>-n1`, `sb-<id>-h`.
+fn run_of(name: &str, prefix: &str) -> Option<String> {
+    let id = name.strip_prefix(prefix)?.split('-').next()?;
+    (id.len() == 6 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// SIGKILLs every process in a namespace (what a killed runner left behind).
+fn kill_all_in(ns: &str) -> usize {
+    let pids = ip(&["netns", "pids", ns]).unwrap_or_default();
+    let mut n = 0;
+    for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Removes everything a run left behind, found by name prefix. Returns what it removed.
+pub fn clean() -> Result<Vec<String>, String> {
+    require_root()?;
+    let mut removed = Vec::new();
+    let list = ip(&["netns", "list"])?;
+    let mut live = Vec::new();
+    for ns in list.lines().filter_map(|l| l.split_whitespace().next()) {
+        let Some(id) = run_of(ns, "splitbrain-") else { continue };
+        if let Some(pid) = live_owner(&id) {
+            if !live.contains(&id) {
+                eprintln!("splitbrain: run {id} is still going (pid {pid}); left alone");
+                live.push(id);
+            }
+            continue;
+        }
+        let killed = kill_all_in(ns);
+        if killed > 0 {
+            removed.push(format!("{killed} process(es) in {ns}"));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ip(&["netns", "del", ns])?;
+        let _ = std::fs::remove_file(Path::new(STATE_DIR).join(format!("{id}.pid")));
+        removed.push(format!("namespace {ns}"));
+    }
+    let links = ip(&["-o", "link", "show"])?;
+    for link in links
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or(""))
+    {
+        if run_of(link, "sb-").is_some_and(|id| link == format!("sb-{id}-h") && !live.contains(&id)) {
+            ip(&["link", "del", link])?;
+            removed.push(format!("link {link}"));
+        }
+    }
+    Ok(removed)
+}
+
+/// One node: a command to run in a namespace, its log, and its process.
+pub struct Node {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub netns: PathBuf,
+    pub log: PathBuf,
+    pub argv: Vec<String>,
+    child: Mutex<Option<Child>>,
+}
+
+impl Node {
+    pub fn new(name: String, ip: Ipv4Addr, netns: PathBuf, log: PathBuf, argv: Vec<String>) -> Node {
+        Node {
+            name,
+            ip,
+            netns,
+            log,
+            argv,
+            child: Mutex::new(None),
+        }
+    }
+
+    /// Starts the node's process inside its namespace, appending to its log.
+    pub fn start(&self) -> Result<(), String> {
+        let mut slot = self.child.lock().expect("node child");
+        if let Some(mut old) = slot.take() {
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| format!("{}: {e}", self.log.display()))?;
+        let ns = File::open(&self.netns).map_err(|e| format!("{}: {e}", self.netns.display()))?;
+        let mut cmd = Command::new(&self.argv[0]);
+        cmd.args(&self.argv[1..])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            // its own process group: a Ctrl-C at the terminal reaches the runner, which tears down in order
+            .process_group(0);
+        nemeses::partition::enter_netns(&mut cmd, &ns);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("{}: starting {}: {e}", self.name, self.argv[0]))?;
+        *slot = Some(child);
+        Ok(())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        let mut slot = self.child.lock().expect("node child");
+        let child = slot.as_mut()?;
+        match child.try_wait() {
+            Ok(None) => Some(child.id()),
+            _ => None,
+        }
+    }
+
+    /// SIGKILLs the process (also when it is stopped) and reaps it.
+    pub fn kill(&self) {
+        if let Some(mut child) = self.child.lock().expect("node child").take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Where a node's files go inside the run folder.
+pub fn node_paths(run_dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (
+        run_dir.join("nodes").join(format!("{name}.log")),
+        run_dir.join("nodes").join(format!("{name}.data")),
+    )
+}

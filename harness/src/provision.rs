@@ -1,0 +1,398 @@
+//! Finding or fetching the database binaries a test runs.
+//!
+//! What bookworm has is installed with apt (etcd 3.4.23, ZooKeeper 3.8). Other
+//! versions (etcd 3.5.16 and ZooKeeper 3.9.3 from trixie, Consul 1.8.7 from
+//! bullseye) are fetched as .debs into splitbrain's cache with a private apt
+//! configuration and state, so the machine's sources stay as they are, and are
+//! unpacked with `dpkg-deb -x`, never installed.
+//!
+//! The private apt for a suite lives in `$CACHE/apt-<suite>/`: `apt.conf` (passed
+//! with `apt-get -c`, read after the machine's apt.conf.d, so it can override
+//! it), `sources.list`, `lists/` and `archives/`. Release files are checked
+//! against `/usr/share/keyrings/debian-archive-keyring.gpg`, which on bookworm
+//! (2023.3+deb12u2 and later) holds the trixie keys too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A binary and the version it reports, for test.json.
+#[derive(Clone, Debug)]
+pub struct Binary {
+    pub path: PathBuf,
+    pub version: String,
+}
+
+/// Versions splitbrain provisions, newest first.
+pub const ETCD_VERSIONS: &[&str] = &["3.5.16", "3.4.23"];
+
+/// Where bookworm's `etcd-server` puts etcd.
+const INSTALLED_ETCD: &str = "/usr/bin/etcd";
+
+/// The keyring Debian's archives are checked against.
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// `$SPLITBRAIN_CACHE`, else `$XDG_CACHE_HOME/splitbrain`, else `$HOME/.cache/splitbrain`.
+pub fn cache_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = var("SPLITBRAIN_CACHE") {
+        return dir;
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return dir.join("splitbrain");
+    }
+    var("HOME")
+        .unwrap_or_else(|| PathBuf::from("/root"))
+        .join(".cache/splitbrain")
+}
+
+/// Runs `<path> --version` and returns "X.Y.Z" from its `etcd Version: X.Y.Z` line.
+pub fn etcd_version(path: &Path) -> Result<String, String> {
+    let out = Command::new(path)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run `{} --version`: {e}", path.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stdout
+        .lines()
+        .chain(stderr.lines())
+        .find_map(|l| l.trim().strip_prefix("etcd Version:"))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "{} is not an etcd binary: its --version has no `etcd Version:` line",
+                path.display()
+            )
+        })
+}
+
+/// `binary` (from --binary) wins; else `version` (from --version); else the newest available:
+/// 3.5.16 if it is in the cache or can be fetched, else 3.4.23 if installed.
+pub fn etcd(version: Option<&str>, binary: Option<&Path>) -> Result<Binary, String> {
+    etcd_in(&cache_dir(), version, binary)
+}
+
+/// [`etcd`] with the cache directory given, so tests need not touch the environment.
+fn etcd_in(cache: &Path, version: Option<&str>, binary: Option<&Path>) -> Result<Binary, String> {
+    if let Some(path) = binary {
+        if !path.is_file() {
+            return Err(format!(
+                "--binary {}: no such file; give the path of an etcd server binary",
+                path.display()
+            ));
+        }
+        return Ok(Binary {
+            path: path.to_path_buf(),
+            version: etcd_version(path)?,
+        });
+    }
+    match version {
+        Some("3.5.16") => trixie_3_5(cache),
+        Some("3.4.23") => installed_3_4(),
+        Some(v) => Err(format!(
+            "etcd version {v} is not provisioned by splitbrain; use --version {}, or --binary PATH",
+            ETCD_VERSIONS.join(" or ")
+        )),
+        // the newest we can have; the installed one when trixie is out of reach
+        None => trixie_3_5(cache).or_else(|fetch| {
+            installed_3_4().map_err(|_| {
+                format!("no etcd available: {fetch}; or run `apt-get install etcd-server` for etcd 3.4.23")
+            })
+        }),
+    }
+}
+
+/// Bookworm's etcd, installed with `apt-get install etcd-server`.
+fn installed_3_4() -> Result<Binary, String> {
+    let path = PathBuf::from(INSTALLED_ETCD);
+    if !path.is_file() {
+        return Err("etcd 3.4.23 is not installed: run `apt-get install etcd-server`".into());
+    }
+    let version = etcd_version(&path)?;
+    if version != "3.4.23" {
+        return Err(format!(
+            "{INSTALLED_ETCD} is etcd {version}, not 3.4.23: install bookworm's etcd-server, or use --binary {INSTALLED_ETCD}"
+        ));
+    }
+    Ok(Binary { path, version })
+}
+
+/// Trixie's etcd 3.5.16, unpacked into `$CACHE/etcd/3.5.16/`; fetched once.
+fn trixie_3_5(cache: &Path) -> Result<Binary, String> {
+    let home = cache.join("etcd/3.5.16");
+    let path = home.join("usr/bin/etcd");
+    if !path.is_file() {
+        eprintln!(
+            "splitbrain: fetching etcd 3.5.16 from Debian trixie into {}",
+            home.display()
+        );
+        fetch_debs(cache, "trixie", &["etcd-server=3.5.16*"], &home)?;
+    }
+    let version = etcd_version(&path)?;
+    if version != "3.5.16" {
+        return Err(format!(
+            "{} is etcd {version}, not 3.5.16: remove {} and try again",
+            path.display(),
+            home.display()
+        ));
+    }
+    Ok(Binary { path, version })
+}
+
+/// Downloads Debian packages (`name` or `name=version-glob`) of `suite` with a
+/// private apt under `cache` and unpacks them all into `dest`. Does nothing if
+/// `dest` exists. Concurrent callers each download into their own directory
+/// and the first to rename its result into place wins.
+pub fn fetch_debs(cache: &Path, suite: &str, packages: &[&str], dest: &Path) -> Result<(), String> {
+    if dest.exists() {
+        return Ok(());
+    }
+    let apt = private_apt(cache, suite)?;
+    apt_update(&apt, suite)?;
+
+    let work = unique_dir(&cache.join("tmp"), "fetch")?;
+    let result = (|| {
+        let debs = work.join("debs");
+        let root = work.join("root");
+        mkdir(&debs)?;
+        run(
+            apt_get(&apt).arg("download").args(packages).current_dir(&debs),
+            &format!("apt-get download {} (Debian {suite})", packages.join(" ")),
+        )?;
+        let mut unpacked = 0;
+        for deb in std::fs::read_dir(&debs).map_err(|e| format!("{}: {e}", debs.display()))? {
+            let deb = deb.map_err(|e| format!("{}: {e}", debs.display()))?.path();
+            if deb.extension().is_some_and(|x| x == "deb") {
+                let mut x = Command::new("dpkg-deb");
+                x.arg("-x").arg(&deb).arg(&root);
+                run(&mut x, &format!("dpkg-deb -x {}", deb.display()))?;
+                unpacked += 1;
+            }
+        }
+        if unpacked == 0 {
+            return Err(format!(
+                "apt-get download {} left no .deb in {}",
+                packages.join(" "),
+                debs.display()
+            ));
+        }
+        if let Some(parent) = dest.parent() {
+            mkdir(parent)?;
+        }
+        match std::fs::rename(&root, dest) {
+            Ok(()) => Ok(()),
+            Err(_) if dest.exists() => Ok(()), // another run got there first
+            Err(e) => Err(format!("moving {} to {}: {e}", root.display(), dest.display())),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Writes `$CACHE/apt-<suite>/` (config, sources, state dirs) and returns it.
+fn private_apt(cache: &Path, suite: &str) -> Result<PathBuf, String> {
+    let apt = cache.join(format!("apt-{suite}"));
+    for d in ["lists/partial", "archives/partial"] {
+        mkdir(&apt.join(d))?;
+    }
+    let sources = apt.join("sources.list");
+    write(
+        &sources,
+        &format!("deb [signed-by={KEYRING}] http://deb.debian.org/debian {suite} main\n"),
+    )?;
+    let d = apt.display();
+    // Read after the machine's apt.conf.d: point every directory apt writes at the cache,
+    // and drop what is not needed to fetch a .deb (translations, AppStream metadata,
+    // hooks that refresh the machine's caches). The sandbox user `_apt` cannot enter a
+    // root-owned cache under /root, so download as root.
+    let conf = apt.join("apt.conf");
+    write(
+        &conf,
+        &format!(
+            "Dir::Etc::SourceList \"{d}/sources.list\";\n\
+             Dir::Etc::SourceParts \"/dev/null\";\n\
+             Dir::State::Lists \"{d}/lists\";\n\
+             Dir::Cache \"{d}\";\n\
+             Dir::Cache::Archives \"{d}/archives\";\n\
+             APT::Sandbox::User \"root\";\n\
+             Acquire::Languages \"none\";\n\
+             Acquire::IndexTargets::deb::DEP-11::DefaultEnabled \"false\";\n\
+             #clear APT::Update::Post-Invoke;\n\
+             #clear APT::Update::Post-Invoke-Success;\n"
+        ),
+    )?;
+    Ok(apt)
+}
+
+/// `apt-get` with the private apt in `apt`. The directories are given on the command
+/// line as well, so that apt never falls back to the machine's own lists or sources.
+fn apt_get(apt: &Path) -> Command {
+    let d = apt.display();
+    let mut cmd = Command::new("apt-get");
+    cmd.arg("-c").arg(apt.join("apt.conf"));
+    for o in [
+        format!("Dir::Etc::SourceList={d}/sources.list"),
+        "Dir::Etc::SourceParts=/dev/null".to_string(),
+        format!("Dir::State::Lists={d}/lists"),
+        format!("Dir::Cache={d}"),
+        format!("Dir::Cache::Archives={d}/archives"),
+    ] {
+        cmd.arg("-o").arg(o);
+    }
+    cmd.arg("-q");
+    cmd
+}
+
+/// `apt-get update` of the private lists; waits for a concurrent update's lock.
+fn apt_update(apt: &Path, suite: &str) -> Result<(), String> {
+    let what = format!("apt-get update (Debian {suite} lists)");
+    let mut tries = 0;
+    loop {
+        match run(apt_get(apt).arg("update"), &what) {
+            Err(e) if (e.contains("Could not get lock") || e.contains("Unable to lock")) && tries < 60 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            Err(e) if e.contains("is not signed") || e.contains("NO_PUBKEY") => {
+                return Err(format!(
+                    "{e} (the Debian {suite} key is missing from {KEYRING}: run `apt-get install debian-archive-keyring`)"
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs a command; a failure becomes one line naming it, with the tool's last error line.
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // apt ends with warnings after its errors at times; the last `E:` line says most
+    let last = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("E:"))
+        .or(lines.last())
+        .map_or_else(|| format!("failed ({})", out.status), |l| l.to_string());
+    Err(format!("{what} failed: {last}"))
+}
+
+/// A name no other process or thread is using: `<pid>-<n>`.
+fn unique_suffix() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A new directory under `parent`, for this call alone.
+fn unique_dir(parent: &Path, prefix: &str) -> Result<PathBuf, String> {
+    mkdir(parent)?;
+    loop {
+        let dir = parent.join(format!("{prefix}-{}", unique_suffix()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            // left by an earlier process with the same pid
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+}
+
+fn mkdir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Writes a file whole or not at all: a concurrent apt-get must never read a
+/// truncated config (an empty one would send it to the machine's own apt state).
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp-{}", unique_suffix()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test, removed by the test when it passes.
+    fn scratch(name: &str) -> PathBuf {
+        unique_dir(&std::env::temp_dir(), &format!("splitbrain-test-{name}")).unwrap()
+    }
+
+    #[test]
+    fn installed_etcd_reports_its_version() {
+        let path = Path::new(INSTALLED_ETCD);
+        if !path.is_file() {
+            eprintln!("skipped: {INSTALLED_ETCD} is absent (apt-get install etcd-server)");
+            return;
+        }
+        assert_eq!(etcd_version(path).unwrap(), "3.4.23");
+        let b = etcd_in(Path::new("/nonexistent/cache"), Some("3.4.23"), None).unwrap();
+        assert_eq!((b.path.as_path(), b.version.as_str()), (path, "3.4.23"));
+    }
+
+    #[test]
+    fn an_unknown_version_names_the_known_ones() {
+        let e = etcd_in(Path::new("/nonexistent/cache"), Some("3.6.0"), None).unwrap_err();
+        assert_eq!(
+            e,
+            "etcd version 3.6.0 is not provisioned by splitbrain; use --version 3.5.16 or 3.4.23, or --binary PATH"
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_is_a_clear_error() {
+        let e = etcd_in(
+            Path::new("/nonexistent/cache"),
+            None,
+            Some(Path::new("/nonexistent/etcd")),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("--binary /nonexistent/etcd: no such file"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = etcd_version(Path::new("/bin/true")).unwrap_err();
+        assert!(e.contains("is not an etcd binary"), "{e}");
+    }
+
+    #[test]
+    fn failing_commands_say_what_failed_in_one_line() {
+        let e = run(
+            Command::new("sh").args(["-c", "echo E: broken >&2; echo W: later >&2; exit 3"]),
+            "thing",
+        )
+        .unwrap_err();
+        assert_eq!(e, "thing failed: E: broken");
+        let e = run(&mut Command::new("/nonexistent/tool"), "tool").unwrap_err();
+        assert!(e.starts_with("tool: cannot run:") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn fetches_etcd_3_5_from_trixie_into_the_cache_and_reuses_it() {
+        let cache = scratch("cache");
+        let first = etcd_in(&cache, Some("3.5.16"), None).unwrap();
+        assert_eq!(first.version, "3.5.16");
+        assert_eq!(first.path, cache.join("etcd/3.5.16/usr/bin/etcd"));
+        assert_eq!(etcd_version(&first.path).unwrap(), "3.5.16");
+        // no temp dirs left behind
+        assert_eq!(std::fs::read_dir(cache.join("tmp")).unwrap().count(), 0);
+        // the second call needs no apt at all: take its state away
+        std::fs::remove_dir_all(cache.join("apt-trixie")).unwrap();
+        let again = etcd_in(&cache, None, None).unwrap();
+        assert_eq!((again.path, again.version), (first.path, first.version));
+        assert!(!cache.join("apt-trixie").exists());
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+}

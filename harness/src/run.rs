@@ -1,0 +1,491 @@
+//! `splitbrain run`: start a real cluster, drive clients at it while nemeses
+//! inject faults, heal, read everything once more, tear down, check, report.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use checkers::{ModelKind, Options, Record, Value};
+use nemeses::{Cluster, Kind, Schedule, Shape};
+use results::{Recorder, RunDir, Summary};
+use serde_json::json;
+use workloads::{ReadMode, Register, System, Target};
+
+use crate::db::Db;
+use crate::netns::{Network, Node, node_paths};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// System under test: etcd, zookeeper or consul
+    #[arg(long, default_value = "etcd")]
+    pub system: String,
+    /// Workload: register (read / write / cas on independent keys)
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+    /// Faults, comma-separated: partition, kill, pause; or none
+    #[arg(long, default_value = "partition,kill,pause")]
+    pub nemesis: String,
+    /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
+    #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower")]
+    pub partition: String,
+    /// Seconds of workload (faults included)
+    #[arg(long, default_value_t = 30.0)]
+    pub time_limit: f64,
+    /// Folder for results: DIR/<system>-<workload>-<nemesis>/<timestamp>/
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Cluster size: 3 or 5
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Version to provision (etcd 3.5.16 or 3.4.23) [default: the newest available]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Use this binary instead of a provisioned one
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Independent registers
+    #[arg(long, default_value_t = 5)]
+    pub keys: u64,
+    /// Logical client processes, bound round-robin to nodes [default: 2 per node]
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
+    /// consul consistent|default|stale [default: the first, the strongest]
+    #[arg(long)]
+    pub read_mode: Option<String>,
+    /// Seconds before an op's outcome is unknown
+    #[arg(long, default_value_t = 1.0)]
+    pub op_timeout: f64,
+    /// Seconds between a fault and its heal, and between a heal and the next fault
+    #[arg(long, default_value_t = 5.0)]
+    pub nemesis_interval: f64,
+    /// Seed of the op mix and the fault schedule [default: from the clock]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// auto, netns or docker (docker comes later)
+    #[arg(long, default_value = "auto")]
+    pub runtime: String,
+    /// Seconds to wait for the cluster to be healthy after the final heal
+    #[arg(long, default_value_t = 30.0)]
+    pub recovery_time: f64,
+}
+
+/// How long a run's check may take.
+const CHECK_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// Everything decided before anything starts, so bad input fails fast.
+struct Plan {
+    system: System,
+    kinds: Vec<Kind>,
+    shapes: Vec<Shape>,
+    read_mode: ReadMode,
+    concurrency: usize,
+    seed: u64,
+    time_limit: Duration,
+    interval: Duration,
+}
+
+/// Seconds from a flag: at least 10 ms and at most a day, so that no schedule or
+/// deadline arithmetic can blow up.
+fn positive(name: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && (0.01..=86_400.0).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!(
+            "--{name} must be a positive number of seconds (0.01 to 86400), got {v}"
+        ))
+    }
+}
+
+fn plan(args: &Args) -> Result<Plan, String> {
+    let system = System::parse(&args.system)
+        .ok_or_else(|| format!("--system {}: use etcd, zookeeper or consul", args.system))?;
+    if args.workload != "register" {
+        return Err(format!(
+            "--workload {}: only register is supported so far",
+            args.workload
+        ));
+    }
+    match args.runtime.as_str() {
+        "auto" | "netns" => {}
+        "docker" => return Err("--runtime docker is not built yet; use --runtime netns".into()),
+        other => return Err(format!("--runtime {other}: use auto, netns or docker")),
+    }
+    if args.nodes != 3 && args.nodes != 5 {
+        return Err(format!("--nodes {}: use 3 or 5", args.nodes));
+    }
+    if !(1..=10_000).contains(&args.keys) {
+        return Err(format!("--keys {}: use 1 to 10000", args.keys));
+    }
+    let kinds = if args.nemesis == "none" {
+        Vec::new()
+    } else {
+        args.nemesis
+            .split(',')
+            .map(|k| {
+                Kind::parse(k.trim())
+                    .ok_or_else(|| format!("--nemesis: unknown fault {k:?}; use partition, kill, pause or none"))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let shapes = args
+        .partition
+        .split(',')
+        .map(|s| {
+            Shape::parse(s.trim()).ok_or_else(|| {
+                format!(
+                    "--partition: unknown shape {s:?}; use halves, one, majorities-ring, bridge, leader or follower"
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let read_mode = match &args.read_mode {
+        Some(m) => system.read_mode(m)?,
+        None => system.read_modes()[0],
+    };
+    let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
+    if !(1..=1000).contains(&concurrency) {
+        return Err(format!("--concurrency {concurrency}: use 1 to 1000"));
+    }
+    positive("op-timeout", args.op_timeout)?;
+    positive("recovery-time", args.recovery_time)?;
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
+    });
+    Ok(Plan {
+        system,
+        kinds,
+        shapes,
+        read_mode,
+        concurrency,
+        seed,
+        time_limit: positive("time-limit", args.time_limit)?,
+        interval: positive("nemesis-interval", args.nemesis_interval)?,
+    })
+}
+
+/// The nodes as nemeses see them.
+struct NetnsCluster {
+    run_id: String,
+    nodes: Vec<Arc<Node>>,
+    db: Arc<Db>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Cluster for NetnsCluster {
+    fn size(&self) -> usize {
+        self.nodes.len()
+    }
+    fn name(&self, node: usize) -> String {
+        self.nodes[node].name.clone()
+    }
+    fn ip(&self, node: usize) -> Ipv4Addr {
+        self.nodes[node].ip
+    }
+    fn netns(&self, node: usize) -> PathBuf {
+        self.nodes[node].netns.clone()
+    }
+    fn pid(&self, node: usize) -> Option<u32> {
+        self.nodes[node].pid()
+    }
+    fn restart(&self, node: usize) -> Result<(), String> {
+        self.nodes[node].start()
+    }
+    fn leader(&self) -> Option<usize> {
+        let ips: Vec<Ipv4Addr> = self.nodes.iter().map(|n| n.ip).collect();
+        self.handle.block_on(self.db.leader(&ips))
+    }
+    fn run_id(&self) -> String {
+        self.run_id.clone()
+    }
+}
+
+/// Starts a cluster in fresh namespaces and waits until it is ready; the
+/// returned guard tears it down. Logs and data go under `dir/nodes`.
+pub async fn start_cluster(
+    id: &str,
+    nodes: usize,
+    db: &Db,
+    dir: &Path,
+) -> Result<(Teardown, Vec<Ipv4Addr>, Duration), String> {
+    let mut teardown = Teardown {
+        nodes: Vec::new(),
+        network: None,
+    };
+    let network = teardown.network.insert(Network::create(id, nodes)?);
+    let members: Vec<(String, Ipv4Addr)> = (0..nodes).map(|i| (format!("n{}", i + 1), network.ip(i))).collect();
+    for (i, (name, ip)) in members.iter().enumerate() {
+        let (log, data) = node_paths(dir, name);
+        let argv = db.argv(i, &members, &data, id)?;
+        teardown
+            .nodes
+            .push(Arc::new(Node::new(name.clone(), *ip, network.ns_path(i), log, argv)));
+    }
+    for n in &teardown.nodes {
+        n.start()?;
+    }
+    let ips: Vec<Ipv4Addr> = members.iter().map(|(_, ip)| *ip).collect();
+    let ready = db
+        .wait_ready(&ips, Duration::from_secs(60))
+        .await
+        .map_err(|e| format!("{e} (node logs in {})", dir.join("nodes").display()))?;
+    Ok((teardown, ips, ready))
+}
+
+/// The nemesis thread: stopped and joined (it heals on its way out) on every way
+/// out, so that it never restarts a node while the nodes are torn down.
+struct NemesisThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl NemesisThread {
+    fn finish(&mut self) -> Result<(), String> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.handle.take() {
+            Some(h) => h.join().map_err(|_| "nemesis thread panicked".to_string())?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for NemesisThread {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// Kills the nodes and removes the network on every way out, errors and panics included.
+pub struct Teardown {
+    nodes: Vec<Arc<Node>>,
+    network: Option<Network>,
+}
+
+impl Teardown {
+    pub fn now(&mut self) {
+        for n in &self.nodes {
+            n.kill();
+        }
+        if let Some(net) = self.network.take() {
+            net.destroy();
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        self.now();
+    }
+}
+
+pub fn run_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{:06x}", (nanos as u64 ^ (std::process::id() as u64) << 20) & 0xff_ffff)
+}
+
+pub fn run(args: &Args) -> Result<u8, String> {
+    let plan = plan(args)?;
+    crate::netns::require_root()?;
+    let db = Db::provision(plan.system, args.version.as_deref(), args.binary.as_deref())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(run_async(args, plan, Arc::new(db)))
+}
+
+async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated => {}
+            }
+            eprintln!("splitbrain: interrupted: healing and tearing down (the history so far is kept)");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let id = run_id();
+    let test_name = format!("{}-{}-{}", args.system, args.workload, args.nemesis);
+    let dir = RunDir::create(&args.results, &test_name)?;
+    dir.write_json(
+        "test.json",
+        &json!({
+            "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
+            "workload": args.workload, "nemesis": args.nemesis, "partition_shapes": args.partition,
+            "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
+            "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,
+            "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
+            "seed": plan.seed, "runtime": "netns", "run_id": id,
+            "model": "cas-register", "initial": null,
+        }),
+    )?;
+    eprintln!(
+        "splitbrain: {} {} x{} (netns runtime, run {id}), {} clients, {} reads, nemesis {} every {} s, {} s, seed {}",
+        plan.system,
+        db.version(),
+        args.nodes,
+        plan.concurrency,
+        plan.read_mode.name(),
+        args.nemesis,
+        args.nemesis_interval,
+        args.time_limit,
+        plan.seed
+    );
+    eprintln!("splitbrain: results in {}", dir.path.display());
+
+    let (mut teardown, ips, ready) = start_cluster(&id, args.nodes, &db, &dir.path).await?;
+    eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
+
+    let start = Instant::now();
+    let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
+    let spec = Arc::new(Register {
+        keys: args.keys,
+        values: 5,
+        target: Target {
+            system: plan.system,
+            read_mode: plan.read_mode,
+            op_timeout: Duration::from_secs_f64(args.op_timeout),
+            prefix: format!("splitbrain/{id}"),
+        },
+    });
+    let until = start + plan.time_limit;
+    let mut workers = Vec::new();
+    for p in 0..plan.concurrency {
+        let ip = ips[p % ips.len()];
+        let rec: Arc<dyn Record> = rec.clone();
+        workers.push(tokio::spawn(spec.clone().run_process(
+            p as u64,
+            plan.concurrency as u64,
+            ip,
+            rec,
+            stop.clone(),
+            until,
+            plan.seed,
+        )));
+    }
+    let cluster = Arc::new(NetnsCluster {
+        run_id: id.clone(),
+        nodes: teardown.nodes.clone(),
+        db: db.clone(),
+        handle: tokio::runtime::Handle::current(),
+    });
+    let schedule = Schedule::new(
+        &plan.kinds,
+        &plan.shapes,
+        args.nodes,
+        plan.interval,
+        plan.time_limit,
+        plan.seed,
+    );
+    let nemesis = Arc::new(nemeses::run::Nemesis::new(cluster.clone(), rec.clone()));
+    let nemesis_stop = Arc::new(AtomicBool::new(false));
+    // declared after `teardown`, so dropped (stopped and joined) before the nodes go
+    let mut nemesis_thread = NemesisThread {
+        stop: nemesis_stop.clone(),
+        handle: Some({
+            let (nemesis, nemesis_stop) = (nemesis.clone(), nemesis_stop.clone());
+            std::thread::spawn(move || nemesis.run(&schedule, start, &nemesis_stop))
+        }),
+    };
+
+    // progress every 2 s until the workers are done
+    let mut last = (Instant::now(), 0usize);
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    ticker.tick().await;
+    while !workers.iter().all(|w| w.is_finished()) {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => { continue; }
+        }
+        if stop.load(Ordering::Relaxed) {
+            nemesis_stop.store(true, Ordering::SeqCst);
+        }
+        rec.flush()?;
+        let t = rec.tally();
+        let done = t.ok + t.fail + t.info;
+        let rate = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        last = (Instant::now(), done);
+        eprintln!(
+            "[{:>4.0}s] {:>6.0} ops/s  ok {}  fail {}  info {}  fault: {}",
+            start.elapsed().as_secs_f64(),
+            rate,
+            t.ok,
+            t.fail,
+            t.info,
+            nemesis.active().unwrap_or_else(|| "none".into())
+        );
+    }
+    for w in workers {
+        w.await.map_err(|e| format!("client task: {e}"))??;
+    }
+    let nemesis_result = tokio::task::block_in_place(|| nemesis_thread.finish());
+
+    let interrupted = stop.load(Ordering::Relaxed);
+    let mut recovered = None;
+    if !interrupted {
+        eprintln!("splitbrain: healed; waiting for the cluster to recover");
+        recovered = Some(db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)).await);
+        let mut read = 0;
+        for (i, ip) in ips.iter().enumerate() {
+            read = spec
+                .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
+                .await
+                .unwrap_or(0);
+            if read as u64 == args.keys {
+                break;
+            }
+        }
+        eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
+    }
+    teardown.now();
+    let history = rec.history()?;
+    nemesis_result?;
+
+    let mut opts = Options::new(ModelKind::CasRegister);
+    opts.initial = Some(Value::Nil);
+    // a run never hangs in its check: past this the verdict is unknown, with the reason
+    opts.time_limit = Some(CHECK_TIME_LIMIT);
+    let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
+    let summary = Summary::of(&history);
+    let recovery = match &recovered {
+        Some(Ok(d)) => json!({"recovered": true, "after_s": d.as_secs_f64()}),
+        Some(Err(e)) => json!({"recovered": false, "error": e}),
+        None => json!(null),
+    };
+    dir.write_json(
+        "results.json",
+        &json!({"verdict": report.verdict, "interrupted": interrupted, "recovery": recovery,
+                "summary": summary, "check": report}),
+    )?;
+    println!("{}", summary.to_text());
+    print!("{}", report.to_text());
+    println!("results: {}", dir.path.display());
+    if let Some(Err(e)) = recovered {
+        eprintln!("splitbrain: warning: {e}");
+    }
+    if interrupted {
+        eprintln!(
+            "splitbrain: run interrupted; the partial history was checked: {}",
+            report.verdict.as_str()
+        );
+        return Ok(crate::EXIT_ERROR);
+    }
+    Ok(report.verdict.exit_code() as u8)
+}

@@ -1,0 +1,181 @@
+//! `splitbrain check` as users script it: exit codes, error lines, JSON.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn histories() -> PathBuf {
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories");
+    if beside.exists() {
+        beside
+    } else {
+        PathBuf::from("/work/shared/histories")
+    }
+}
+
+fn splitbrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(args)
+        .output()
+        .expect("run splitbrain")
+}
+
+fn shared(path: &str) -> String {
+    histories().join(path).display().to_string()
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("splitbrain-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn valid_history_exits_0() {
+    let o = splitbrain(&["check", &shared("porcupine/etcd/etcd_002.log")]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).starts_with("VALID"), "{}", stdout(&o));
+}
+
+#[test]
+fn invalid_history_exits_1_with_a_counterexample() {
+    let o = splitbrain(&[
+        "check",
+        "--initial",
+        "0",
+        &shared("knossos/cas-register/bad/rethink-fail-minimal.edn"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("INVALID"), "{out}");
+    // the read of 3 concurrent with a write of 4, after 0 was written
+    assert!(
+        out.contains("cannot linearize  process 1: read nil -> ok 3  (lines 4-7)"),
+        "{out}"
+    );
+    assert!(out.contains("write 4"), "{out}");
+}
+
+#[test]
+fn json_report_names_the_failing_op() {
+    let o = splitbrain(&["check", "--json", &shared("porcupine/kv/c01-bad.txt")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["model"], "kv");
+    let bad: Vec<&serde_json::Value> = v["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["verdict"] == "invalid")
+        .collect();
+    assert!(!bad.is_empty());
+    assert!(bad[0]["counterexample"]["op"]["f"].is_string());
+}
+
+#[test]
+fn a_memory_limit_turns_into_unknown_not_a_crash() {
+    let o = splitbrain(&["check", "--memory-limit", "1", &shared("porcupine/kv/c50-ok.txt")]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("memory limit"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_time_limit_turns_into_unknown() {
+    let o = splitbrain(&["check", "--time-limit", "0.000001", &shared("porcupine/kv/c50-ok.txt")]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("time limit"), "{}", stdout(&o));
+}
+
+#[test]
+fn malformed_history_is_one_line_numbered_error_exit_3() {
+    let f = temp_file(
+        "bad.jsonl",
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"process\":0,\"type\":\"okk\",\"f\":\"read\"}\n",
+    );
+    let o = splitbrain(&["check", &f]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn completion_without_invocation_is_exit_3() {
+    let f = temp_file(
+        "orphan.jsonl",
+        "{\"process\":4,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n",
+    );
+    let o = splitbrain(&["check", &f]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("line 1: process 4 completes write (ok) with no invocation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_f_for_the_model_is_exit_3() {
+    let f = temp_file(
+        "lock.jsonl",
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"acquire\"}\n{\"process\":0,\"type\":\"ok\",\"f\":\"acquire\"}\n",
+    );
+    let o = splitbrain(&["check", "--model", "register", &f]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("unknown f \"acquire\" for model register"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_flags_and_missing_files_are_exit_3() {
+    let o = splitbrain(&["check", "--model", "nope", &shared("porcupine/etcd/etcd_002.log")]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("unknown model"), "{}", stderr(&o));
+    let o = splitbrain(&["check", "/nonexistent/history.jsonl"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("/nonexistent/history.jsonl"), "{}", stderr(&o));
+    let o = splitbrain(&["check"]);
+    assert_eq!(o.status.code(), Some(3));
+}
+
+#[test]
+fn several_files_exit_with_the_worst_verdict() {
+    let o = splitbrain(&[
+        "check",
+        &shared("porcupine/etcd/etcd_002.log"),
+        &shared("porcupine/etcd/etcd_000.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).matches("== ").count(), 2);
+}
+
+#[test]
+fn our_jsonl_round_trips_through_check() {
+    // a stale read: write 1 completes, then a read returns the initial nil
+    let f = temp_file(
+        "stale.jsonl",
+        concat!(
+            "{\"index\":0,\"time\":10,\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"a\",\"value\":1}\n",
+            "{\"index\":1,\"time\":20,\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"a\",\"value\":1}\n",
+            "{\"index\":2,\"time\":30,\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"a\",\"value\":null}\n",
+            "{\"index\":3,\"time\":40,\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"key\":\"a\",\"value\":null}\n",
+            "{\"index\":4,\"time\":50,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"partition\",\"value\":\"halves\"}\n",
+        ),
+    );
+    let o = splitbrain(&["check", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("key a: invalid"), "{}", stdout(&o));
+}

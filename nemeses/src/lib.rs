@@ -1,0 +1,16 @@
+//! Fault injectors and their schedules.
+//!
+//! Faults act on nodes the harness created, through what both runtimes expose:
+//! a host pid and a network namespace. Partitions are iptables rules in the
+//! *receiving* node's namespace, in a chain of our own, so the host's rules are
+//! never touched; kill, pause and resume are real signals.
+
+pub mod cluster;
+pub mod partition;
+pub mod run;
+pub mod schedule;
+pub mod signal;
+
+pub use cluster::Cluster;
+pub use partition::Shape;
+pub use schedule::{Action, Fault, Kind, Schedule};

@@ -1,0 +1,257 @@
+//! Network partitions: which node stops hearing from which (a grudge), and the
+//! iptables rules that make it so inside each receiving node's namespace.
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::cluster::Cluster;
+
+/// Partition shapes, as in Jepsen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// Two halves; the larger one keeps a majority.
+    Halves,
+    /// One node cut off from all others.
+    One,
+    /// Each node sees a majority, but no two nodes see the same majority.
+    MajoritiesRing,
+    /// Two halves joined by one node that sees both.
+    Bridge,
+    /// The current leader cut off from all others.
+    Leader,
+    /// A node other than the leader cut off from all others.
+    Follower,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 6] = [
+        Shape::Halves,
+        Shape::One,
+        Shape::MajoritiesRing,
+        Shape::Bridge,
+        Shape::Leader,
+        Shape::Follower,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Halves => "halves",
+            Shape::One => "one",
+            Shape::MajoritiesRing => "majorities-ring",
+            Shape::Bridge => "bridge",
+            Shape::Leader => "leader",
+            Shape::Follower => "follower",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Shape> {
+        Shape::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// For each node, the nodes whose packets it drops.
+pub type Grudge = Vec<Vec<usize>>;
+
+/// Cuts the nodes into `a` and the rest, both ways.
+fn split(n: usize, a: &[usize]) -> Grudge {
+    (0..n)
+        .map(|i| {
+            let mine = a.contains(&i);
+            (0..n).filter(|&j| j != i && a.contains(&j) != mine).collect()
+        })
+        .collect()
+}
+
+/// The grudge for a shape on `n` nodes. `pick` is a random node index (from the
+/// schedule's seed) and `leader` the current leader, for the shapes that need them.
+pub fn grudge(shape: Shape, n: usize, pick: usize, leader: Option<usize>) -> Grudge {
+    let rotate = |k: usize| (k + pick) % n;
+    match shape {
+        Shape::Halves => split(n, &(0..n / 2).map(rotate).collect::<Vec<_>>()),
+        Shape::One => split(n, &[pick % n]),
+        Shape::Leader => split(n, &[leader.unwrap_or(pick) % n]),
+        Shape::Follower => {
+            let not_leader = if Some(pick % n) == leader {
+                (pick + 1) % n
+            } else {
+                pick % n
+            };
+            split(n, &[not_leader])
+        }
+        Shape::Bridge => {
+            // halves with node `pick` in the middle hearing everyone
+            let mid = pick % n;
+            let left: Vec<usize> = (1..=n / 2).map(|k| (mid + k) % n).collect();
+            let mut g = split(n, &left);
+            for (i, drops) in g.iter_mut().enumerate() {
+                if i == mid {
+                    drops.clear();
+                } else {
+                    drops.retain(|&j| j != mid);
+                }
+            }
+            g
+        }
+        Shape::MajoritiesRing => {
+            // in a ring, each node hears itself and its n/2 nearest neighbours
+            let m = n / 2 + 1;
+            (0..n)
+                .map(|i| {
+                    let order = |j: usize| (j + n - i) % n; // distance clockwise
+                    let near = |j: usize| {
+                        let d = order(j).min(n - order(j));
+                        d <= (m - 1) / 2 || (d == m / 2 && m.is_multiple_of(2) && order(j) <= n / 2)
+                    };
+                    (0..n).filter(|&j| j != i && !near(j)).collect()
+                })
+                .collect()
+        }
+    }
+}
+
+/// Describes a grudge for the history: "n1 drops n3 | n2 drops n3 | ...".
+pub fn describe(cluster: &dyn Cluster, g: &Grudge) -> String {
+    let parts: Vec<String> = g
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, d)| {
+            let names: Vec<String> = d.iter().map(|&j| cluster.name(j)).collect();
+            format!("{} drops {}", cluster.name(i), names.join(","))
+        })
+        .collect();
+    parts.join(" | ")
+}
+
+/// Our chain in each node's namespace.
+pub fn chain(run_id: &str) -> String {
+    format!("SPLITBRAIN-{run_id}")
+}
+
+/// Makes `cmd`'s child join the network namespace open as `ns` before it execs.
+/// The file must stay open until the child is spawned.
+pub fn enter_netns(cmd: &mut Command, ns: &File) {
+    let fd = ns.as_raw_fd();
+    // SAFETY: setns is async-signal-safe; it moves only the child into the namespace.
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::setns(fd, nix::libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs iptables inside the network namespace at `netns`.
+pub fn iptables(netns: &Path, args: &[&str]) -> Result<String, String> {
+    let ns = File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
+    let mut cmd = Command::new("iptables");
+    // wait at most 5 s for the xtables lock (other tools on the host may hold it)
+    cmd.args(["-w", "5"]).args(args);
+    enter_netns(&mut cmd, &ns);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("iptables: {e} (install the iptables package)"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "iptables {} in {}: {}",
+            args.join(" "),
+            netns.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Makes each node drop packets from the nodes its grudge names.
+pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
+    let chain = chain(&cluster.run_id());
+    for (i, drops) in g.iter().enumerate() {
+        let ns = cluster.netns(i);
+        ensure_chain(&ns, &chain)?;
+        for &j in drops {
+            let src: Ipv4Addr = cluster.ip(j);
+            iptables(&ns, &["-A", &chain, "-s", &src.to_string(), "-j", "DROP"])?;
+        }
+    }
+    Ok(())
+}
+
+fn ensure_chain(ns: &Path, chain: &str) -> Result<(), String> {
+    if iptables(ns, &["-n", "-L", chain]).is_err() {
+        iptables(ns, &["-N", chain])?;
+        iptables(ns, &["-I", "INPUT", "-j", chain])?;
+    }
+    Ok(())
+}
+
+/// Removes every rule we added on every node (our chain only).
+pub fn heal(cluster: &dyn Cluster) -> Result<(), String> {
+    let chain = chain(&cluster.run_id());
+    let mut first_err = None;
+    for i in 0..cluster.size() {
+        let ns = cluster.netns(i);
+        if iptables(&ns, &["-n", "-L", &chain]).is_ok()
+            && let Err(e) = iptables(&ns, &["-F", &chain])
+        {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hears(g: &Grudge, i: usize) -> usize {
+        g.len() - 1 - g[i].len()
+    }
+
+    #[test]
+    fn halves_cut_both_ways() {
+        let g = grudge(Shape::Halves, 5, 0, None);
+        assert_eq!(g[0], vec![2, 3, 4]);
+        assert_eq!(g[1], vec![2, 3, 4]);
+        assert_eq!(g[2], vec![0, 1]);
+    }
+
+    #[test]
+    fn one_and_leader_isolate_a_single_node() {
+        let g = grudge(Shape::One, 3, 4, None);
+        assert_eq!(g[1], vec![0, 2]);
+        assert_eq!(g[0], vec![1]);
+        let g = grudge(Shape::Leader, 3, 0, Some(2));
+        assert_eq!(g[2], vec![0, 1]);
+        let g = grudge(Shape::Follower, 3, 2, Some(2));
+        assert_eq!(g[0], vec![1, 2], "the leader is spared: {g:?}");
+    }
+
+    #[test]
+    fn bridge_node_hears_everyone() {
+        let g = grudge(Shape::Bridge, 5, 0, None);
+        assert!(g[0].is_empty());
+        assert_eq!(g[1], vec![3, 4]);
+        assert_eq!(g[3], vec![1, 2]);
+    }
+
+    #[test]
+    fn majorities_ring_gives_everyone_a_different_majority() {
+        for n in [3, 5] {
+            let g = grudge(Shape::MajoritiesRing, n, 0, None);
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..n {
+                // itself plus what it hears is a bare majority
+                assert_eq!(1 + hears(&g, i), n / 2 + 1, "n={n} node {i}: {g:?}");
+                let mut majority: Vec<usize> = (0..n).filter(|j| !g[i].contains(j)).collect();
+                majority.sort();
+                assert!(seen.insert(majority), "n={n}: two nodes share a majority: {g:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Drives a schedule against a cluster, recording each fault in the history as
+//! process `nemesis`, and heals everything at the end whatever happened.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use checkers::{F, Op, Process, Record, Type, Value};
+
+use crate::cluster::Cluster;
+use crate::partition::{self, grudge};
+use crate::schedule::{Action, Fault, Schedule};
+use crate::signal;
+
+/// Faults in force, so that heal undoes exactly them.
+#[derive(Default)]
+struct InForce {
+    description: Option<String>,
+    partitioned: bool,
+    killed: Vec<usize>,
+    paused: Vec<usize>,
+}
+
+pub struct Nemesis {
+    cluster: Arc<dyn Cluster>,
+    rec: Arc<dyn Record>,
+    state: Mutex<InForce>,
+}
+
+impl Nemesis {
+    pub fn new(cluster: Arc<dyn Cluster>, rec: Arc<dyn Record>) -> Nemesis {
+        Nemesis {
+            cluster,
+            rec,
+            state: Mutex::new(InForce::default()),
+        }
+    }
+
+    /// The fault in force, for progress lines.
+    pub fn active(&self) -> Option<String> {
+        self.state.lock().expect("nemesis state").description.clone()
+    }
+
+    fn record(&self, f: &str, value: String) {
+        self.rec
+            .record(Op::new(Process::Nemesis, Type::Info, F::parse(f), Value::str(&value)));
+    }
+
+    fn names(&self, nodes: &[usize]) -> String {
+        nodes
+            .iter()
+            .map(|&i| self.cluster.name(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Starts one fault.
+    pub fn start(&self, fault: &Fault) -> Result<(), String> {
+        let c = self.cluster.as_ref();
+        let mut state = self.state.lock().expect("nemesis state");
+        let (f, what) = match fault {
+            Fault::Partition { shape, pick } => {
+                let g = grudge(*shape, c.size(), *pick, c.leader());
+                // set first: a partition applied halfway must still be healed
+                state.partitioned = true;
+                partition::apply(c, &g)?;
+                (
+                    "start-partition",
+                    format!("{}: {}", shape.name(), partition::describe(c, &g)),
+                )
+            }
+            Fault::Kill(nodes) => {
+                for &n in nodes {
+                    if let Some(pid) = c.pid(n) {
+                        signal::kill_hard(pid)?;
+                        state.killed.push(n);
+                    }
+                }
+                ("kill", self.names(&state.killed))
+            }
+            Fault::Pause(nodes) => {
+                for &n in nodes {
+                    if let Some(pid) = c.pid(n) {
+                        signal::pause(pid)?;
+                        state.paused.push(n);
+                    }
+                }
+                ("pause", self.names(&state.paused))
+            }
+        };
+        self.record(f, what.clone());
+        state.description = Some(format!("{f} {what}"));
+        Ok(())
+    }
+
+    /// Undoes every fault in force: rules removed, paused nodes resumed, killed
+    /// nodes restarted. Tries everything before reporting the first error.
+    pub fn heal(&self) -> Result<(), String> {
+        let c = self.cluster.as_ref();
+        let mut state = self.state.lock().expect("nemesis state");
+        let mut errors = Vec::new();
+        let mut healed = Vec::new();
+        if state.partitioned {
+            match partition::heal(c) {
+                Ok(()) => healed.push("partition".to_string()),
+                Err(e) => errors.push(e),
+            }
+            state.partitioned = false;
+        }
+        for n in std::mem::take(&mut state.paused) {
+            match c.pid(n).map(signal::resume) {
+                Some(Err(e)) => errors.push(e),
+                _ => healed.push(format!("resume {}", c.name(n))),
+            }
+        }
+        for n in std::mem::take(&mut state.killed) {
+            match c.restart(n) {
+                Ok(()) => healed.push(format!("restart {}", c.name(n))),
+                Err(e) => errors.push(e),
+            }
+        }
+        state.description = None;
+        drop(state);
+        if !healed.is_empty() {
+            self.record("heal", healed.join(", "));
+        }
+        errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Runs the schedule from `start` until `stop`, then heals. Meant
+    /// for a thread of its own: it sleeps in short steps so that `stop` is prompt.
+    pub fn run(&self, schedule: &Schedule, start: Instant, stop: &AtomicBool) -> Result<(), String> {
+        let mut result = Ok(());
+        for (at, action) in &schedule.steps {
+            while Instant::now() < start + *at {
+                if stop.load(Ordering::Relaxed) {
+                    return self.heal().and(result);
+                }
+                std::thread::sleep(
+                    Duration::from_millis(20).min((start + *at).saturating_duration_since(Instant::now())),
+                );
+            }
+            let step = match action {
+                Action::Start(fault) => self.start(fault),
+                Action::Heal => self.heal(),
+            };
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+        }
+        // the last fault stays in force until the workload ends
+        while result.is_ok() && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.heal().and(result)
+    }
+}

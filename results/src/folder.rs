@@ -1,0 +1,78 @@
+//! `DIR/<system>-<workload>-<nemesis>/<timestamp>/` with a `latest` link beside it.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+/// UTC `YYYYMMDDTHHMMSS` from the system clock, without a date crate.
+fn timestamp() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl RunDir {
+    /// Creates a fresh run folder and points `latest` at it.
+    pub fn create(root: &Path, test: &str) -> Result<RunDir, String> {
+        let parent = root.join(test);
+        let mut path = parent.join(timestamp());
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = parent.join(format!("{}-{n}", timestamp()));
+        }
+        std::fs::create_dir_all(path.join("nodes")).map_err(|e| format!("{}: {e}", path.display()))?;
+        let latest = parent.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let name = path.file_name().expect("timestamp name");
+        std::os::unix::fs::symlink(name, &latest).map_err(|e| format!("{}: {e}", latest.display()))?;
+        Ok(RunDir { path })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+        std::fs::write(self.file(name), text + "\n").map_err(|e| format!("{}: {e}", self.file(name).display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_distinct_folders_and_a_latest_link() {
+        let root = std::env::temp_dir().join(format!("splitbrain-results-{}", std::process::id()));
+        let a = RunDir::create(&root, "etcd-register-none").unwrap();
+        let b = RunDir::create(&root, "etcd-register-none").unwrap();
+        assert_ne!(a.path, b.path);
+        assert!(b.path.join("nodes").is_dir());
+        let latest = std::fs::canonicalize(root.join("etcd-register-none/latest")).unwrap();
+        assert_eq!(latest, std::fs::canonicalize(&b.path).unwrap());
+        assert_eq!(timestamp().len(), 15);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

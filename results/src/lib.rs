@@ -1,0 +1,10 @@
+//! The results folder a person reads and a CI gates on, and the numbers in it:
+//! what ran, every op, the verdict, throughput, latency, unavailability.
+
+pub mod folder;
+pub mod recorder;
+pub mod summary;
+
+pub use folder::RunDir;
+pub use recorder::Recorder;
+pub use summary::Summary;

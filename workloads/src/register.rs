@@ -1,0 +1,139 @@
+//! The `register` workload: independent registers under read, write and cas.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use checkers::rng::Rng;
+use checkers::{F, Op, Process, Record, Type, Value};
+
+use crate::client::{Client, Target};
+
+/// What the register workload does; shared by all its processes.
+#[derive(Clone, Debug)]
+pub struct Register {
+    /// Registers `0..keys`, stored under the target's prefix.
+    pub keys: u64,
+    /// Values written are `0..values`.
+    pub values: u64,
+    pub target: Target,
+}
+
+/// Pause after an op that did not complete ok because of an error, so that a
+/// client bound to a dead node does not spin.
+const BACKOFF: Duration = Duration::from_millis(50);
+
+/// The op a process does next: f, key, value.
+fn next_op(rng: &mut Rng, spec: &Register) -> (F, Value, Value) {
+    let key = Value::Int(rng.below(spec.keys) as i64);
+    let v = |rng: &mut Rng| Value::Int(rng.below(spec.values) as i64);
+    match rng.below(3) {
+        0 => (F::Read, key, Value::Nil),
+        1 => {
+            let value = v(rng);
+            (F::Write, key, value)
+        }
+        _ => {
+            let (old, new) = (v(rng), v(rng));
+            (F::Cas, key, Value::list(vec![old, new]))
+        }
+    }
+}
+
+fn rng_for(seed: u64, process: u64) -> Rng {
+    Rng::new(seed ^ process.wrapping_mul(0x2545_f491_4f6c_dd1d))
+}
+
+impl Register {
+    /// One logical process bound to the node at `ip`, until `stop` or `until`.
+    /// Process ids are `first`, then `first + stride`, ... as earlier ones are retired.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_process(
+        self: Arc<Self>,
+        first: u64,
+        stride: u64,
+        ip: Ipv4Addr,
+        rec: Arc<dyn Record>,
+        stop: Arc<AtomicBool>,
+        until: Instant,
+        seed: u64,
+    ) -> Result<(), String> {
+        let mut rng = rng_for(seed, first);
+        let mut client: Option<Client> = None;
+        let mut process = first;
+        let timeout = self.target.op_timeout;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+            let (f, key, value) = next_op(&mut rng, &self);
+            let p = Process::Client(process);
+            rec.record(Op::new(p, Type::Invoke, f.clone(), value.clone()).with_key(key.clone()));
+            let sent = Instant::now();
+            let (outcome, done) = match &mut client {
+                Some(c) => c.invoke(timeout, &f, &key, &value).await,
+                None => match self.target.connect(ip, self.keys).await {
+                    Ok(mut c) => {
+                        let done = c.invoke(timeout, &f, &key, &value).await;
+                        client = Some(c);
+                        done
+                    }
+                    // no connection, so the request never left
+                    Err(_) => (Type::Fail, if f == F::Read { Value::Nil } else { value.clone() }),
+                },
+            };
+            let errored = outcome == Type::Info || (outcome == Type::Fail && f != F::Cas) || client.is_none();
+            rec.record(Op::new(p, outcome, f, done).with_key(key));
+            if errored {
+                // a fresh connection after any error (a ZooKeeper session may have
+                // expired), and a pause so that a client of a dead node does not spin
+                client = None;
+                tokio::time::sleep(BACKOFF.saturating_sub(sent.elapsed())).await;
+            }
+            if outcome == Type::Info {
+                process += stride;
+            }
+        }
+        Ok(())
+    }
+
+    /// The same op mix as `run_process`, with nothing recorded: the baseline the
+    /// harness's own overhead is measured against. Returns the ops completed.
+    pub async fn bare_loop(
+        self: Arc<Self>,
+        first: u64,
+        ip: Ipv4Addr,
+        until: Instant,
+        seed: u64,
+    ) -> Result<u64, String> {
+        let mut rng = rng_for(seed, first);
+        let mut client = self.target.connect(ip, self.keys).await.map_err(|e| e.message)?;
+        let mut done = 0;
+        while Instant::now() < until {
+            let (f, key, value) = next_op(&mut rng, &self);
+            client.invoke(self.target.op_timeout, &f, &key, &value).await;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Reads every key once as process `process`, in the system's strongest read
+    /// mode: the final reads after the cluster healed. Returns how many came back ok.
+    pub async fn final_reads(&self, ip: Ipv4Addr, process: u64, rec: &dyn Record) -> Result<usize, String> {
+        let strongest = Target {
+            read_mode: self.target.system.read_modes()[0],
+            ..self.target.clone()
+        };
+        let mut client = strongest.connect(ip, self.keys).await.map_err(|e| e.message)?;
+        let mut ok = 0;
+        for k in 0..self.keys {
+            let key = Value::Int(k as i64);
+            let p = Process::Client(process);
+            rec.record(Op::new(p, Type::Invoke, F::Read, Value::Nil).with_key(key.clone()));
+            let (outcome, v) = client.invoke(self.target.op_timeout, &F::Read, &key, &Value::Nil).await;
+            rec.record(Op::new(p, outcome, F::Read, v).with_key(key));
+            if outcome == Type::Ok {
+                ok += 1;
+            }
+        }
+        Ok(ok)
+    }
+}

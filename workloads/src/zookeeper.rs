@@ -1,0 +1,105 @@
+//! ZooKeeper: each register a znode; write = setData, cas = getData then setData
+//! with the version read (BadVersion: the cas did not happen), read = getData,
+//! after `sync()` in the sync read mode.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use checkers::{F, Type, Value};
+use zookeeper_client::{Acls, Client, CreateMode, Error};
+
+use crate::client::{ClientError, cas_pair};
+
+pub const PORT: u16 = 2181;
+
+pub struct ZooKeeper {
+    client: Client,
+    sync: bool,
+    prefix: String,
+}
+
+impl From<Error> for ClientError {
+    fn from(e: Error) -> ClientError {
+        // the server answered that nothing changed
+        let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
+        ClientError {
+            definite,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Values are stored as their decimal text; an empty znode holds nil.
+fn decode(data: &[u8]) -> Value {
+    std::str::from_utf8(data)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map_or(Value::Nil, Value::Int)
+}
+
+impl ZooKeeper {
+    /// Connects (a session) and makes sure the run's znodes exist.
+    pub async fn connect(
+        ip: Ipv4Addr,
+        timeout: Duration,
+        sync: bool,
+        prefix: &str,
+        keys: u64,
+    ) -> Result<ZooKeeper, ClientError> {
+        let client = Client::connector()
+            .with_session_timeout(Duration::from_secs(4))
+            .with_connection_timeout(timeout)
+            .connect(&format!("{ip}:{PORT}"))
+            .await
+            .map_err(|e| ClientError {
+                definite: true,
+                message: format!("zookeeper session to {ip}: {e}"),
+            })?;
+        let zk = ZooKeeper {
+            client,
+            sync,
+            prefix: format!("/{}", prefix.replace('/', "-")),
+        };
+        let opts = CreateMode::Persistent.with_acls(Acls::anyone_all());
+        for path in std::iter::once(zk.prefix.clone()).chain((0..keys).map(|k| format!("{}/{k}", zk.prefix))) {
+            match zk.client.create(&path, b"", &opts).await {
+                Ok(_) | Err(Error::NodeExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(zk)
+    }
+
+    pub async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        let path = format!("{}/{key}", self.prefix);
+        match f {
+            F::Read => {
+                if self.sync {
+                    self.client.sync(&path).await?;
+                }
+                let (data, _) = self.client.get_data(&path).await?;
+                Ok((Type::Ok, decode(&data)))
+            }
+            F::Write => {
+                self.client.set_data(&path, value.to_string().as_bytes(), None).await?;
+                Ok((Type::Ok, value.clone()))
+            }
+            _ => {
+                let (old, new) = cas_pair(value);
+                let (data, stat) = self.client.get_data(&path).await?;
+                if decode(&data) != *old {
+                    return Ok((Type::Fail, value.clone()));
+                }
+                match self
+                    .client
+                    .set_data(&path, new.to_string().as_bytes(), Some(stat.version))
+                    .await
+                {
+                    Ok(_) => Ok((Type::Ok, value.clone())),
+                    Err(Error::BadVersion) => Ok((Type::Fail, value.clone())),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+}
