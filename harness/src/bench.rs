@@ -237,6 +237,7 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
         let spec = Arc::new(Register {
             keys: 5,
             values: 5,
+            readers: 0,
             target: Target {
                 system: System::Etcd,
                 read_mode: ReadMode::Linearizable,

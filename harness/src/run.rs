@@ -51,6 +51,10 @@ pub struct Args {
     /// Logical client processes, bound round-robin to nodes [default: 2 per node]
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// How many of the processes only read (the first ones, so one per node when
+    /// equal to --nodes): they keep reading while a cut-off node still answers
+    #[arg(long, default_value_t = 0)]
+    pub readers: usize,
     /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
     /// consul consistent|default|stale [default: the first, the strongest]
     #[arg(long)]
@@ -148,6 +152,12 @@ fn plan(args: &Args) -> Result<Plan, String> {
     let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
     if !(1..=1000).contains(&concurrency) {
         return Err(format!("--concurrency {concurrency}: use 1 to 1000"));
+    }
+    if args.readers >= concurrency {
+        return Err(format!(
+            "--readers {}: leave at least one writer among the {concurrency} processes (--concurrency)",
+            args.readers
+        ));
     }
     positive("op-timeout", args.op_timeout)?;
     positive("recovery-time", args.recovery_time)?;
@@ -330,6 +340,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
             "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
             "workload": args.workload, "nemesis": args.nemesis, "partition_shapes": args.partition,
             "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
+            "readers": args.readers,
             "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,
             "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
             "seed": plan.seed, "runtime": "netns", "run_id": id,
@@ -358,6 +369,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
     let spec = Arc::new(Register {
         keys: args.keys,
         values: 5,
+        readers: args.readers as u64,
         target: Target {
             system: plan.system,
             read_mode: plan.read_mode,

@@ -143,6 +143,8 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
             "partition",
             "--partition",
             "leader",
+            "--readers",
+            "3",
             "--time-limit",
             "15",
         ],

@@ -89,6 +89,9 @@ fn assert_stale_reads_caught(system: &str, read_mode: &str, shape: &str) {
             "partition",
             "--partition",
             shape,
+            // a reader on every node, so the cut-off one is read from for as long as it answers
+            "--readers",
+            "3",
             "--time-limit",
             "15",
         ],

@@ -17,6 +17,10 @@ pub struct Register {
     pub keys: u64,
     /// Values written are `0..values`.
     pub values: u64,
+    /// Processes `0..readers` only read: read-heavy clients (config readers,
+    /// discovery watchers) keep reading through the window in which a cut-off
+    /// node still answers, where a mixed client soon blocks on a write.
+    pub readers: u64,
     pub target: Target,
 }
 
@@ -25,10 +29,10 @@ pub struct Register {
 const BACKOFF: Duration = Duration::from_millis(50);
 
 /// The op a process does next: f, key, value.
-fn next_op(rng: &mut Rng, spec: &Register) -> (F, Value, Value) {
+fn next_op(rng: &mut Rng, spec: &Register, reader: bool) -> (F, Value, Value) {
     let key = Value::Int(rng.below(spec.keys) as i64);
     let v = |rng: &mut Rng| Value::Int(rng.below(spec.values) as i64);
-    match rng.below(3) {
+    match if reader { 0 } else { rng.below(3) } {
         0 => (F::Read, key, Value::Nil),
         1 => {
             let value = v(rng);
@@ -62,9 +66,10 @@ impl Register {
         let mut rng = rng_for(seed, first);
         let mut client: Option<Client> = None;
         let mut process = first;
+        let reader = first < self.readers;
         let timeout = self.target.op_timeout;
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-            let (f, key, value) = next_op(&mut rng, &self);
+            let (f, key, value) = next_op(&mut rng, &self, reader);
             let p = Process::Client(process);
             rec.record(Op::new(p, Type::Invoke, f.clone(), value.clone()).with_key(key.clone()));
             let sent = Instant::now();
@@ -107,8 +112,9 @@ impl Register {
         let mut rng = rng_for(seed, first);
         let mut client = self.target.connect(ip, self.keys).await.map_err(|e| e.message)?;
         let mut done = 0;
+        let reader = first < self.readers;
         while Instant::now() < until {
-            let (f, key, value) = next_op(&mut rng, &self);
+            let (f, key, value) = next_op(&mut rng, &self, reader);
             client.invoke(self.target.op_timeout, &f, &key, &value).await;
             done += 1;
         }
