@@ -20,6 +20,7 @@ pub mod dfs;
 pub mod engine;
 pub mod format;
 pub mod history;
+pub mod lock;
 pub mod model;
 pub mod op;
 pub mod rng;
@@ -28,6 +29,7 @@ pub mod value;
 
 pub use check::{Options, Report, Verdict, check, check_with, infer_model};
 pub use history::{Call, CallRef, History, HistoryError, Record};
+pub use lock::{LockReport, LockStats, LockViolation, check_lock};
 pub use model::{Model, ModelKind};
 pub use op::{F, Op, Process, Type};
 pub use value::Value;

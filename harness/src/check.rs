@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use checkers::format::{self, Format};
-use checkers::{History, ModelKind, Options, Report, Value};
+use checkers::{F, History, ModelKind, Options, Value, Verdict};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// linearizable (against --model) or lock (lock safety of a lock workload's
+    /// history) [default: lock when the history acquires a lock and touches the
+    /// key "resource", else linearizable]
+    #[arg(long, value_parser = ["linearizable", "lock"])]
+    pub checker: Option<String>,
     /// Sequential model: register, cas-register, kv, multi-register, mutex, set
     /// [default: from the format, else from the ops' f]
     #[arg(long, value_parser = parse_model)]
@@ -78,8 +83,28 @@ pub fn defaults(format: Format, history: &History) -> (ModelKind, Option<Value>)
     }
 }
 
-fn check_file(args: &Args, path: &Path, initial: &Option<Value>) -> Result<Report, String> {
+/// Whether a history is the lock workload's: acquires plus resource accesses.
+fn is_lock_history(history: &History) -> bool {
+    let resource = Value::str("resource");
+    history.ops.iter().any(|o| o.f == F::Acquire) && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
+}
+
+/// A file's verdict, its report as JSON, and as text.
+fn check_file(
+    args: &Args,
+    path: &Path,
+    initial: &Option<Value>,
+) -> Result<(Verdict, serde_json::Value, String), String> {
     let (history, format) = read(path, args.format)?;
+    let lock = match args.checker.as_deref() {
+        Some(c) => c == "lock",
+        None => args.model.is_none() && is_lock_history(&history),
+    };
+    if lock {
+        let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
+        let json = serde_json::to_value(&report).expect("report serialises");
+        return Ok((report.verdict, json, report.to_text()));
+    }
     let (model, default_initial) = defaults(format, &history);
     let mut opts = Options::new(args.model.unwrap_or(model));
     opts.initial = initial
@@ -87,7 +112,9 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>) -> Result<Repor
         .or(if args.model.is_none() { default_initial } else { None });
     opts.time_limit = args.time_limit.map(Duration::from_secs_f64);
     opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
-    checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))
+    let report = checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json = serde_json::to_value(&report).expect("report serialises");
+    Ok((report.verdict, json, report.to_text()))
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {
@@ -102,18 +129,17 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let mut json = Vec::new();
     for path in &args.files {
         let code = match check_file(args, path, &initial) {
-            Ok(report) => {
+            Ok((verdict, mut v, text)) => {
                 if args.json {
-                    let mut v = serde_json::to_value(&report).expect("report serialises");
                     v["file"] = serde_json::Value::String(path.display().to_string());
                     json.push(v);
                 } else {
                     if args.files.len() > 1 {
                         println!("== {}", path.display());
                     }
-                    print!("{}", report.to_text());
+                    print!("{text}");
                 }
-                report.verdict.exit_code() as u8
+                verdict.exit_code() as u8
             }
             Err(e) => {
                 eprintln!("splitbrain: {e}");

@@ -43,6 +43,16 @@ enum Command {
     Clean,
     /// Time the checker on the shared histories and on generated large ones.
     Bench(bench::Args),
+    /// The lock workload's resource service; `run` starts it in a namespace of its own.
+    #[command(hide = true)]
+    Resource {
+        /// Address to listen on
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Reject reads and writes carrying a token below the highest seen
+        #[arg(long)]
+        fenced: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Clean => clean(),
         Command::Bench(args) => bench::run(&args),
+        Command::Resource { listen, fenced } => serve_resource(listen, fenced),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -77,5 +88,14 @@ fn clean() -> Result<u8, String> {
     for r in removed {
         println!("removed {r}");
     }
+    Ok(0)
+}
+
+fn serve_resource(listen: std::net::SocketAddr, fenced: bool) -> Result<u8, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(workloads::resource::serve(listen, fenced))?;
     Ok(0)
 }

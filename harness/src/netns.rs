@@ -58,6 +58,8 @@ pub struct Network {
     pub run_id: String,
     subnet: u8,
     nodes: usize,
+    /// Hosts beyond the nodes: the lock workload's resource, as host `nodes`.
+    hosts: usize,
 }
 
 impl Network {
@@ -69,8 +71,17 @@ impl Network {
         format!("sb-{}-h", self.run_id)
     }
 
-    pub fn ns_name(&self, node: usize) -> String {
-        format!("splitbrain-{}-n{}", self.run_id, node + 1)
+    /// `n1`, `n2`, ... for nodes, `resource` for the host after them.
+    fn host_name(&self, host: usize) -> String {
+        if host < self.nodes {
+            format!("n{}", host + 1)
+        } else {
+            "resource".into()
+        }
+    }
+
+    pub fn ns_name(&self, host: usize) -> String {
+        format!("splitbrain-{}-{}", self.run_id, self.host_name(host))
     }
 
     pub fn ns_path(&self, node: usize) -> PathBuf {
@@ -85,8 +96,9 @@ impl Network {
         Ipv4Addr::new(10, 237, self.subnet, 1)
     }
 
-    /// Creates the network; on failure removes whatever it had created.
-    pub fn create(run_id: &str, nodes: usize) -> Result<Network, String> {
+    /// Creates the network (plus a namespace for the resource if asked); on
+    /// failure removes whatever it had created.
+    pub fn create(run_id: &str, nodes: usize, resource: bool) -> Result<Network, String> {
         require_root()?;
         std::fs::create_dir_all(STATE_DIR).map_err(|e| format!("{STATE_DIR}: {e}"))?;
         // one run at a time between choosing a subnet and taking it
@@ -100,6 +112,7 @@ impl Network {
             run_id: run_id.to_string(),
             subnet: free_subnet(run_id)?,
             nodes,
+            hosts: nodes + resource as usize,
         };
         // who owns this run, so that `clean` leaves a live run alone
         std::fs::write(net.owner_file(), std::process::id().to_string()).map_err(|e| e.to_string())?;
@@ -122,9 +135,9 @@ impl Network {
         ip(&["-n", &sw, "link", "set", "host", "master", "br0", "up"])?;
         ip(&["addr", "add", &format!("{}/24", self.host_ip()), "dev", &host])?;
         ip(&["link", "set", &host, "up"])?;
-        for i in 0..self.nodes {
+        for i in 0..self.hosts {
             let ns = self.ns_name(i);
-            let port = format!("n{}", i + 1);
+            let port = self.host_name(i);
             ip(&["netns", "add", &ns])?;
             ip(&[
                 "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", &sw,
@@ -139,7 +152,7 @@ impl Network {
 
     /// Removes the namespaces and the host link. Processes inside must be gone first.
     pub fn destroy(&self) {
-        for i in 0..self.nodes {
+        for i in 0..self.hosts {
             kill_all_in(&self.ns_name(i));
             let _ = ip(&["netns", "del", &self.ns_name(i)]);
         }

@@ -1,7 +1,7 @@
 //! `splitbrain run`: start a real cluster, drive clients at it while nemeses
 //! inject faults, heal, read everything once more, tear down, check, report.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,7 @@ use checkers::{ModelKind, Options, Record, Value};
 use nemeses::{Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ReadMode, Register, System, Target};
+use workloads::{ClientPauses, LockSpec, ReadMode, Register, System, Target};
 
 use crate::db::Db;
 use crate::netns::{Network, Node, node_paths};
@@ -21,10 +21,26 @@ pub struct Args {
     /// System under test: etcd, zookeeper or consul
     #[arg(long, default_value = "etcd")]
     pub system: String,
-    /// Workload: register (read / write / cas on independent keys)
+    /// Workload: register (read / write / cas on independent keys) or lock
+    /// (acquire, read-modify-write a resource with the token, release)
     #[arg(long, default_value = "register")]
     pub workload: String,
-    /// Faults, comma-separated: partition, kill, pause; or none
+    /// Lock workload: the resource, naive (accepts any write) or fenced (rejects
+    /// a read or write whose token is below the highest it has seen)
+    #[arg(long, default_value = "fenced")]
+    pub resource: String,
+    /// Lock workload: lease / session TTL in seconds (Consul's floor is 10)
+    #[arg(long, default_value_t = 3.0)]
+    pub ttl: f64,
+    /// Lock workload on Consul: seconds a lock stays free after its session is
+    /// invalidated (Consul's own default is 15)
+    #[arg(long, default_value_t = 15.0)]
+    pub lock_delay: f64,
+    /// Lock workload: longest think time inside a critical section, in seconds
+    #[arg(long, default_value_t = 0.05)]
+    pub think: f64,
+    /// Faults, comma-separated: partition, kill, pause, client-pause (lock
+    /// workload: one holder stalls past its lease); or none
     #[arg(long, default_value = "partition,kill,pause")]
     pub nemesis: String,
     /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
@@ -79,9 +95,17 @@ pub struct Args {
 /// How long a run's check may take.
 const CHECK_TIME_LIMIT: Duration = Duration::from_secs(600);
 
+/// The workload a run drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Register,
+    Lock { fenced: bool },
+}
+
 /// Everything decided before anything starts, so bad input fails fast.
 struct Plan {
     system: System,
+    workload: Workload,
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
     read_mode: ReadMode,
@@ -106,12 +130,13 @@ fn positive(name: &str, v: f64) -> Result<Duration, String> {
 fn plan(args: &Args) -> Result<Plan, String> {
     let system = System::parse(&args.system)
         .ok_or_else(|| format!("--system {}: use etcd, zookeeper or consul", args.system))?;
-    if args.workload != "register" {
-        return Err(format!(
-            "--workload {}: only register is supported so far",
-            args.workload
-        ));
-    }
+    let workload = match (args.workload.as_str(), args.resource.as_str()) {
+        ("register", _) => Workload::Register,
+        ("lock", "naive") => Workload::Lock { fenced: false },
+        ("lock", "fenced") => Workload::Lock { fenced: true },
+        ("lock", other) => return Err(format!("--resource {other}: use naive or fenced")),
+        (other, _) => return Err(format!("--workload {other}: use register or lock")),
+    };
     match args.runtime.as_str() {
         "auto" | "netns" => {}
         "docker" => return Err("--runtime docker is not built yet; use --runtime netns".into()),
@@ -129,11 +154,15 @@ fn plan(args: &Args) -> Result<Plan, String> {
         args.nemesis
             .split(',')
             .map(|k| {
-                Kind::parse(k.trim())
-                    .ok_or_else(|| format!("--nemesis: unknown fault {k:?}; use partition, kill, pause or none"))
+                Kind::parse(k.trim()).ok_or_else(|| {
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause or none")
+                })
             })
-            .collect::<Result<_, _>>()?
+            .collect::<Result<Vec<_>, _>>()?
     };
+    if kinds.contains(&Kind::ClientPause) && workload == Workload::Register {
+        return Err("--nemesis client-pause stalls a lock holder: use it with --workload lock".into());
+    }
     let shapes = args
         .partition
         .split(',')
@@ -153,6 +182,14 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if !(1..=1000).contains(&concurrency) {
         return Err(format!("--concurrency {concurrency}: use 1 to 1000"));
     }
+    if args.readers > 0 && workload != Workload::Register {
+        return Err("--readers is for the register workload".into());
+    }
+    positive("ttl", args.ttl)?;
+    positive("think", args.think)?;
+    if !(0.0..=86_400.0).contains(&args.lock_delay) {
+        return Err(format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay));
+    }
     if args.readers >= concurrency {
         return Err(format!(
             "--readers {}: leave at least one writer among the {concurrency} processes (--concurrency)",
@@ -168,6 +205,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     });
     Ok(Plan {
         system,
+        workload,
         kinds,
         shapes,
         read_mode,
@@ -184,6 +222,8 @@ struct NetnsCluster {
     nodes: Vec<Arc<Node>>,
     db: Arc<Db>,
     handle: tokio::runtime::Handle,
+    /// The lock workload's, for `client-pause`.
+    lock: Option<Arc<LockSpec>>,
 }
 
 impl Cluster for NetnsCluster {
@@ -212,21 +252,56 @@ impl Cluster for NetnsCluster {
     fn run_id(&self) -> String {
         self.run_id.clone()
     }
+    fn pause_client(&self) -> Result<String, String> {
+        let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
+        lock.pauses.request();
+        Ok(format!(
+            "the next lock holder stalls {:.1} s (lease {:.1} s)",
+            lock.pause().as_secs_f64(),
+            lock.lease().as_secs_f64()
+        ))
+    }
 }
 
 /// Starts a cluster in fresh namespaces and waits until it is ready; the
-/// returned guard tears it down. Logs and data go under `dir/nodes`.
+/// returned guard tears it down. Logs and data go under `dir/nodes`. With
+/// `resource` (fenced or not) the lock workload's resource service runs in a
+/// namespace of its own, at the returned address.
 pub async fn start_cluster(
     id: &str,
     nodes: usize,
     db: &Db,
     dir: &Path,
-) -> Result<(Teardown, Vec<Ipv4Addr>, Duration), String> {
+    resource: Option<bool>,
+) -> Result<(Teardown, Vec<Ipv4Addr>, Duration, Option<SocketAddr>), String> {
     let mut teardown = Teardown {
         nodes: Vec::new(),
+        services: Vec::new(),
         network: None,
     };
-    let network = teardown.network.insert(Network::create(id, nodes)?);
+    let network = teardown.network.insert(Network::create(id, nodes, resource.is_some())?);
+    let resource_addr = match resource {
+        Some(fenced) => {
+            let ip = network.ip(nodes);
+            let addr = SocketAddr::from((ip, workloads::resource::PORT));
+            let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
+            let mut argv = vec![
+                exe.display().to_string(),
+                "resource".into(),
+                "--listen".into(),
+                addr.to_string(),
+            ];
+            if fenced {
+                argv.push("--fenced".into());
+            }
+            let (log, _) = node_paths(dir, "resource");
+            let node = Arc::new(Node::new("resource".into(), ip, network.ns_path(nodes), log, argv));
+            node.start()?;
+            teardown.services.push(node);
+            Some(addr)
+        }
+        None => None,
+    };
     let members: Vec<(String, Ipv4Addr)> = (0..nodes).map(|i| (format!("n{}", i + 1), network.ip(i))).collect();
     for (i, (name, ip)) in members.iter().enumerate() {
         let (log, data) = node_paths(dir, name);
@@ -243,7 +318,27 @@ pub async fn start_cluster(
         .wait_ready(&ips, Duration::from_secs(60))
         .await
         .map_err(|e| format!("{e} (node logs in {})", dir.join("nodes").display()))?;
-    Ok((teardown, ips, ready))
+    if let Some(addr) = resource_addr {
+        wait_listening(addr, Duration::from_secs(10))
+            .await
+            .map_err(|e| format!("{e} (its log: {})", dir.join("nodes/resource.log").display()))?;
+    }
+    Ok((teardown, ips, ready, resource_addr))
+}
+
+/// Waits until something accepts connections at `addr`.
+async fn wait_listening(addr: SocketAddr, within: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if start.elapsed() > within {
+            return Err(format!(
+                "the resource service at {addr} did not start within {} s",
+                within.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// The nemesis thread: stopped and joined (it heals on its way out) on every way
@@ -272,12 +367,14 @@ impl Drop for NemesisThread {
 /// Kills the nodes and removes the network on every way out, errors and panics included.
 pub struct Teardown {
     nodes: Vec<Arc<Node>>,
+    /// Processes of ours beside the nodes (the resource), out of the nemeses' reach.
+    services: Vec<Arc<Node>>,
     network: Option<Network>,
 }
 
 impl Teardown {
     pub fn now(&mut self) {
-        for n in &self.nodes {
+        for n in self.nodes.iter().chain(&self.services) {
             n.kill();
         }
         if let Some(net) = self.network.take() {
@@ -332,7 +429,10 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
         });
     }
     let id = run_id();
-    let test_name = format!("{}-{}-{}", args.system, args.workload, args.nemesis);
+    let test_name = match plan.workload {
+        Workload::Register => format!("{}-register-{}", args.system, args.nemesis),
+        Workload::Lock { .. } => format!("{}-lock-{}-{}", args.system, args.resource, args.nemesis),
+    };
     let dir = RunDir::create(&args.results, &test_name)?;
     dir.write_json(
         "test.json",
@@ -344,7 +444,12 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
             "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,
             "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
             "seed": plan.seed, "runtime": "netns", "run_id": id,
-            "model": "cas-register", "initial": null,
+            "model": if plan.workload == Workload::Register { "cas-register" } else { "lock" },
+            "initial": null,
+            "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
+                                              Workload::Lock { fenced: false } => json!("naive"),
+                                              Workload::Register => json!(null) },
+            "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
         }),
     )?;
     eprintln!(
@@ -361,11 +466,17 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
     );
     eprintln!("splitbrain: results in {}", dir.path.display());
 
-    let (mut teardown, ips, ready) = start_cluster(&id, args.nodes, &db, &dir.path).await?;
+    let fenced = match plan.workload {
+        Workload::Lock { fenced } => Some(fenced),
+        Workload::Register => None,
+    };
+    let (mut teardown, ips, ready, resource) = start_cluster(&id, args.nodes, &db, &dir.path, fenced).await?;
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
 
     let start = Instant::now();
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
+    let op_timeout = Duration::from_secs_f64(args.op_timeout);
+    let prefix = format!("splitbrain/{id}");
     let spec = Arc::new(Register {
         keys: args.keys,
         values: 5,
@@ -373,30 +484,46 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
         target: Target {
             system: plan.system,
             read_mode: plan.read_mode,
-            op_timeout: Duration::from_secs_f64(args.op_timeout),
-            prefix: format!("splitbrain/{id}"),
+            op_timeout,
+            prefix: prefix.clone(),
         },
     });
+    let lock = resource.map(|resource| {
+        Arc::new(LockSpec {
+            system: plan.system,
+            prefix: prefix.clone(),
+            ttl: Duration::from_secs_f64(args.ttl),
+            lock_delay: Duration::from_secs_f64(args.lock_delay),
+            op_timeout,
+            think: Duration::from_secs_f64(args.think),
+            resource,
+            pauses: Arc::new(ClientPauses::default()),
+        })
+    });
+    if let Some(l) = lock.as_ref().filter(|l| l.ttl < l.lease()) {
+        eprintln!(
+            "splitbrain: consul sessions live at least {} s: --ttl {} raised to that",
+            l.lease().as_secs(),
+            args.ttl
+        );
+    }
     let until = start + plan.time_limit;
     let mut workers = Vec::new();
     for p in 0..plan.concurrency {
         let ip = ips[p % ips.len()];
         let rec: Arc<dyn Record> = rec.clone();
-        workers.push(tokio::spawn(spec.clone().run_process(
-            p as u64,
-            plan.concurrency as u64,
-            ip,
-            rec,
-            stop.clone(),
-            until,
-            plan.seed,
-        )));
+        let (first, stride, stop) = (p as u64, plan.concurrency as u64, stop.clone());
+        workers.push(match &lock {
+            Some(l) => tokio::spawn(l.clone().run_process(first, stride, ip, rec, stop, until, plan.seed)),
+            None => tokio::spawn(spec.clone().run_process(first, stride, ip, rec, stop, until, plan.seed)),
+        });
     }
     let cluster = Arc::new(NetnsCluster {
         run_id: id.clone(),
         nodes: teardown.nodes.clone(),
         db: db.clone(),
         handle: tokio::runtime::Handle::current(),
+        lock: lock.clone(),
     });
     let schedule = Schedule::new(
         &plan.kinds,
@@ -454,40 +581,53 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
     if !interrupted {
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
         recovered = Some(db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)).await);
-        let mut read = 0;
-        for (i, ip) in ips.iter().enumerate() {
-            read = spec
-                .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
-                .await
-                .unwrap_or(0);
-            if read as u64 == args.keys {
-                break;
+        match &lock {
+            Some(l) => match l.final_read(1_000_000_000, rec.as_ref()).await {
+                Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
+                Err(e) => eprintln!("splitbrain: {e}"),
+            },
+            None => {
+                let mut read = 0;
+                for (i, ip) in ips.iter().enumerate() {
+                    read = spec
+                        .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
+                        .await
+                        .unwrap_or(0);
+                    if read as u64 == args.keys {
+                        break;
+                    }
+                }
+                eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
             }
         }
-        eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
     }
     teardown.now();
     let history = rec.history()?;
     nemesis_result?;
-
-    let mut opts = Options::new(ModelKind::CasRegister);
-    opts.initial = Some(Value::Nil);
-    // a run never hangs in its check: past this the verdict is unknown, with the reason
-    opts.time_limit = Some(CHECK_TIME_LIMIT);
-    let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
-    let summary = Summary::of(&history);
     let recovery = match &recovered {
         Some(Ok(d)) => json!({"recovered": true, "after_s": d.as_secs_f64()}),
         Some(Err(e)) => json!({"recovered": false, "error": e}),
         None => json!(null),
     };
+    let summary = Summary::of(&history);
+    let (verdict, report_json, report_text) = if lock.is_some() {
+        let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
+        (report.verdict, json!(report), report.to_text())
+    } else {
+        let mut opts = Options::new(ModelKind::CasRegister);
+        opts.initial = Some(Value::Nil);
+        // a run never hangs in its check: past this the verdict is unknown, with the reason
+        opts.time_limit = Some(CHECK_TIME_LIMIT);
+        let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
+        (report.verdict, json!(report), report.to_text())
+    };
     dir.write_json(
         "results.json",
-        &json!({"verdict": report.verdict, "interrupted": interrupted, "recovery": recovery,
-                "summary": summary, "check": report}),
+        &json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
+                "summary": summary, "check": report_json}),
     )?;
     println!("{}", summary.to_text());
-    print!("{}", report.to_text());
+    print!("{report_text}");
     println!("results: {}", dir.path.display());
     if let Some(Err(e)) = recovered {
         eprintln!("splitbrain: warning: {e}");
@@ -495,9 +635,9 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
     if interrupted {
         eprintln!(
             "splitbrain: run interrupted; the partial history was checked: {}",
-            report.verdict.as_str()
+            verdict.as_str()
         );
         return Ok(crate::EXIT_ERROR);
     }
-    Ok(report.verdict.exit_code() as u8)
+    Ok(verdict.exit_code() as u8)
 }

@@ -18,4 +18,7 @@ pub trait Cluster: Send + Sync {
     fn leader(&self) -> Option<usize>;
     /// A tag unique to this run: our iptables chain is named after it.
     fn run_id(&self) -> String;
+    /// Stalls the next lock holder to reach its critical section past its lease
+    /// (it resumes by itself); says what it armed, or why it cannot.
+    fn pause_client(&self) -> Result<String, String>;
 }

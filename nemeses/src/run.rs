@@ -19,6 +19,8 @@ struct InForce {
     partitioned: bool,
     killed: Vec<usize>,
     paused: Vec<usize>,
+    /// A client pause was armed (it ends by itself; heal only closes its window).
+    client_paused: bool,
 }
 
 pub struct Nemesis {
@@ -87,6 +89,11 @@ impl Nemesis {
                 }
                 ("pause", self.names(&state.paused))
             }
+            Fault::ClientPause => {
+                let what = c.pause_client()?;
+                state.client_paused = true;
+                ("client-pause", what)
+            }
         };
         self.record(f, what.clone());
         state.description = Some(format!("{f} {what}"));
@@ -112,6 +119,9 @@ impl Nemesis {
                 Some(Err(e)) => errors.push(e),
                 _ => healed.push(format!("resume {}", c.name(n))),
             }
+        }
+        if std::mem::take(&mut state.client_paused) {
+            healed.push("client-pause window".to_string());
         }
         for n in std::mem::take(&mut state.killed) {
             match c.restart(n) {

@@ -13,16 +13,19 @@ pub enum Kind {
     Partition,
     Kill,
     Pause,
+    /// Stalls one lock holder (a client, not a node) past its lease.
+    ClientPause,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Partition, Kind::Kill, Kind::Pause];
+    pub const ALL: [Kind; 4] = [Kind::Partition, Kind::Kill, Kind::Pause, Kind::ClientPause];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Partition => "partition",
             Kind::Kill => "kill",
             Kind::Pause => "pause",
+            Kind::ClientPause => "client-pause",
         }
     }
 
@@ -41,6 +44,7 @@ pub enum Fault {
     },
     Kill(Vec<usize>),
     Pause(Vec<usize>),
+    ClientPause,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +102,7 @@ impl Schedule {
                     },
                     Kind::Kill => Fault::Kill(minority(&mut rng, nodes)),
                     Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
+                    Kind::ClientPause => Fault::ClientPause,
                 })
             };
             steps.push((at, action));
@@ -141,7 +146,7 @@ mod tests {
                     assert_eq!(i % 2, 0);
                     assert!(!nodes.is_empty() && nodes.len() <= 2, "{nodes:?}");
                 }
-                Action::Start(Fault::Partition { .. }) => assert_eq!(i % 2, 0),
+                Action::Start(Fault::Partition { .. } | Fault::ClientPause) => assert_eq!(i % 2, 0),
             }
         }
     }

@@ -106,3 +106,144 @@ impl Consul {
         }
     }
 }
+
+/// A Consul session with a TTL (renewed by a task of ours every half TTL) and
+/// KV `?acquire=`: the session is the lease, the key's LockIndex (raised on
+/// every acquisition) the fencing token. Consul expires a session only after up
+/// to twice its TTL, and then keeps the lock free for `lock_delay`.
+pub struct ConsulLock {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    ttl: Duration,
+    lock_delay: Duration,
+    held: Option<(String, tokio::task::JoinHandle<()>)>,
+}
+
+impl Drop for ConsulLock {
+    fn drop(&mut self) {
+        if let Some((_, renew)) = &self.held {
+            renew.abort();
+        }
+    }
+}
+
+/// Consul's floor for a session TTL.
+pub const MIN_TTL: Duration = Duration::from_secs(10);
+
+impl ConsulLock {
+    /// `endpoint` is host:port (the process's proxy); `wait` bounds each request.
+    pub fn connect(
+        endpoint: &str,
+        wait: Duration,
+        ttl: Duration,
+        lock_delay: Duration,
+        prefix: &str,
+    ) -> Result<ConsulLock, String> {
+        let http = reqwest::Client::builder()
+            .timeout(wait)
+            .connect_timeout(wait)
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("consul client: {e}"))?;
+        Ok(ConsulLock {
+            http,
+            base: format!("http://{endpoint}/v1"),
+            key: format!("{prefix}/lock"),
+            ttl: ttl.max(MIN_TTL),
+            lock_delay,
+            held: None,
+        })
+    }
+
+    async fn put(&self, path: &str, body: String) -> Result<String, ClientError> {
+        let resp = self.http.put(format!("{}/{path}", self.base)).body(body).send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            return Err(other(format!("PUT {path}: {status} {}", text.trim())));
+        }
+        Ok(text)
+    }
+
+    /// Creates a session, then tries `?acquire=` until it wins; returns the token.
+    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+        let body = serde_json::json!({
+            "Name": "splitbrain",
+            "TTL": format!("{}s", self.ttl.as_secs()),
+            "LockDelay": format!("{}ms", self.lock_delay.as_millis()),
+            "Behavior": "release",
+        });
+        let created: serde_json::Value = serde_json::from_str(&self.put("session/create", body.to_string()).await?)
+            .map_err(|e| other(format!("session/create: {e}")))?;
+        let session = created["ID"]
+            .as_str()
+            .ok_or_else(|| other("session/create: no ID".into()))?
+            .to_string();
+        let renew = {
+            let (http, url, every) = (
+                self.http.clone(),
+                format!("{}/session/renew/{session}", self.base),
+                self.ttl / 2,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match http.put(&url).send().await {
+                        Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => break,
+                        _ => {}
+                    }
+                }
+            })
+        };
+        self.held = Some((session.clone(), renew));
+        let mut index = 0u64;
+        loop {
+            if self
+                .put(&format!("kv/{}?acquire={session}", self.key), session.clone())
+                .await?
+                .trim()
+                == "true"
+            {
+                break;
+            }
+            // wait (a blocking query, at most 1 s) for the holder to change, then try again
+            let resp = self
+                .http
+                .get(format!("{}/kv/{}?index={index}&wait=1s", self.base, self.key))
+                .send()
+                .await?;
+            index = resp
+                .headers()
+                .get("X-Consul-Index")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+        let resp = self
+            .http
+            .get(format!("{}/kv/{}?consistent", self.base, self.key))
+            .send()
+            .await?;
+        let entry: serde_json::Value =
+            serde_json::from_slice(&resp.bytes().await?).map_err(|e| other(e.to_string()))?;
+        match (entry[0]["Session"].as_str(), entry[0]["LockIndex"].as_i64()) {
+            (Some(s), Some(token)) if s == session => Ok(token),
+            _ => Err(other("lost the lock right after acquiring it".into())),
+        }
+    }
+
+    /// Releases the key and destroys the session.
+    pub async fn release(&mut self) -> Result<(), ClientError> {
+        let Some((session, renew)) = self.held.take() else {
+            return Ok(());
+        };
+        renew.abort();
+        let released = self
+            .put(&format!("kv/{}?release={session}", self.key), String::new())
+            .await;
+        // best effort: a session that lapsed during a pause is gone already
+        let _ = self.put(&format!("session/destroy/{session}"), String::new()).await;
+        released.map(|_| ())
+    }
+}

@@ -71,3 +71,101 @@ impl Etcd {
         }
     }
 }
+
+/// etcd's lock API on a lease of our own: the lease is the lock's lifetime, kept
+/// alive by a task of ours every third of its TTL; the fencing token is the
+/// lock key's create revision (unique, and increasing with acquisition order).
+pub struct EtcdLock {
+    client: Client,
+    name: String,
+    ttl: Duration,
+    held: Option<Held>,
+}
+
+struct Held {
+    lease: i64,
+    key: Vec<u8>,
+    keep_alive: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EtcdLock {
+    fn drop(&mut self) {
+        if let Some(h) = &self.held {
+            h.keep_alive.abort();
+        }
+    }
+}
+
+impl EtcdLock {
+    /// `endpoint` is host:port (the process's proxy); `wait` bounds every request,
+    /// the wait for the lock included.
+    pub async fn connect(endpoint: &str, wait: Duration, ttl: Duration, prefix: &str) -> Result<EtcdLock, String> {
+        let opts = ConnectOptions::new().with_timeout(wait).with_connect_timeout(wait);
+        let client = Client::connect([format!("http://{endpoint}")], Some(opts))
+            .await
+            .map_err(|e| format!("etcd client for {endpoint}: {e}"))?;
+        Ok(EtcdLock {
+            client,
+            name: format!("{prefix}/lock"),
+            ttl,
+            held: None,
+        })
+    }
+
+    /// Grants a lease, keeps it alive, waits for the lock; returns the token.
+    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+        let ttl = self.ttl.as_secs().max(1) as i64;
+        let lease = self.client.lease_grant(ttl, None).await?.id();
+        let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await?;
+        let every = self.ttl / 3;
+        let keep_alive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if keeper.keep_alive().await.is_err() {
+                    break;
+                }
+                match answers.message().await {
+                    Ok(Some(a)) if a.ttl() > 0 => {}
+                    _ => break,
+                }
+            }
+        });
+        let locked = self
+            .client
+            .lock(
+                self.name.clone(),
+                Some(etcd_client::LockOptions::new().with_lease(lease)),
+            )
+            .await;
+        let key = match locked {
+            Ok(resp) => resp.key().to_vec(),
+            Err(e) => {
+                keep_alive.abort();
+                return Err(e.into());
+            }
+        };
+        self.held = Some(Held {
+            lease,
+            key: key.clone(),
+            keep_alive,
+        });
+        let resp = self.client.get(key, None).await?;
+        match resp.kvs().first() {
+            Some(kv) => Ok(kv.create_revision()),
+            None => Err(ClientError {
+                definite: false,
+                message: "lock key gone right after the lock was granted".into(),
+            }),
+        }
+    }
+
+    /// Deletes the lock key and revokes the lease.
+    pub async fn release(&mut self) -> Result<(), ClientError> {
+        let Some(held) = self.held.take() else { return Ok(()) };
+        held.keep_alive.abort();
+        self.client.unlock(held.key).await?;
+        // best effort: a lease that lapsed during a pause is gone already
+        let _ = self.client.lease_revoke(held.lease).await;
+        Ok(())
+    }
+}

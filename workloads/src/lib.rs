@@ -8,10 +8,14 @@
 pub mod client;
 pub mod consul;
 pub mod etcd;
+pub mod lock;
+pub mod proxy;
 pub mod register;
+pub mod resource;
 pub mod system;
 pub mod zookeeper;
 
 pub use client::Target;
+pub use lock::{ClientPauses, LockSpec};
 pub use register::Register;
 pub use system::{ReadMode, System};

@@ -103,3 +103,83 @@ impl ZooKeeper {
         }
     }
 }
+
+/// The ephemeral-sequential lock recipe: each contender creates
+/// `<prefix>-lock/lock-<seq>`, the lowest sequence holds the lock, the others
+/// watch their predecessor. The session timeout is the lease; the sequence
+/// number is the fencing token.
+pub struct ZooKeeperLock {
+    client: Client,
+    dir: String,
+    mine: Option<String>,
+}
+
+impl ZooKeeperLock {
+    /// A session of `ttl` to `endpoint` (host:port, the process's proxy).
+    pub async fn connect(
+        endpoint: &str,
+        timeout: Duration,
+        ttl: Duration,
+        prefix: &str,
+    ) -> Result<ZooKeeperLock, ClientError> {
+        let client = Client::connector()
+            .with_session_timeout(ttl)
+            .with_connection_timeout(timeout)
+            .connect(endpoint)
+            .await
+            .map_err(|e| ClientError {
+                definite: true,
+                message: format!("zookeeper session to {endpoint}: {e}"),
+            })?;
+        let dir = format!("/{}-lock", prefix.replace('/', "-"));
+        match client
+            .create(&dir, b"", &CreateMode::Persistent.with_acls(Acls::anyone_all()))
+            .await
+        {
+            Ok(_) | Err(Error::NodeExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(ZooKeeperLock {
+            client,
+            dir,
+            mine: None,
+        })
+    }
+
+    /// Joins the queue and waits until first in it; returns the token.
+    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+        let opts = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+        let (_, seq) = self.client.create(&format!("{}/lock-", self.dir), b"", &opts).await?;
+        let token = seq.into_i64();
+        let me = format!("lock-{seq}");
+        self.mine = Some(format!("{}/{me}", self.dir));
+        loop {
+            let mut queue = self.client.list_children(&self.dir).await?;
+            queue.sort();
+            let Some(at) = queue.iter().position(|c| *c == me) else {
+                // our node is gone: the session expired while we waited
+                return Err(ClientError {
+                    definite: false,
+                    message: "lock node vanished (session expired)".into(),
+                });
+            };
+            if at == 0 {
+                return Ok(token);
+            }
+            let before = format!("{}/{}", self.dir, queue[at - 1]);
+            if let (Some(_), watcher) = self.client.check_and_watch_stat(&before).await? {
+                watcher.changed().await;
+            }
+        }
+    }
+
+    pub async fn release(&mut self) -> Result<(), ClientError> {
+        match self.mine.take() {
+            Some(path) => match self.client.delete(&path, None).await {
+                Ok(()) | Err(Error::NoNode) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The lock workload against real etcd, ZooKeeper and Consul clusters: with one
+//! holder stalled past its lease (`client-pause`), a naive resource loses
+//! updates and the checker says so; a fenced resource rejects the stale holder
+//! and the run is valid. Needs root, Java and the Debian archive.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    if !root {
+        eprintln!("skipped: needs root for network namespaces");
+    }
+    root
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs the lock workload with client pauses; returns the output and results.json.
+fn run_lock(system: &str, resource: &str, extra: &[&str]) -> (Output, serde_json::Value, PathBuf) {
+    let results: PathBuf =
+        std::env::temp_dir().join(format!("splitbrain-it-{}-lock-{system}-{resource}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&results);
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--system", system, "--workload", "lock", "--resource", resource])
+        .args(["--nemesis", "client-pause", "--seed", "1"])
+        .args(extra)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .expect("run splitbrain");
+    let path = results
+        .join(format!("{system}-lock-{resource}-client-pause"))
+        .join("latest/results.json");
+    let r = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (o, r, results)
+}
+
+fn kinds(r: &serde_json::Value) -> Vec<String> {
+    r["check"]["violations"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x["kind"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+fn assert_naive_fails(system: &str, extra: &[&str]) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let (o, r, _) = run_lock(system, "naive", extra);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(r["verdict"], "invalid", "{}", show(&o));
+    let k = kinds(&r);
+    assert!(
+        k.iter().any(|k| k == "lost_update"),
+        "no lost update in {k:?}: {}",
+        show(&o)
+    );
+    assert!(k.iter().any(|k| k == "stale_write_accepted"), "{k:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("INVALID") && out.contains("lost update"), "{out}");
+}
+
+fn assert_fenced_holds(system: &str, extra: &[&str]) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let (o, r, results) = run_lock(system, "fenced", extra);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(r["verdict"], "valid");
+    let stats = &r["check"]["stats"];
+    let rejected = stats["writes_rejected_stale"].as_u64().unwrap() + stats["reads_rejected_stale"].as_u64().unwrap();
+    assert!(
+        rejected >= 1,
+        "the paused holder was never fenced off: {stats}\n{}",
+        show(&o)
+    );
+    assert!(stats["writes_ok"].as_u64().unwrap() > 20, "{stats}");
+    // the history is checked the same way offline
+    let history = results.join(format!("{system}-lock-fenced-client-pause/latest/history.jsonl"));
+    let again = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("check")
+        .arg(Path::new(&history))
+        .output()
+        .expect("check");
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+}
+
+const SHORT: &[&str] = &["--time-limit", "20", "--nemesis-interval", "4"];
+/// Consul keeps a session for up to twice its 10 s floor, so its pause is 21 s;
+/// lock-delay 0 lets the next contender in as soon as the session is gone.
+const CONSUL: &[&str] = &["--time-limit", "32", "--nemesis-interval", "3", "--lock-delay", "0"];
+
+#[test]
+fn etcd_naive_lock_loses_updates_when_a_holder_stalls() {
+    assert_naive_fails("etcd", SHORT);
+}
+
+#[test]
+fn etcd_fenced_lock_holds_when_a_holder_stalls() {
+    assert_fenced_holds("etcd", SHORT);
+}
+
+#[test]
+fn zookeeper_naive_lock_loses_updates_when_a_holder_stalls() {
+    assert_naive_fails("zookeeper", SHORT);
+}
+
+#[test]
+fn zookeeper_fenced_lock_holds_when_a_holder_stalls() {
+    assert_fenced_holds("zookeeper", SHORT);
+}
+
+#[test]
+fn consul_naive_lock_loses_updates_when_a_holder_stalls() {
+    assert_naive_fails("consul", CONSUL);
+}
+
+#[test]
+fn consul_fenced_lock_holds_when_a_holder_stalls() {
+    assert_fenced_holds("consul", CONSUL);
+}
+
+#[test]
+fn client_pause_needs_the_lock_workload() {
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--workload", "register", "--nemesis", "client-pause"])
+        .output()
+        .expect("run splitbrain");
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--workload lock"), "{err}");
+}

@@ -1,0 +1,316 @@
+//! The `lock` workload: processes loop acquire -> read the resource -> think ->
+//! write the resource (the value read plus one, carrying the token) -> release,
+//! recording every step with its token and outcome.
+//!
+//! Each process reaches its node through its own [`Proxy`], so the
+//! `client-pause` fault can stall one holder between its read and its write for
+//! longer than its lease, as a GC pause would.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use checkers::rng::Rng;
+use checkers::{F, Op, Process, Record, Type, Value};
+
+use crate::client::ClientError;
+use crate::consul::{self, ConsulLock};
+use crate::etcd::{self, EtcdLock};
+use crate::proxy::Proxy;
+use crate::resource::{Answer, Resource};
+use crate::system::System;
+use crate::zookeeper::{self, ZooKeeperLock};
+
+/// Client pauses the nemesis asked for, taken by the next holders to reach
+/// their critical section.
+#[derive(Debug, Default)]
+pub struct ClientPauses {
+    pending: AtomicU64,
+    /// Processes paused right now, for progress lines.
+    active: AtomicU64,
+}
+
+impl ClientPauses {
+    pub fn request(&self) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn take(&self) -> bool {
+        self.pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// What the lock workload does; shared by all its processes.
+#[derive(Debug)]
+pub struct LockSpec {
+    pub system: System,
+    /// Prefix of the lock's name, unique per run.
+    pub prefix: String,
+    /// Lease / session TTL.
+    pub ttl: Duration,
+    /// Consul only: how long a lock stays free after its session is invalidated.
+    pub lock_delay: Duration,
+    /// Bound of a resource access or a release; past it the outcome is unknown.
+    pub op_timeout: Duration,
+    /// Longest think time inside a critical section (drawn uniformly).
+    pub think: Duration,
+    pub resource: SocketAddr,
+    pub pauses: Arc<ClientPauses>,
+}
+
+/// A lock-service connection of one process.
+enum Locker {
+    Etcd(Box<EtcdLock>),
+    ZooKeeper(ZooKeeperLock),
+    Consul(ConsulLock),
+}
+
+fn key(s: &str) -> Value {
+    Value::str(s)
+}
+
+fn pair(token: Option<i64>, v: Option<i64>) -> Value {
+    let int = |x: Option<i64>| x.map_or(Value::Nil, Value::Int);
+    Value::list(vec![int(token), int(v)])
+}
+
+/// Pause after an error, so that a process bound to a dead node does not spin.
+const BACKOFF: Duration = Duration::from_millis(50);
+
+impl LockSpec {
+    /// How long a paused holder stalls: past its lease however the system
+    /// counts it (Consul waits up to twice the TTL before it invalidates).
+    pub fn pause(&self) -> Duration {
+        self.lease() * 2 + Duration::from_secs(1)
+    }
+
+    /// The lease as the system will apply it.
+    pub fn lease(&self) -> Duration {
+        match self.system {
+            System::Consul => self.ttl.max(consul::MIN_TTL),
+            _ => self.ttl,
+        }
+    }
+
+    /// How long an acquire may wait: past a lapsed lease and a lock delay.
+    fn acquire_timeout(&self) -> Duration {
+        self.lease() * 2 + self.lock_delay + self.op_timeout
+    }
+
+    fn node_port(&self) -> u16 {
+        match self.system {
+            System::Etcd => etcd::PORT,
+            System::ZooKeeper => zookeeper::PORT,
+            System::Consul => consul::PORT,
+        }
+    }
+
+    async fn connect(&self, endpoint: &str) -> Result<Locker, ClientError> {
+        let wait = self.acquire_timeout();
+        let definite = |message| ClientError {
+            definite: true,
+            message,
+        };
+        Ok(match self.system {
+            System::Etcd => Locker::Etcd(Box::new(
+                EtcdLock::connect(endpoint, wait, self.ttl, &self.prefix)
+                    .await
+                    .map_err(definite)?,
+            )),
+            System::ZooKeeper => {
+                Locker::ZooKeeper(ZooKeeperLock::connect(endpoint, self.op_timeout, self.ttl, &self.prefix).await?)
+            }
+            System::Consul => Locker::Consul(
+                ConsulLock::connect(endpoint, wait, self.ttl, self.lock_delay, &self.prefix).map_err(definite)?,
+            ),
+        })
+    }
+
+    /// One logical process bound to the node at `ip`, until `stop` or `until`.
+    /// Process ids are `first`, then `first + stride`, ... as earlier ones are retired.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_process(
+        self: Arc<Self>,
+        first: u64,
+        stride: u64,
+        ip: Ipv4Addr,
+        rec: Arc<dyn Record>,
+        stop: Arc<AtomicBool>,
+        until: Instant,
+        seed: u64,
+    ) -> Result<(), String> {
+        let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let proxy = Proxy::start(SocketAddr::from((ip, self.node_port()))).await?;
+        let endpoint = proxy.addr.to_string();
+        let mut locker: Option<Locker> = None;
+        let mut resource: Option<Resource> = None;
+        let mut process = first;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+            let p = Process::Client(process);
+            let record = |kind, f, k: &str, v: Value| rec.record(Op::new(p, kind, f, v).with_key(key(k)));
+            let error = |kind, f, k: &str, v: Value, why: &str| {
+                let mut op = Op::new(p, kind, f, v).with_key(key(k));
+                op.error = Some(Box::new(Value::str(why)));
+                rec.record(op);
+            };
+
+            // acquire
+            record(Type::Invoke, F::Acquire, "lock", Value::Nil);
+            let acquired = async {
+                if locker.is_none() {
+                    locker = Some(self.connect(&endpoint).await?);
+                }
+                match locker.as_mut().expect("connected") {
+                    Locker::Etcd(l) => l.acquire().await,
+                    Locker::ZooKeeper(l) => l.acquire().await,
+                    Locker::Consul(l) => l.acquire().await,
+                }
+            };
+            let token = match tokio::time::timeout(self.acquire_timeout(), acquired).await {
+                Ok(Ok(token)) => {
+                    record(Type::Ok, F::Acquire, "lock", Value::Int(token));
+                    token
+                }
+                outcome => {
+                    let (kind, why) = match outcome {
+                        Ok(Err(e)) if e.definite => (Type::Fail, e.message),
+                        Ok(Err(e)) => (Type::Info, e.message),
+                        _ => (Type::Info, "timed out".to_string()),
+                    };
+                    error(kind, F::Acquire, "lock", Value::Nil, &why);
+                    // dropping the connection ends its lease or session
+                    locker = None;
+                    if kind == Type::Info {
+                        process += stride;
+                    }
+                    tokio::time::sleep(BACKOFF).await;
+                    continue;
+                }
+            };
+
+            // the critical section: read, (maybe stall), think, write
+            let t = Some(token);
+            if resource.is_none() {
+                resource = Resource::connect(self.resource, self.op_timeout).await.ok();
+            }
+            record(Type::Invoke, F::Read, "resource", pair(t, None));
+            let read = match resource.as_mut() {
+                Some(r) => tokio::time::timeout(self.op_timeout, r.read(t)).await.ok(),
+                None => None,
+            };
+            let value = match read {
+                Some(Ok(Answer::Ok(v))) => {
+                    record(Type::Ok, F::Read, "resource", pair(t, Some(v)));
+                    Some(v)
+                }
+                Some(Ok(Answer::Stale(_))) => {
+                    error(Type::Fail, F::Read, "resource", pair(t, None), "stale token");
+                    None
+                }
+                _ => {
+                    // a read changes nothing the checker judges: fail, not info
+                    error(Type::Fail, F::Read, "resource", pair(t, None), "unreachable");
+                    resource = None;
+                    None
+                }
+            };
+            if let Some(v) = value {
+                if self.pauses.take() {
+                    self.pauses.active.fetch_add(1, Ordering::SeqCst);
+                    proxy.freeze(true);
+                    tokio::time::sleep(self.pause()).await;
+                    proxy.freeze(false);
+                    self.pauses.active.fetch_sub(1, Ordering::SeqCst);
+                }
+                tokio::time::sleep(self.think.mul_f64(rng.below(1001) as f64 / 1000.0)).await;
+                record(Type::Invoke, F::Write, "resource", pair(t, Some(v + 1)));
+                let wrote = match resource.as_mut() {
+                    Some(r) => tokio::time::timeout(self.op_timeout, r.write(t, v + 1)).await.ok(),
+                    None => None,
+                };
+                match wrote {
+                    Some(Ok(Answer::Ok(seq))) => {
+                        let done = Value::list(vec![Value::Int(token), Value::Int(v + 1), Value::Int(seq)]);
+                        record(Type::Ok, F::Write, "resource", done);
+                    }
+                    Some(Ok(Answer::Stale(_))) => {
+                        error(Type::Fail, F::Write, "resource", pair(t, Some(v + 1)), "stale token")
+                    }
+                    _ => {
+                        // the write may have landed: this process's story ends here, and
+                        // dropping its lock connection lets the lease go
+                        error(Type::Info, F::Write, "resource", pair(t, Some(v + 1)), "no answer");
+                        resource = None;
+                        locker = None;
+                        process += stride;
+                        continue;
+                    }
+                }
+            }
+
+            // release
+            record(Type::Invoke, F::Release, "lock", Value::Int(token));
+            let released = async {
+                match locker.as_mut().expect("held") {
+                    Locker::Etcd(l) => l.release().await,
+                    Locker::ZooKeeper(l) => l.release().await,
+                    Locker::Consul(l) => l.release().await,
+                }
+            };
+            match tokio::time::timeout(self.op_timeout, released).await {
+                Ok(Ok(())) => {
+                    record(Type::Ok, F::Release, "lock", Value::Int(token));
+                }
+                outcome => {
+                    let (kind, why) = match outcome {
+                        Ok(Err(e)) if e.definite => (Type::Fail, e.message),
+                        Ok(Err(e)) => (Type::Info, e.message),
+                        _ => (Type::Info, "timed out".to_string()),
+                    };
+                    error(kind, F::Release, "lock", Value::Int(token), &why);
+                    locker = None;
+                    if kind == Type::Info {
+                        process += stride;
+                    }
+                    tokio::time::sleep(BACKOFF).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the resource once with no token, after the cluster healed: the
+    /// value every acknowledged critical section should add up to.
+    pub async fn final_read(&self, process: u64, rec: &dyn Record) -> Result<i64, String> {
+        let p = Process::Client(process);
+        rec.record(Op::new(p, Type::Invoke, F::Read, pair(None, None)).with_key(key("resource")));
+        let read = async {
+            let mut r = Resource::connect(self.resource, self.op_timeout).await?;
+            r.read(None).await
+        };
+        let outcome = tokio::time::timeout(self.op_timeout * 5, read)
+            .await
+            .map_err(|_| "timed out".to_string())
+            .and_then(|r| r);
+        match outcome {
+            Ok(Answer::Ok(v)) => {
+                rec.record(Op::new(p, Type::Ok, F::Read, pair(None, Some(v))).with_key(key("resource")));
+                Ok(v)
+            }
+            other => {
+                let why = format!("final read of the resource: {other:?}");
+                let mut op = Op::new(p, Type::Fail, F::Read, pair(None, None)).with_key(key("resource"));
+                op.error = Some(Box::new(Value::str(&why)));
+                rec.record(op);
+                Err(why)
+            }
+        }
+    }
+}
