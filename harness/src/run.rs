@@ -254,12 +254,15 @@ impl Cluster for NetnsCluster {
     }
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
-        lock.pauses.request();
-        Ok(format!(
-            "the next lock holder stalls {:.1} s (lease {:.1} s)",
-            lock.pause().as_secs_f64(),
-            lock.lease().as_secs_f64()
-        ))
+        Ok(if lock.pauses.request() {
+            format!(
+                "the next lock holder stalls {:.1} s (lease {:.1} s)",
+                lock.pause().as_secs_f64(),
+                lock.lease().as_secs_f64()
+            )
+        } else {
+            "none armed: the last one is still pending or under way".into()
+        })
     }
 }
 

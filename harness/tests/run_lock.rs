@@ -102,9 +102,9 @@ fn assert_fenced_holds(system: &str, extra: &[&str]) {
 }
 
 const SHORT: &[&str] = &["--time-limit", "20", "--nemesis-interval", "4"];
-/// Consul keeps a session for up to twice its 10 s floor, so its pause is 21 s;
+/// Consul keeps a session for up to twice its 10 s floor, so its pause is 22 s;
 /// lock-delay 0 lets the next contender in as soon as the session is gone.
-const CONSUL: &[&str] = &["--time-limit", "32", "--nemesis-interval", "3", "--lock-delay", "0"];
+const CONSUL: &[&str] = &["--time-limit", "30", "--nemesis-interval", "3", "--lock-delay", "0"];
 
 #[test]
 fn etcd_naive_lock_loses_updates_when_a_holder_stalls() {

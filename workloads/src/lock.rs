@@ -22,28 +22,35 @@ use crate::resource::{Answer, Resource};
 use crate::system::System;
 use crate::zookeeper::{self, ZooKeeperLock};
 
-/// Client pauses the nemesis asked for, taken by the next holders to reach
-/// their critical section.
+/// The client pause the nemesis armed, taken by the next holder to reach its
+/// critical section. One at a time: pauses piling up on every holder in turn
+/// would stall the whole workload rather than one client.
 #[derive(Debug, Default)]
 pub struct ClientPauses {
-    pending: AtomicU64,
-    /// Processes paused right now, for progress lines.
+    armed: AtomicBool,
+    /// Processes paused right now.
     active: AtomicU64,
 }
 
 impl ClientPauses {
-    pub fn request(&self) {
-        self.pending.fetch_add(1, Ordering::SeqCst);
+    /// Arms a pause unless one is armed or under way; whether it did.
+    pub fn request(&self) -> bool {
+        self.active.load(Ordering::SeqCst) == 0 && !self.armed.swap(true, Ordering::SeqCst)
     }
 
+    /// Takes the armed pause, counting it active from before the take so that
+    /// `request` never sees neither; `done` must follow a successful take.
     fn take(&self) -> bool {
-        self.pending
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let took = self.armed.swap(false, Ordering::SeqCst);
+        if !took {
+            self.done();
+        }
+        took
     }
 
-    pub fn active(&self) -> u64 {
-        self.active.load(Ordering::Relaxed)
+    fn done(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -86,9 +93,11 @@ const BACKOFF: Duration = Duration::from_millis(50);
 
 impl LockSpec {
     /// How long a paused holder stalls: past its lease however the system
-    /// counts it (Consul waits up to twice the TTL before it invalidates).
+    /// counts it (Consul waits up to twice the TTL before it invalidates), with
+    /// time left for the next holder to get in. Consul's lock-delay is not
+    /// added: a pause shorter than it is what lock-delay exists to absorb.
     pub fn pause(&self) -> Duration {
-        self.lease() * 2 + Duration::from_secs(1)
+        self.lease() * 2 + Duration::from_secs(2)
     }
 
     /// The lease as the system will apply it.
@@ -101,7 +110,12 @@ impl LockSpec {
 
     /// How long an acquire may wait: past a lapsed lease and a lock delay.
     fn acquire_timeout(&self) -> Duration {
-        self.lease() * 2 + self.lock_delay + self.op_timeout
+        let delay = if self.system == System::Consul {
+            self.lock_delay
+        } else {
+            Duration::ZERO
+        };
+        self.pause() + delay + self.op_timeout
     }
 
     fn node_port(&self) -> u16 {
@@ -222,12 +236,12 @@ impl LockSpec {
                 }
             };
             if let Some(v) = value {
-                if self.pauses.take() {
-                    self.pauses.active.fetch_add(1, Ordering::SeqCst);
+                // a pause that would outlast the run is not taken: the run would wait for it
+                if Instant::now() + self.pause() < until && self.pauses.take() {
                     proxy.freeze(true);
                     tokio::time::sleep(self.pause()).await;
                     proxy.freeze(false);
-                    self.pauses.active.fetch_sub(1, Ordering::SeqCst);
+                    self.pauses.done();
                 }
                 tokio::time::sleep(self.think.mul_f64(rng.below(1001) as f64 / 1000.0)).await;
                 record(Type::Invoke, F::Write, "resource", pair(t, Some(v + 1)));
