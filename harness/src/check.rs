@@ -95,7 +95,7 @@ fn check_file(
     path: &Path,
     initial: &Option<Value>,
 ) -> Result<(Verdict, serde_json::Value, String), String> {
-    let (history, format) = read(path, args.format)?;
+    let (mut history, format) = read(path, args.format)?;
     let lock = match args.checker.as_deref() {
         Some(c) => c == "lock",
         None => args.model.is_none() && is_lock_history(&history),
@@ -104,6 +104,11 @@ fn check_file(
         let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
         let json = serde_json::to_value(&report).expect("report serialises");
         return Ok((report.verdict, json, report.to_text()));
+    }
+    if args.model == Some(ModelKind::Mutex) && is_lock_history(&history) {
+        // Knossos-style: the lock alone, as if it had no lease; the resource's ops aside
+        let lock = Value::str("lock");
+        history.ops.retain(|o| o.key.is_none() || o.key.as_ref() == Some(&lock));
     }
     let (model, default_initial) = defaults(format, &history);
     let mut opts = Options::new(args.model.unwrap_or(model));

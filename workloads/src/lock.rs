@@ -187,7 +187,11 @@ impl LockSpec {
                     Locker::Consul(l) => l.acquire().await,
                 }
             };
-            let token = match tokio::time::timeout(self.acquire_timeout(), acquired).await {
+            // no longer than the run, so that its end does not wait on a queue
+            let wait = self
+                .acquire_timeout()
+                .min(until.saturating_duration_since(Instant::now()) + self.op_timeout);
+            let token = match tokio::time::timeout(wait, acquired).await {
                 Ok(Ok(token)) => {
                     record(Type::Ok, F::Acquire, "lock", Value::Int(token));
                     token
