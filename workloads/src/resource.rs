@@ -220,12 +220,15 @@ mod tests {
         };
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let server = tokio::spawn(serve(addr, true));
-        let mut r = loop {
+        let mut connected = None;
+        for _ in 0..500 {
             if let Ok(r) = Resource::connect(addr, Duration::from_secs(1)).await {
-                break r;
+                connected = Some(r);
+                break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        }
+        let mut r = connected.expect("the resource service listens within 5 s");
         assert_eq!(r.read(Some(3)).await.unwrap(), Answer::Ok(0));
         assert_eq!(r.write(Some(3), 1).await.unwrap(), Answer::Ok(1));
         assert_eq!(r.write(Some(2), 2).await.unwrap(), Answer::Stale(3));
