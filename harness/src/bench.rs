@@ -233,7 +233,8 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
         let dir = std::env::temp_dir().join(format!("splitbrain-bench-etcd-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("nodes")).map_err(|e| e.to_string())?;
         let id = crate::run::run_id();
-        let (mut teardown, ips, _, _) = crate::run::start_cluster(&id, 3, &db, &dir, None).await?;
+        let (mut teardown, ips, _, _) =
+            crate::run::start_cluster(&id, 3, &db, &dir, None, &crate::run::Runtime::Netns).await?;
         let spec = Arc::new(Register {
             keys: 5,
             values: 5,

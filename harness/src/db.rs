@@ -3,7 +3,7 @@
 //! the systems.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use workloads::System;
@@ -62,6 +62,42 @@ impl Db {
             )),
             Db::ZooKeeper(z) => zookeeper::argv(z, me, members, data_dir),
             Db::Consul(b) => consul::argv(&b.path, me, members, data_dir),
+        }
+    }
+
+    /// The local image tag of the docker runtime for this system and version.
+    pub fn image(&self) -> String {
+        let system = match self {
+            Db::Etcd(_) => "etcd",
+            Db::ZooKeeper(_) => "zookeeper",
+            Db::Consul(_) => "consul",
+        };
+        format!("splitbrain/{system}:{}", self.version())
+    }
+
+    /// The host files a node runs, which its image holds at the same paths.
+    pub fn image_roots(&self) -> Vec<PathBuf> {
+        match self {
+            Db::Etcd(b) | Db::Consul(b) => vec![b.path.clone()],
+            Db::ZooKeeper(z) => {
+                let mut roots = vec![z.java.clone()];
+                // the whole Java home: the launcher finds its libraries and modules relative to itself
+                if let Some(home) = std::fs::canonicalize(&z.java)
+                    .ok()
+                    .and_then(|j| j.parent()?.parent().map(Path::to_path_buf))
+                {
+                    roots.push(home);
+                }
+                for jar in z.classpath.split(':') {
+                    let jar = PathBuf::from(jar);
+                    // bookworm's jar names its dependencies beside it, by absolute path
+                    match jar.parent() {
+                        Some(dir) if dir == Path::new("/usr/share/java") => roots.push(dir.to_path_buf()),
+                        _ => roots.push(jar),
+                    }
+                }
+                roots
+            }
         }
     }
 

@@ -5,7 +5,10 @@ mod bench;
 mod check;
 mod consul;
 mod db;
+mod docker;
 mod etcd;
+mod images;
+mod member;
 mod netns;
 mod provision;
 mod run;
@@ -43,6 +46,11 @@ enum Command {
     Clean,
     /// Time the checker on the shared histories and on generated large ones.
     Bench(bench::Args),
+    /// Local images for the docker runtime (no registry needed).
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
     /// The lock workload's resource service; `run` starts it in a namespace of its own.
     #[command(hide = true)]
     Resource {
@@ -53,6 +61,24 @@ enum Command {
         #[arg(long)]
         fenced: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Build splitbrain/<system>:<version> from the provisioned binaries (skips existing ones)
+    Build {
+        /// Systems, comma-separated
+        #[arg(long, default_value = "etcd,zookeeper,consul")]
+        system: String,
+        /// Version to build [default: the newest available, as `run` would pick]
+        #[arg(long)]
+        version: Option<String>,
+        /// Rebuild images that exist
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the local splitbrain images
+    List,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +96,7 @@ fn main() -> ExitCode {
         Command::Clean => clean(),
         Command::Bench(args) => bench::run(&args),
         Command::Resource { listen, fenced } => serve_resource(listen, fenced),
+        Command::Images { command } => images(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -81,7 +108,8 @@ fn main() -> ExitCode {
 }
 
 fn clean() -> Result<u8, String> {
-    let removed = netns::clean()?;
+    let mut removed = netns::clean()?;
+    removed.extend(docker::clean()?);
     if removed.is_empty() {
         println!("nothing to clean");
     }
@@ -97,5 +125,26 @@ fn serve_resource(listen: std::net::SocketAddr, fenced: bool) -> Result<u8, Stri
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(workloads::resource::serve(listen, fenced))?;
+    Ok(0)
+}
+
+fn images(command: ImagesCommand) -> Result<u8, String> {
+    docker::engine().map_err(|e| format!("no docker engine answers ({e}); start dockerd, or use --runtime netns"))?;
+    match command {
+        ImagesCommand::List => print!("{}", images::list()?),
+        ImagesCommand::Build { system, version, force } => {
+            for name in system.split(',') {
+                let system = workloads::System::parse(name.trim())
+                    .ok_or_else(|| format!("--system {name}: use etcd, zookeeper or consul"))?;
+                let db = db::Db::provision(system, version.as_deref(), None)?;
+                let tag = db.image();
+                eprintln!("splitbrain: image {tag} ...");
+                let built = images::build(&tag, &db.image_roots(), force)?;
+                println!("{tag}: {}", if built { "built" } else { "exists" });
+            }
+            let built = images::build_runner(force)?;
+            println!("{}: {}", images::RUNNER, if built { "built" } else { "exists" });
+        }
+    }
     Ok(0)
 }

@@ -41,16 +41,37 @@ pub fn require_root() -> Result<(), String> {
     }
 }
 
-/// A free 10.237.X.0/24 on this host: no address or route of the host mentions it.
-fn free_subnet(run_id: &str) -> Result<u8, String> {
+/// A free 10.`net`.X.0/24 on this host: no address or route of the host mentions it.
+pub fn free_subnet(run_id: &str, net: u8) -> Result<u8, String> {
     let used = ip(&["-4", "-o", "addr", "show"])? + &ip(&["-4", "route", "show", "table", "all"])?;
     let start = run_id
         .bytes()
         .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
     (0..254)
         .map(|k| (1 + (start + k) % 254) as u8)
-        .find(|x| !used.contains(&format!("10.237.{x}.")))
-        .ok_or_else(|| "no free 10.237.X.0/24 subnet on this host; run `splitbrain clean`".to_string())
+        .find(|x| !used.contains(&format!("10.{net}.{x}.")))
+        .ok_or_else(|| format!("no free 10.{net}.X.0/24 subnet on this host; run `splitbrain clean`"))
+}
+
+/// Held while a run picks its subnet and takes it, so that two runs never pick the same.
+pub fn subnet_lock() -> Result<nix::fcntl::Flock<File>, String> {
+    std::fs::create_dir_all(STATE_DIR).map_err(|e| format!("{STATE_DIR}: {e}"))?;
+    let lock = File::create(Path::new(STATE_DIR).join("lock")).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
+    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("{STATE_DIR}/lock: {e}"))
+}
+
+/// Notes this process as the owner of run `id`, so that `clean` leaves it alone.
+pub fn note_owner(id: &str) -> Result<(), String> {
+    std::fs::write(owner_file(id), std::process::id().to_string()).map_err(|e| format!("{STATE_DIR}: {e}"))
+}
+
+pub fn forget_owner(id: &str) {
+    let _ = std::fs::remove_file(owner_file(id));
+}
+
+fn owner_file(id: &str) -> PathBuf {
+    Path::new(STATE_DIR).join(format!("{id}.pid"))
 }
 
 /// The namespaces, bridge and links of one run.
@@ -100,22 +121,17 @@ impl Network {
     /// failure removes whatever it had created.
     pub fn create(run_id: &str, nodes: usize, resource: bool) -> Result<Network, String> {
         require_root()?;
-        std::fs::create_dir_all(STATE_DIR).map_err(|e| format!("{STATE_DIR}: {e}"))?;
-        // one run at a time between choosing a subnet and taking it
-        let lock = File::create(Path::new(STATE_DIR).join("lock")).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
-        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| format!("{STATE_DIR}/lock: {e}"))?;
+        let _held = subnet_lock()?;
         if ip(&["netns", "list"])?.contains(&format!("splitbrain-{run_id}-")) {
             return Err(format!("run id {run_id} is in use; try again"));
         }
         let net = Network {
             run_id: run_id.to_string(),
-            subnet: free_subnet(run_id)?,
+            subnet: free_subnet(run_id, 237)?,
             nodes,
             hosts: nodes + resource as usize,
         };
-        // who owns this run, so that `clean` leaves a live run alone
-        std::fs::write(net.owner_file(), std::process::id().to_string()).map_err(|e| e.to_string())?;
+        note_owner(run_id)?;
         if let Err(e) = net.build() {
             net.destroy();
             return Err(e);
@@ -158,11 +174,7 @@ impl Network {
         }
         let _ = ip(&["netns", "del", &self.switch()]);
         let _ = ip(&["link", "del", &self.host_link()]);
-        let _ = std::fs::remove_file(self.owner_file());
-    }
-
-    fn owner_file(&self) -> PathBuf {
-        Path::new(STATE_DIR).join(format!("{}.pid", self.run_id))
+        forget_owner(&self.run_id);
     }
 }
 
@@ -170,12 +182,8 @@ impl Network {
 const STATE_DIR: &str = "/run/splitbrain";
 
 /// The pid of the runner that owns run `id`, if that runner is still alive.
-fn live_owner(id: &str) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(Path::new(STATE_DIR).join(format!("{id}.pid")))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+pub fn live_owner(id: &str) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(owner_file(id)).ok()?.trim().parse().ok()?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     (comm.trim() == "splitbrain").then_some(pid)
 }
@@ -219,7 +227,7 @@ pub fn clean() -> Result<Vec<String>, String> {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         ip(&["netns", "del", ns])?;
-        let _ = std::fs::remove_file(Path::new(STATE_DIR).join(format!("{id}.pid")));
+        forget_owner(&id);
         removed.push(format!("namespace {ns}"));
     }
     let links = ip(&["-o", "link", "show"])?;
@@ -244,6 +252,27 @@ pub struct Node {
     pub log: PathBuf,
     pub argv: Vec<String>,
     child: Mutex<Option<Child>>,
+}
+
+impl crate::member::Member for Node {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn ip(&self) -> Ipv4Addr {
+        self.ip
+    }
+    fn netns(&self) -> PathBuf {
+        self.netns.clone()
+    }
+    fn pid(&self) -> Option<u32> {
+        Node::pid(self)
+    }
+    fn start(&self) -> Result<(), String> {
+        Node::start(self)
+    }
+    fn kill(&self) {
+        Node::kill(self)
+    }
 }
 
 impl Node {

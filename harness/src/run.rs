@@ -14,6 +14,9 @@ use serde_json::json;
 use workloads::{ClientPauses, LockSpec, ReadMode, Register, System, Target};
 
 use crate::db::Db;
+use crate::docker::DockerNetwork;
+use crate::images;
+use crate::member::Member;
 use crate::netns::{Network, Node, node_paths};
 
 #[derive(clap::Args, Debug)]
@@ -84,9 +87,16 @@ pub struct Args {
     /// Seed of the op mix and the fault schedule [default: from the clock]
     #[arg(long)]
     pub seed: Option<u64>,
-    /// auto, netns or docker (docker comes later)
+    /// auto, netns or docker. auto: docker when an engine answers and the
+    /// images exist (`splitbrain images build`), else netns
     #[arg(long, default_value = "auto")]
     pub runtime: String,
+    /// Docker runtime: the nodes' image [default: splitbrain/<system>:<version>]
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Docker runtime: the system's binary inside --image, when not at the host's path
+    #[arg(long)]
+    pub binary_path: Option<PathBuf>,
     /// Seconds to wait for the cluster to be healthy after the final heal
     #[arg(long, default_value_t = 30.0)]
     pub recovery_time: f64,
@@ -139,7 +149,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     };
     match args.runtime.as_str() {
         "auto" | "netns" => {}
-        "docker" => return Err("--runtime docker is not built yet; use --runtime netns".into()),
+        "docker" => {}
         other => return Err(format!("--runtime {other}: use auto, netns or docker")),
     }
     if args.nodes != 3 && args.nodes != 5 {
@@ -216,28 +226,28 @@ fn plan(args: &Args) -> Result<Plan, String> {
     })
 }
 
-/// The nodes as nemeses see them.
-struct NetnsCluster {
+/// The nodes as nemeses see them, on either runtime.
+struct RunCluster {
     run_id: String,
-    nodes: Vec<Arc<Node>>,
+    nodes: Vec<Arc<dyn Member>>,
     db: Arc<Db>,
     handle: tokio::runtime::Handle,
     /// The lock workload's, for `client-pause`.
     lock: Option<Arc<LockSpec>>,
 }
 
-impl Cluster for NetnsCluster {
+impl Cluster for RunCluster {
     fn size(&self) -> usize {
         self.nodes.len()
     }
     fn name(&self, node: usize) -> String {
-        self.nodes[node].name.clone()
+        self.nodes[node].name().to_string()
     }
     fn ip(&self, node: usize) -> Ipv4Addr {
-        self.nodes[node].ip
+        self.nodes[node].ip()
     }
     fn netns(&self, node: usize) -> PathBuf {
-        self.nodes[node].netns.clone()
+        self.nodes[node].netns()
     }
     fn pid(&self, node: usize) -> Option<u32> {
         self.nodes[node].pid()
@@ -246,7 +256,7 @@ impl Cluster for NetnsCluster {
         self.nodes[node].start()
     }
     fn leader(&self) -> Option<usize> {
-        let ips: Vec<Ipv4Addr> = self.nodes.iter().map(|n| n.ip).collect();
+        let ips: Vec<Ipv4Addr> = self.nodes.iter().map(|n| n.ip()).collect();
         self.handle.block_on(self.db.leader(&ips))
     }
     fn run_id(&self) -> String {
@@ -276,13 +286,19 @@ pub async fn start_cluster(
     db: &Db,
     dir: &Path,
     resource: Option<bool>,
+    runtime: &Runtime,
 ) -> Result<(Teardown, Vec<Ipv4Addr>, Duration, Option<SocketAddr>), String> {
     let mut teardown = Teardown {
         nodes: Vec::new(),
         services: Vec::new(),
         network: None,
     };
-    let network = teardown.network.insert(Network::create(id, nodes, resource.is_some())?);
+    // absolute: containers bind-mount data dirs at the same paths
+    let dir = &std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let network = teardown.network.insert(match runtime {
+        Runtime::Netns => Net::Netns(Network::create(id, nodes, resource.is_some())?),
+        Runtime::Docker { .. } => Net::Docker(DockerNetwork::create(id)?),
+    });
     let resource_addr = match resource {
         Some(fenced) => {
             let ip = network.ip(nodes);
@@ -298,7 +314,7 @@ pub async fn start_cluster(
                 argv.push("--fenced".into());
             }
             let (log, _) = node_paths(dir, "resource");
-            let node = Arc::new(Node::new("resource".into(), ip, network.ns_path(nodes), log, argv));
+            let node = network.member(nodes, "resource", argv, log, vec![exe], images::RUNNER);
             node.start()?;
             teardown.services.push(node);
             Some(addr)
@@ -306,12 +322,22 @@ pub async fn start_cluster(
         None => None,
     };
     let members: Vec<(String, Ipv4Addr)> = (0..nodes).map(|i| (format!("n{}", i + 1), network.ip(i))).collect();
-    for (i, (name, ip)) in members.iter().enumerate() {
+    for (i, (name, _)) in members.iter().enumerate() {
         let (log, data) = node_paths(dir, name);
-        let argv = db.argv(i, &members, &data, id)?;
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let mut argv = db.argv(i, &members, &data, id)?;
+        let image = match runtime {
+            Runtime::Docker { image, binary_path } => {
+                if let Some(b) = binary_path {
+                    argv[0] = b.display().to_string();
+                }
+                image.clone()
+            }
+            Runtime::Netns => String::new(),
+        };
         teardown
             .nodes
-            .push(Arc::new(Node::new(name.clone(), *ip, network.ns_path(i), log, argv)));
+            .push(network.member(i, name, argv, log, vec![data], &image));
     }
     for n in &teardown.nodes {
         n.start()?;
@@ -367,18 +393,79 @@ impl Drop for NemesisThread {
     }
 }
 
+/// Where a run's nodes live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Netns,
+    /// `image` for the nodes; `binary_path` is the binary inside it when it is
+    /// not at the host's path.
+    Docker {
+        image: String,
+        binary_path: Option<PathBuf>,
+    },
+}
+
+impl Runtime {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Netns => "netns",
+            Runtime::Docker { .. } => "docker",
+        }
+    }
+}
+
+/// A run's network on either runtime.
+enum Net {
+    Netns(Network),
+    Docker(DockerNetwork),
+}
+
+impl Net {
+    fn ip(&self, host: usize) -> Ipv4Addr {
+        match self {
+            Net::Netns(n) => n.ip(host),
+            Net::Docker(n) => n.ip(host),
+        }
+    }
+
+    /// Host `host` running `argv`; a container also needs its image and the
+    /// host paths it must see (bind-mounted where they are).
+    fn member(
+        &self,
+        host: usize,
+        name: &str,
+        argv: Vec<String>,
+        log: PathBuf,
+        binds: Vec<PathBuf>,
+        image: &str,
+    ) -> Arc<dyn Member> {
+        match self {
+            Net::Netns(n) => Arc::new(Node::new(name.into(), n.ip(host), n.ns_path(host), log, argv)),
+            Net::Docker(n) => Arc::new(n.container(host, name, image, argv, binds, log)),
+        }
+    }
+
+    fn destroy(&self) {
+        match self {
+            Net::Netns(n) => n.destroy(),
+            Net::Docker(n) => n.destroy(),
+        }
+    }
+}
+
 /// Kills the nodes and removes the network on every way out, errors and panics included.
 pub struct Teardown {
-    nodes: Vec<Arc<Node>>,
+    nodes: Vec<Arc<dyn Member>>,
     /// Processes of ours beside the nodes (the resource), out of the nemeses' reach.
-    services: Vec<Arc<Node>>,
-    network: Option<Network>,
+    services: Vec<Arc<dyn Member>>,
+    network: Option<Net>,
 }
 
 impl Teardown {
     pub fn now(&mut self) {
-        for n in self.nodes.iter().chain(&self.services) {
-            n.kill();
+        // drained: a second call (the drop after an explicit one) finds nothing to do
+        for n in self.nodes.drain(..).chain(self.services.drain(..)) {
+            n.remove();
         }
         if let Some(net) = self.network.take() {
             net.destroy();
@@ -401,15 +488,55 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let plan = plan(args)?;
     crate::netns::require_root()?;
     let db = Db::provision(plan.system, args.version.as_deref(), args.binary.as_deref())?;
+    let runtime = choose_runtime(args, &plan, &db)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(run_async(args, plan, Arc::new(db)))
+    rt.block_on(run_async(args, plan, Arc::new(db), runtime))
 }
 
-async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
+/// The runtime `--runtime` asks for; `auto` says what it chose and why.
+fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> {
+    let image = args.image.clone().unwrap_or_else(|| db.image());
+    let mut needed = vec![image.clone()];
+    if plan.workload != Workload::Register {
+        needed.push(images::RUNNER.to_string());
+    }
+    let docker = || -> Result<Runtime, String> {
+        crate::docker::engine().map_err(|e| format!("no docker engine answers ({e})"))?;
+        if let Some(missing) = needed.iter().find(|t| !crate::docker::has_image(t)) {
+            return Err(format!(
+                "image {missing} is missing: run `splitbrain images build --system {}`",
+                plan.system
+            ));
+        }
+        Ok(Runtime::Docker {
+            image: image.clone(),
+            binary_path: args.binary_path.clone(),
+        })
+    };
+    match args.runtime.as_str() {
+        "netns" => Ok(Runtime::Netns),
+        "docker" => docker().map_err(|e| format!("--runtime docker: {e}; or use --runtime netns")),
+        _ => Ok(match docker() {
+            Ok(r) => {
+                eprintln!(
+                    "splitbrain: runtime docker (an engine answers and {} exists)",
+                    needed.join(", ")
+                );
+                r
+            }
+            Err(why) => {
+                eprintln!("splitbrain: runtime netns ({why})");
+                Runtime::Netns
+            }
+        }),
+    }
+}
+
+async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -446,7 +573,8 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
             "readers": args.readers,
             "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,
             "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
-            "seed": plan.seed, "runtime": "netns", "run_id": id,
+            "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
+            "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
             "model": if plan.workload == Workload::Register { "cas-register" } else { "lock" },
             "initial": null,
             "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
@@ -456,10 +584,11 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
         }),
     )?;
     eprintln!(
-        "splitbrain: {} {} x{} (netns runtime, run {id}), {} clients, {} reads, nemesis {} every {} s, {} s, seed {}",
+        "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients, {} reads, nemesis {} every {} s, {} s, seed {}",
         plan.system,
         db.version(),
         args.nodes,
+        runtime.name(),
         plan.concurrency,
         plan.read_mode.name(),
         args.nemesis,
@@ -473,7 +602,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
         Workload::Lock { fenced } => Some(fenced),
         Workload::Register => None,
     };
-    let (mut teardown, ips, ready, resource) = start_cluster(&id, args.nodes, &db, &dir.path, fenced).await?;
+    let (mut teardown, ips, ready, resource) = start_cluster(&id, args.nodes, &db, &dir.path, fenced, &runtime).await?;
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
 
     let start = Instant::now();
@@ -521,7 +650,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>) -> Result<u8, String> {
             None => tokio::spawn(spec.clone().run_process(first, stride, ip, rec, stop, until, plan.seed)),
         });
     }
-    let cluster = Arc::new(NetnsCluster {
+    let cluster = Arc::new(RunCluster {
         run_id: id.clone(),
         nodes: teardown.nodes.clone(),
         db: db.clone(),

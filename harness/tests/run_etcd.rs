@@ -27,7 +27,7 @@ fn results_dir(name: &str) -> PathBuf {
 
 fn run(args: &[&str], results: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("run")
+        .args(["run", "--runtime", "netns"])
         .args(args)
         .arg("--results")
         .arg(results)
@@ -179,6 +179,8 @@ fn start_and_wait(results: &Path) -> Background {
     let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args([
             "run",
+            "--runtime",
+            "netns",
             "--time-limit",
             "120",
             "--nemesis",

@@ -32,7 +32,8 @@ fn run_lock(system: &str, resource: &str, extra: &[&str]) -> (Output, serde_json
         std::env::temp_dir().join(format!("splitbrain-it-{}-lock-{system}-{resource}", std::process::id()));
     let _ = std::fs::remove_dir_all(&results);
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--system", system, "--workload", "lock", "--resource", resource])
+        .args(["run", "--runtime", "netns", "--system", system, "--workload", "lock"])
+        .args(["--resource", resource])
         .args(["--nemesis", "client-pause", "--seed", "1"])
         .args(extra)
         .arg("--results")

@@ -21,7 +21,7 @@ fn run(name: &str, args: &[&str]) -> (Output, PathBuf) {
     let results = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&results);
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("run")
+        .args(["run", "--runtime", "netns"])
         .args(args)
         .arg("--results")
         .arg(&results)

@@ -1,0 +1,352 @@
+//! `splitbrain run --runtime docker`: the same tests with every node a container
+//! of a locally built image, the same faults (iptables in the container's
+//! namespace, real signals), and nothing left behind. Needs root and a Docker
+//! engine; builds the images itself (`splitbrain images build`) when missing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Root, an engine, and the images (built on first use); else why not.
+fn ready() -> bool {
+    let root = Command::new("id").arg("-u").output().expect("id -u");
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+        eprintln!("skipped: needs root");
+        return false;
+    }
+    if !Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("skipped: no docker engine answers");
+        return false;
+    }
+    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["images", "build"])
+        .output()
+        .expect("images build");
+    assert!(built.status.success(), "{}", show(&built));
+    true
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn results_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-dt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(runtime: &str, args: &[&str], results: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--runtime", runtime])
+        .args(args)
+        .arg("--results")
+        .arg(results)
+        .output()
+        .expect("run splitbrain")
+}
+
+fn json(results: &Path, test: &str, file: &str) -> serde_json::Value {
+    let path = results.join(test).join("latest").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Containers and networks labelled splitbrain, whatever run they belong to.
+fn leftovers() -> Vec<String> {
+    let list = |args: &[&str]| -> Vec<String> {
+        let o = Command::new("docker").args(args).output().expect("docker");
+        String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect()
+    };
+    let mut left = list(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=splitbrain",
+        "--format",
+        "container {{.Names}}",
+    ]);
+    left.extend(list(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=splitbrain",
+        "--format",
+        "network {{.Name}}",
+    ]));
+    left
+}
+
+#[test]
+fn etcd_in_containers_stays_valid_under_partition_kill_pause() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let results = results_dir("valid");
+    let o = run(
+        "docker",
+        &[
+            "--nemesis",
+            "partition,kill,pause",
+            "--time-limit",
+            "20",
+            "--nemesis-interval",
+            "3",
+        ],
+        &results,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let test = "etcd-register-partition,kill,pause";
+    let r = json(&results, test, "results.json");
+    assert_eq!(r["verdict"], "valid");
+    assert!(r["summary"]["ops"]["ok"].as_u64().unwrap() > 1000, "{}", show(&o));
+    assert!(r["summary"]["faults"].as_array().unwrap().len() >= 3);
+    assert_eq!(json(&results, test, "test.json")["runtime"], "docker");
+    // the members' logs were saved from the containers before they went
+    let log = results.join(test).join("latest/nodes/n1.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("etcd"), "{}: {text}", log.display());
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+}
+
+#[test]
+fn etcd_serializable_reads_in_containers_are_caught() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let results = results_dir("stale");
+    let args = [
+        "--read-mode",
+        "serializable",
+        "--nemesis",
+        "partition",
+        "--partition",
+        "leader",
+        "--readers",
+        "3",
+        "--time-limit",
+        "15",
+    ];
+    let o = run("docker", &args, &results);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cannot linearize"));
+}
+
+#[test]
+fn zookeeper_and_consul_run_in_containers() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    for system in ["zookeeper", "consul"] {
+        let results = results_dir(system);
+        let args = [
+            "--system",
+            system,
+            "--nemesis",
+            "partition,kill,pause",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "3",
+        ];
+        let o = run("docker", &args, &results);
+        assert_eq!(o.status.code(), Some(0), "{system}: {}", show(&o));
+        let r = json(
+            &results,
+            &format!("{system}-register-partition,kill,pause"),
+            "results.json",
+        );
+        assert!(
+            r["summary"]["ops"]["ok"].as_u64().unwrap() > 500,
+            "{system}: {}",
+            show(&o)
+        );
+    }
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+}
+
+#[test]
+fn the_lock_workload_runs_in_containers() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let results = results_dir("lock");
+    let args = [
+        "--workload",
+        "lock",
+        "--resource",
+        "naive",
+        "--nemesis",
+        "client-pause",
+        "--time-limit",
+        "20",
+        "--nemesis-interval",
+        "4",
+    ];
+    let o = run("docker", &args, &results);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("lost update"),
+        "{}",
+        show(&o)
+    );
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+}
+
+/// The nemesis ops of a run's history: what each fault and heal did.
+fn faults(results: &Path, test: &str) -> Vec<(String, String)> {
+    let path = results.join(test).join("latest/history.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|op| op["process"] == "nemesis")
+        .map(|op| {
+            (
+                op["f"].as_str().unwrap_or("").into(),
+                op["value"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_fault_schedule_on_both_runtimes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let args = [
+        "--nemesis",
+        "kill,pause",
+        "--seed",
+        "11",
+        "--time-limit",
+        "10",
+        "--nemesis-interval",
+        "2",
+    ];
+    let mut seen = Vec::new();
+    for runtime in ["netns", "docker"] {
+        let results = results_dir(&format!("seed-{runtime}"));
+        let o = run(runtime, &args, &results);
+        assert_eq!(o.status.code(), Some(0), "{runtime}: {}", show(&o));
+        seen.push(faults(&results, "etcd-register-kill,pause"));
+    }
+    assert!(seen[0].len() >= 4, "{:?}", seen[0]);
+    assert_eq!(seen[0], seen[1]);
+}
+
+/// A run in the background, interrupted if the test fails before it is done with it.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-INT").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_and_wait(results: &Path) -> Background {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args([
+            "run",
+            "--runtime",
+            "docker",
+            "--time-limit",
+            "120",
+            "--nemesis",
+            "partition,pause",
+        ])
+        .args(["--nemesis-interval", "3", "--results"])
+        .arg(results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn splitbrain");
+    let stderr = child.stderr.take().expect("stderr");
+    let run = Background(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = BufReader::new(stderr).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains("fault: start-partition") || line.contains("fault: pause") {
+            std::thread::spawn(move || lines.for_each(drop));
+            return run;
+        }
+        assert!(Instant::now() < deadline, "no fault within 60 s");
+    }
+    panic!("splitbrain exited before any fault");
+}
+
+#[test]
+fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let mut run = start_and_wait(&results_dir("sigkill"));
+    run.0.kill().expect("SIGKILL");
+    run.0.wait().expect("wait");
+    assert!(
+        !leftovers().is_empty(),
+        "a SIGKILLed run should leave its containers behind"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("clean")
+        .output()
+        .expect("clean");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("removed container"),
+        "{}",
+        show(&o)
+    );
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+
+    let mut run = start_and_wait(&results_dir("sigint"));
+    let ok = Command::new("kill")
+        .arg("-INT")
+        .arg(run.0.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    assert_eq!(
+        run.0.wait().expect("wait").code(),
+        Some(3),
+        "an interrupted run exits 3"
+    );
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+}
+
+#[test]
+fn a_missing_image_is_one_clear_line() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let o = run(
+        "docker",
+        &["--image", "splitbrain/etcd:0.0.0-none"],
+        &results_dir("noimage"),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("images build") && err.contains("--runtime netns"), "{err}");
+}
