@@ -3,11 +3,13 @@
 //! namespace, real signals), and nothing left behind. Needs root and a Docker
 //! engine; builds the images itself (`splitbrain images build`) when missing.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+
+use common::{json, results_dir, run_on as run, show, signal, start_and_wait};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -32,36 +34,6 @@ fn ready() -> bool {
         .expect("images build");
     assert!(built.status.success(), "{}", show(&built));
     true
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn results_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("splitbrain-dt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn run(runtime: &str, args: &[&str], results: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--runtime", runtime])
-        .args(args)
-        .arg("--results")
-        .arg(results)
-        .output()
-        .expect("run splitbrain")
-}
-
-fn json(results: &Path, test: &str, file: &str) -> serde_json::Value {
-    let path = results.join(test).join("latest").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("json")
 }
 
 /// Containers and networks labelled splitbrain, whatever run they belong to.
@@ -253,54 +225,13 @@ fn same_seed_same_fault_schedule_on_both_runtimes() {
     assert_eq!(seen[0], seen[1]);
 }
 
-/// A run in the background, interrupted if the test fails before it is done with it.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-INT").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_and_wait(results: &Path) -> Background {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args([
-            "run",
-            "--runtime",
-            "docker",
-            "--time-limit",
-            "120",
-            "--nemesis",
-            "partition,pause",
-        ])
-        .args(["--nemesis-interval", "3", "--results"])
-        .arg(results)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn splitbrain");
-    let stderr = child.stderr.take().expect("stderr");
-    let run = Background(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line.contains("fault: start-partition") || line.contains("fault: pause") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return run;
-        }
-        assert!(Instant::now() < deadline, "no fault within 60 s");
-    }
-    panic!("splitbrain exited before any fault");
-}
-
 #[test]
 fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
         return;
     }
-    let mut run = start_and_wait(&results_dir("sigkill"));
+    let mut run = start_and_wait("docker", &results_dir("sigkill"));
     run.0.kill().expect("SIGKILL");
     run.0.wait().expect("wait");
     assert!(
@@ -319,13 +250,8 @@ fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
     );
     assert!(leftovers().is_empty(), "{:?}", leftovers());
 
-    let mut run = start_and_wait(&results_dir("sigint"));
-    let ok = Command::new("kill")
-        .arg("-INT")
-        .arg(run.0.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(ok.success());
+    let mut run = start_and_wait("docker", &results_dir("sigint"));
+    signal(run.0.id(), "INT");
     assert_eq!(
         run.0.wait().expect("wait").code(),
         Some(3),

@@ -2,51 +2,23 @@
 //! iptables rules and real signals. Needs root and etcd (.ci/run installs it).
 //! The tests share the host's namespaces, so they run one at a time.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{json, results_dir, root, run_on, show, signal, start_and_wait};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
-    if !root {
-        eprintln!("skipped: needs root for network namespaces");
-    }
-    root
-}
-
-fn results_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn run(args: &[&str], results: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--runtime", "netns"])
-        .args(args)
-        .arg("--results")
-        .arg(results)
-        .output()
-        .expect("run splitbrain")
+    run_on("netns", args, results)
 }
 
 fn results_json(results: &Path, test: &str) -> serde_json::Value {
-    let path = results.join(test).join("latest/results.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("results.json")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    json(results, test, "results.json")
 }
 
 /// Namespaces, links and processes a run with this results folder left behind.
@@ -160,55 +132,6 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
     assert!(leftovers(&results).is_empty(), "{:?}", leftovers(&results));
 }
 
-/// A run in the background, interrupted if the test fails before it is done with it.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(self.0.id().to_string())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a long run and returns once its cluster is up and a fault is in force.
-fn start_and_wait(results: &Path) -> Background {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args([
-            "run",
-            "--runtime",
-            "netns",
-            "--time-limit",
-            "120",
-            "--nemesis",
-            "partition,pause",
-            "--nemesis-interval",
-            "3",
-        ])
-        .arg("--results")
-        .arg(results)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn splitbrain");
-    let stderr = child.stderr.take().expect("stderr");
-    let run = Background(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line.contains("fault: start-partition") || line.contains("fault: pause") {
-            // keep draining stderr so the run never blocks on a full pipe
-            std::thread::spawn(move || lines.for_each(drop));
-            return run;
-        }
-        assert!(Instant::now() < deadline, "no fault within 60 s");
-    }
-    panic!("splitbrain exited before any fault");
-}
-
 #[test]
 fn sigkill_of_the_runner_then_clean_leaves_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -216,7 +139,7 @@ fn sigkill_of_the_runner_then_clean_leaves_nothing() {
         return;
     }
     let results = results_dir("sigkill");
-    let mut run = start_and_wait(&results);
+    let mut run = start_and_wait("netns", &results);
     run.0.kill().expect("SIGKILL");
     run.0.wait().expect("wait");
     assert!(
@@ -251,7 +174,7 @@ fn clean_spares_a_live_run_and_sigint_alone_leaves_nothing() {
         return;
     }
     let results = results_dir("sigint");
-    let mut run = start_and_wait(&results);
+    let mut run = start_and_wait("netns", &results);
     // `clean` while the run is live leaves it alone
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .arg("clean")
@@ -263,21 +186,12 @@ fn clean_spares_a_live_run_and_sigint_alone_leaves_nothing() {
         show(&o)
     );
     assert!(!leftovers(&results).is_empty(), "clean removed a live run");
-    nix_kill(run.0.id(), "INT");
+    signal(run.0.id(), "INT");
     let status = run.0.wait().expect("wait");
     assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
     assert!(leftovers(&results).is_empty(), "{:?}", leftovers(&results));
     let r = results_json(&results, "etcd-register-partition,pause");
     assert_eq!(r["interrupted"], true);
-}
-
-fn nix_kill(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill");
-    assert!(ok.success());
 }
 
 #[test]

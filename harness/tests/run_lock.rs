@@ -3,34 +3,19 @@
 //! updates and the checker says so; a fenced resource rejects the stale holder
 //! and the run is valid. Needs root, Java and the Debian archive.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use common::{results_dir, root, show};
+
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
-    if !root {
-        eprintln!("skipped: needs root for network namespaces");
-    }
-    root
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Runs the lock workload with client pauses; returns the output and results.json.
 fn run_lock(system: &str, resource: &str, extra: &[&str]) -> (Output, serde_json::Value, PathBuf) {
-    let results: PathBuf =
-        std::env::temp_dir().join(format!("splitbrain-it-{}-lock-{system}-{resource}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&results);
+    let results = results_dir(&format!("lock-{system}-{resource}"));
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args(["run", "--runtime", "netns", "--system", system, "--workload", "lock"])
         .args(["--resource", resource])

@@ -2,47 +2,19 @@
 //! namespaces: the strong read modes stay valid under faults, the weak ones are
 //! caught serving stale reads. Needs root, Java and the Debian archive.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::Mutex;
+
+use common::{json, results_dir, root, run_on, show};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
-    if !root {
-        eprintln!("skipped: needs root for network namespaces");
-    }
-    root
-}
-
 fn run(name: &str, args: &[&str]) -> (Output, PathBuf) {
-    let results = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&results);
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--runtime", "netns"])
-        .args(args)
-        .arg("--results")
-        .arg(&results)
-        .output()
-        .expect("run splitbrain");
-    (o, results)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn verdict(results: &Path, test: &str) -> serde_json::Value {
-    let path = results.join(test).join("latest/results.json");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("results.json")).expect("json");
-    r
+    let results = results_dir(name);
+    (run_on("netns", args, &results), results)
 }
 
 fn assert_valid_under_faults(system: &str, read_mode: &str) {
@@ -66,7 +38,11 @@ fn assert_valid_under_faults(system: &str, read_mode: &str) {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let r = verdict(&results, &format!("{system}-register-partition,kill,pause"));
+    let r = json(
+        &results,
+        &format!("{system}-register-partition,kill,pause"),
+        "results.json",
+    );
     assert_eq!(r["verdict"], "valid");
     let ok = r["summary"]["ops"]["ok"].as_u64().unwrap();
     assert!(ok > 1000, "only {ok} ok ops: {}", show(&o));
@@ -100,7 +76,7 @@ fn assert_stale_reads_caught(system: &str, read_mode: &str, shape: &str) {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("cannot linearize") && out.contains("read"), "{out}");
     assert_eq!(
-        verdict(&results, &format!("{system}-register-partition"))["verdict"],
+        json(&results, &format!("{system}-register-partition"), "results.json")["verdict"],
         "invalid"
     );
 }

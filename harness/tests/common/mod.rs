@@ -1,0 +1,100 @@
+//! Helpers shared by the integration tests that run real clusters. Each test
+//! binary uses some of them.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether we may create namespaces; says so when not.
+pub fn root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    if !root {
+        eprintln!("skipped: needs root for network namespaces");
+    }
+    root
+}
+
+pub fn show(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A fresh results folder for one test of this test process.
+pub fn results_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `splitbrain run --runtime RUNTIME ARGS --results RESULTS`, to completion.
+pub fn run_on(runtime: &str, args: &[&str], results: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--runtime", runtime])
+        .args(args)
+        .arg("--results")
+        .arg(results)
+        .output()
+        .expect("run splitbrain")
+}
+
+/// A file of the latest run of `test`, as JSON.
+pub fn json(results: &Path, test: &str, file: &str) -> serde_json::Value {
+    let path = results.join(test).join("latest").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Sends a signal by name (INT, TERM) with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+/// A run in the background, interrupted if the test fails before it is done with it.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.0.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a long run and returns once its cluster is up and a fault is in force.
+pub fn start_and_wait(runtime: &str, results: &Path) -> Background {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--runtime", runtime, "--time-limit", "120"])
+        .args(["--nemesis", "partition,pause", "--nemesis-interval", "3", "--results"])
+        .arg(results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn splitbrain");
+    let stderr = child.stderr.take().expect("stderr");
+    let run = Background(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = BufReader::new(stderr).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains("fault: start-partition") || line.contains("fault: pause") {
+            // keep draining stderr so the run never blocks on a full pipe
+            std::thread::spawn(move || lines.for_each(drop));
+            return run;
+        }
+        assert!(Instant::now() < deadline, "no fault within 60 s");
+    }
+    panic!("splitbrain exited before any fault");
+}
