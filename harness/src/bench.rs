@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use checkers::synth::Synth;
 use checkers::{F, History, ModelKind, Op, Options, Process, Record, Report, Type, Value, Verdict};
 use results::Recorder;
-use workloads::{ReadMode, Register, System, Target};
+use workloads::{ReadMode, Register, Slot, System, Target};
 
 use crate::alloc;
 
@@ -305,12 +305,15 @@ async fn recorded_rate(
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..clients)
         .map(|p| {
-            let rec: Arc<dyn Record> = rec.clone();
-            let ip = ips[p as usize % ips.len()];
-            tokio::spawn(
-                spec.clone()
-                    .run_process(p, clients, ip, rec, stop.clone(), start + span, seed),
-            )
+            tokio::spawn(spec.clone().run_process(Slot {
+                first: p,
+                stride: clients,
+                ip: ips[p as usize % ips.len()],
+                rec: rec.clone(),
+                stop: stop.clone(),
+                until: start + span,
+                seed,
+            }))
         })
         .collect();
     for t in tasks {

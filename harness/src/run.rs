@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checkers::{ModelKind, Options, Record, Value};
+use checkers::{ModelKind, Options, Value};
 use nemeses::{Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, LockSpec, ReadMode, Register, System, Target};
+use workloads::{ClientPauses, LockSpec, ReadMode, Register, Slot, System, Target};
 
 use crate::db::Db;
 use crate::docker::DockerNetwork;
@@ -643,11 +643,18 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
     let mut workers = Vec::new();
     for p in 0..plan.concurrency {
         let ip = ips[p % ips.len()];
-        let rec: Arc<dyn Record> = rec.clone();
-        let (first, stride, stop) = (p as u64, plan.concurrency as u64, stop.clone());
+        let slot = Slot {
+            first: p as u64,
+            stride: plan.concurrency as u64,
+            ip,
+            rec: rec.clone(),
+            stop: stop.clone(),
+            until,
+            seed: plan.seed,
+        };
         workers.push(match &lock {
-            Some(l) => tokio::spawn(l.clone().run_process(first, stride, ip, rec, stop, until, plan.seed)),
-            None => tokio::spawn(spec.clone().run_process(first, stride, ip, rec, stop, until, plan.seed)),
+            Some(l) => tokio::spawn(l.clone().run_process(slot)),
+            None => tokio::spawn(spec.clone().run_process(slot)),
         });
     }
     let cluster = Arc::new(RunCluster {

@@ -1,14 +1,30 @@
 //! One client connection per logical process, whatever the system.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
-use checkers::{F, Type, Value};
+use checkers::{F, Record, Type, Value};
 
 use crate::consul::Consul;
 use crate::etcd::Etcd;
 use crate::system::{ReadMode, System};
 use crate::zookeeper::ZooKeeper;
+
+/// One logical process's place in a run, whatever the workload: it is bound
+/// to the node at `ip`; its ids are `first`, then `first + stride`, ... as
+/// earlier ones are retired; it records into `rec` until `stop` or `until`.
+pub struct Slot {
+    pub first: u64,
+    pub stride: u64,
+    pub ip: Ipv4Addr,
+    pub rec: Arc<dyn Record>,
+    pub stop: Arc<AtomicBool>,
+    pub until: Instant,
+    /// The run's seed; each workload derives the process's own from it.
+    pub seed: u64,
+}
 
 /// Why a call did not complete. `definite`: the request certainly never took
 /// effect (it was never sent), so a write may be recorded as `fail`, not `info`.

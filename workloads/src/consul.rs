@@ -35,16 +35,20 @@ fn other(message: String) -> ClientError {
     }
 }
 
+/// An HTTP client whose every request is bounded by `timeout`.
+fn http(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("consul client: {e}"))
+}
+
 impl Consul {
     pub fn connect(ip: Ipv4Addr, timeout: Duration, mode: &'static str, prefix: &str) -> Result<Consul, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("consul client: {e}"))?;
         Ok(Consul {
-            http,
+            http: http(timeout)?,
             base: format!("http://{ip}:{PORT}/v1/kv/{prefix}"),
             mode,
         })
@@ -140,14 +144,8 @@ impl ConsulLock {
         lock_delay: Duration,
         prefix: &str,
     ) -> Result<ConsulLock, String> {
-        let http = reqwest::Client::builder()
-            .timeout(wait)
-            .connect_timeout(wait)
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("consul client: {e}"))?;
         Ok(ConsulLock {
-            http,
+            http: http(wait)?,
             base: format!("http://{endpoint}/v1"),
             key: format!("{prefix}/lock"),
             ttl: ttl.max(MIN_TTL),

@@ -28,17 +28,21 @@ impl From<etcd_client::Error> for ClientError {
     }
 }
 
+/// A client of the member at `endpoint` (host:port) whose every request is
+/// bounded by `timeout` (the wait for a lock included).
+async fn client(endpoint: &str, timeout: Duration) -> Result<Client, String> {
+    let opts = ConnectOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout);
+    Client::connect([format!("http://{endpoint}")], Some(opts))
+        .await
+        .map_err(|e| format!("etcd client for {endpoint}: {e}"))
+}
+
 impl Etcd {
     pub async fn connect(ip: Ipv4Addr, timeout: Duration, serializable: bool, prefix: &str) -> Result<Etcd, String> {
-        let opts = ConnectOptions::new()
-            .with_timeout(timeout)
-            .with_connect_timeout(timeout);
-        let endpoint = format!("http://{ip}:{PORT}");
-        let client = Client::connect([&endpoint], Some(opts))
-            .await
-            .map_err(|e| format!("etcd client for {endpoint}: {e}"))?;
         Ok(Etcd {
-            client,
+            client: client(&format!("{ip}:{PORT}"), timeout).await?,
             serializable,
             prefix: prefix.to_string(),
         })
@@ -100,12 +104,8 @@ impl EtcdLock {
     /// `endpoint` is host:port (the process's proxy); `wait` bounds every request,
     /// the wait for the lock included.
     pub async fn connect(endpoint: &str, wait: Duration, ttl: Duration, prefix: &str) -> Result<EtcdLock, String> {
-        let opts = ConnectOptions::new().with_timeout(wait).with_connect_timeout(wait);
-        let client = Client::connect([format!("http://{endpoint}")], Some(opts))
-            .await
-            .map_err(|e| format!("etcd client for {endpoint}: {e}"))?;
         Ok(EtcdLock {
-            client,
+            client: client(endpoint, wait).await?,
             name: format!("{prefix}/lock"),
             ttl,
             held: None,

@@ -15,7 +15,7 @@ pub mod resource;
 pub mod system;
 pub mod zookeeper;
 
-pub use client::Target;
+pub use client::{Slot, Target};
 pub use lock::{ClientPauses, LockSpec};
 pub use register::Register;
 pub use system::{ReadMode, System};

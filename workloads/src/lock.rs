@@ -6,7 +6,7 @@
 //! `client-pause` fault can stall one holder between its read and its write for
 //! longer than its lease, as a GC pause would.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::ClientError;
+use crate::client::{ClientError, Slot};
 use crate::consul::{self, ConsulLock};
 use crate::etcd::{self, EtcdLock};
 use crate::proxy::Proxy;
@@ -77,6 +77,34 @@ enum Locker {
     Etcd(Box<EtcdLock>),
     ZooKeeper(ZooKeeperLock),
     Consul(ConsulLock),
+}
+
+impl Locker {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
+        match self {
+            Locker::Etcd(l) => l.acquire().await,
+            Locker::ZooKeeper(l) => l.acquire().await,
+            Locker::Consul(l) => l.acquire().await,
+        }
+    }
+
+    async fn release(&mut self) -> Result<(), ClientError> {
+        match self {
+            Locker::Etcd(l) => l.release().await,
+            Locker::ZooKeeper(l) => l.release().await,
+            Locker::Consul(l) => l.release().await,
+        }
+    }
+}
+
+/// How a lock call that did not complete ok is recorded: `fail` only when it
+/// certainly did nothing, else `info` (a timeout included); and why.
+fn not_ok<T>(outcome: Result<Result<T, ClientError>, tokio::time::error::Elapsed>) -> (Type, String) {
+    match outcome {
+        Ok(Err(e)) if e.definite => (Type::Fail, e.message),
+        Ok(Err(e)) => (Type::Info, e.message),
+        _ => (Type::Info, "timed out".to_string()),
+    }
 }
 
 fn key(s: &str) -> Value {
@@ -147,19 +175,17 @@ impl LockSpec {
         })
     }
 
-    /// One logical process bound to the node at `ip`, until `stop` or `until`.
-    /// Process ids are `first`, then `first + stride`, ... as earlier ones are retired.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn run_process(
-        self: Arc<Self>,
-        first: u64,
-        stride: u64,
-        ip: Ipv4Addr,
-        rec: Arc<dyn Record>,
-        stop: Arc<AtomicBool>,
-        until: Instant,
-        seed: u64,
-    ) -> Result<(), String> {
+    /// One logical process in `slot`, until its `stop` or `until`.
+    pub async fn run_process(self: Arc<Self>, slot: Slot) -> Result<(), String> {
+        let Slot {
+            first,
+            stride,
+            ip,
+            rec,
+            stop,
+            until,
+            seed,
+        } = slot;
         let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let proxy = Proxy::start(SocketAddr::from((ip, self.node_port()))).await?;
         let endpoint = proxy.addr.to_string();
@@ -181,11 +207,7 @@ impl LockSpec {
                 if locker.is_none() {
                     locker = Some(self.connect(&endpoint).await?);
                 }
-                match locker.as_mut().expect("connected") {
-                    Locker::Etcd(l) => l.acquire().await,
-                    Locker::ZooKeeper(l) => l.acquire().await,
-                    Locker::Consul(l) => l.acquire().await,
-                }
+                locker.as_mut().expect("connected").acquire().await
             };
             // no longer than the run, so that its end does not wait on a queue
             let wait = self
@@ -197,11 +219,7 @@ impl LockSpec {
                     token
                 }
                 outcome => {
-                    let (kind, why) = match outcome {
-                        Ok(Err(e)) if e.definite => (Type::Fail, e.message),
-                        Ok(Err(e)) => (Type::Info, e.message),
-                        _ => (Type::Info, "timed out".to_string()),
-                    };
+                    let (kind, why) = not_ok(outcome);
                     error(kind, F::Acquire, "lock", Value::Nil, &why);
                     // dropping the connection ends its lease or session
                     locker = None;
@@ -275,23 +293,13 @@ impl LockSpec {
 
             // release
             record(Type::Invoke, F::Release, "lock", Value::Int(token));
-            let released = async {
-                match locker.as_mut().expect("held") {
-                    Locker::Etcd(l) => l.release().await,
-                    Locker::ZooKeeper(l) => l.release().await,
-                    Locker::Consul(l) => l.release().await,
-                }
-            };
+            let released = locker.as_mut().expect("held").release();
             match tokio::time::timeout(self.op_timeout, released).await {
                 Ok(Ok(())) => {
                     record(Type::Ok, F::Release, "lock", Value::Int(token));
                 }
                 outcome => {
-                    let (kind, why) = match outcome {
-                        Ok(Err(e)) if e.definite => (Type::Fail, e.message),
-                        Ok(Err(e)) => (Type::Info, e.message),
-                        _ => (Type::Info, "timed out".to_string()),
-                    };
+                    let (kind, why) = not_ok(outcome);
                     error(kind, F::Release, "lock", Value::Int(token), &why);
                     locker = None;
                     if kind == Type::Info {

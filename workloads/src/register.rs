@@ -2,13 +2,13 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{Client, Target};
+use crate::client::{Client, Slot, Target};
 
 /// What the register workload does; shared by all its processes.
 #[derive(Clone, Debug)]
@@ -50,19 +50,17 @@ fn rng_for(seed: u64, process: u64) -> Rng {
 }
 
 impl Register {
-    /// One logical process bound to the node at `ip`, until `stop` or `until`.
-    /// Process ids are `first`, then `first + stride`, ... as earlier ones are retired.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn run_process(
-        self: Arc<Self>,
-        first: u64,
-        stride: u64,
-        ip: Ipv4Addr,
-        rec: Arc<dyn Record>,
-        stop: Arc<AtomicBool>,
-        until: Instant,
-        seed: u64,
-    ) -> Result<(), String> {
+    /// One logical process in `slot`, until its `stop` or `until`.
+    pub async fn run_process(self: Arc<Self>, slot: Slot) -> Result<(), String> {
+        let Slot {
+            first,
+            stride,
+            ip,
+            rec,
+            stop,
+            until,
+            seed,
+        } = slot;
         let mut rng = rng_for(seed, first);
         let mut client: Option<Client> = None;
         let mut process = first;
