@@ -10,13 +10,9 @@ use checkers::synth::Synth;
 use checkers::{History, ModelKind, Options, Value, check};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The reference histories, kept in the repository (see their README).
 fn histories() -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories");
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/histories")
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
 }
 
 fn porcupine_etcd(c: &mut Criterion) {

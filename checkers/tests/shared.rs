@@ -1,4 +1,4 @@
-//! Every history in ../shared/histories/expected.tsv gets its expected verdict.
+//! Every history in tests/histories/expected.tsv gets its expected verdict.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -7,13 +7,9 @@ use std::path::PathBuf;
 use checkers::format::{Format, parse_value, read_history};
 use checkers::{ModelKind, Options, Verdict, check};
 
+/// The reference histories, kept in the repository (see their README).
 fn histories() -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories");
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/histories")
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
 }
 
 #[test]

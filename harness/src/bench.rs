@@ -17,9 +17,10 @@ use crate::alloc;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder with expected.tsv and the histories it lists
-    #[arg(long, default_value = "../shared/histories")]
-    pub histories: PathBuf,
+    /// Folder with expected.tsv and the histories it lists [default: the repository's
+    /// checkers/tests/histories]
+    #[arg(long)]
+    pub histories: Option<PathBuf>,
     /// Ops in each generated history
     #[arg(long, default_value_t = 1_000_000)]
     pub ops: usize,
@@ -62,8 +63,19 @@ fn measure(history: &History, opts: &Options, runs: usize) -> (Report, Duration,
     best.expect("at least one run")
 }
 
+/// The reference histories in the repository: under the working directory when it is
+/// the checkout, else where this binary was built from.
+fn reference_histories() -> PathBuf {
+    let here = PathBuf::from("checkers/tests/histories");
+    if here.join("expected.tsv").is_file() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkers/tests/histories"))
+}
+
 fn shared(args: &Args, rows: &mut Vec<Row>) -> Result<(), String> {
-    let table = args.histories.join("expected.tsv");
+    let dir = args.histories.clone().unwrap_or_else(reference_histories);
+    let table = dir.join("expected.tsv");
     let text = std::fs::read_to_string(&table)
         .map_err(|e| format!("{}: {e} (pass --histories DIR, or --generated-only)", table.display()))?;
     for (n, line) in text.lines().enumerate().skip(1) {
@@ -76,7 +88,7 @@ fn shared(args: &Args, rows: &mut Vec<Row>) -> Result<(), String> {
             ));
         };
         let format = checkers::format::Format::parse(format).ok_or_else(|| format!("unknown format {format}"))?;
-        let (history, _) = crate::check::read(&args.histories.join(path), Some(format))?;
+        let (history, _) = crate::check::read(&dir.join(path), Some(format))?;
         let mut opts = Options::new(ModelKind::parse(model).ok_or_else(|| format!("unknown model {model}"))?);
         opts.initial = Some(checkers::format::parse_value(initial).map_err(|e| format!("{path}: initial: {e}"))?);
         checkers::check(&history, &opts).map_err(|e| format!("{path}: {e}"))?;

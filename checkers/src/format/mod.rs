@@ -220,12 +220,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     pub(crate) fn histories_dir() -> PathBuf {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories");
-        if p.join("expected.tsv").exists() {
-            p
-        } else {
-            PathBuf::from("/work/shared/histories")
-        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
     }
 
     fn expected() -> Vec<(PathBuf, Format)> {
