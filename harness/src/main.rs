@@ -107,9 +107,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn clean() -> Result<u8, String> {
+/// Removes what runs whose runner is gone left behind (namespaces, links, processes,
+/// containers, networks); returns what it removed.
+fn leftovers() -> Result<Vec<String>, String> {
     let mut removed = netns::clean()?;
     removed.extend(docker::clean()?);
+    Ok(removed)
+}
+
+fn clean() -> Result<u8, String> {
+    let removed = leftovers()?;
     if removed.is_empty() {
         println!("nothing to clean");
     }

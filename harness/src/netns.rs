@@ -11,7 +11,8 @@ use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Mutex, OnceLock};
 
 /// Runs `ip` with `args`; the error names the command and what `ip` said.
 fn ip(args: &[&str]) -> Result<String, String> {
@@ -308,9 +309,7 @@ impl Node {
             // its own process group: a Ctrl-C at the terminal reaches the runner, which tears down in order
             .process_group(0);
         nemeses::partition::enter_netns(&mut cmd, &ns);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("{}: starting {}: {e}", self.name, self.argv[0]))?;
+        let child = spawn_tied(cmd).map_err(|e| format!("{}: starting {}: {e}", self.name, self.argv[0]))?;
         *slot = Some(child);
         Ok(())
     }
@@ -331,6 +330,52 @@ impl Node {
             let _ = child.wait();
         }
     }
+}
+
+/// A spawn request for the spawner thread, and where its answer goes.
+type Spawn = (Command, Sender<std::io::Result<Child>>);
+
+/// Spawns `cmd` so that it gets SIGKILL when the runner dies, even by SIGKILL.
+///
+/// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the
+/// process, and nodes are started (and restarted by the nemesis) from threads that
+/// come and go; so one thread that lives as long as the runner forks them all.
+fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<Sender<Spawn>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = channel::<Spawn>();
+        std::thread::Builder::new()
+            .name("spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(tx)
+    });
+    let runner = std::process::id();
+    // SAFETY: prctl, getppid and _exit are async-signal-safe; this runs in the child only.
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // the runner died between the fork and the prctl: nobody would kill us
+            if nix::libc::getppid() as u32 != runner {
+                nix::libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = channel();
+    spawner
+        .lock()
+        .expect("spawner")
+        .send((cmd, tx))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
 }
 
 /// Where a node's files go inside the run folder.

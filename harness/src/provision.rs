@@ -1,10 +1,10 @@
-//! Finding or fetching the database binaries a test runs.
+//! Finding or fetching the programs a test runs: the systems' binaries and iptables.
 //!
-//! What bookworm has is installed with apt (etcd 3.4.23, ZooKeeper 3.8). Other
-//! versions (etcd 3.5.16 and ZooKeeper 3.9.3 from trixie, Consul 1.8.7 from
-//! bullseye) are fetched as .debs into splitbrain's cache with a private apt
-//! configuration and state, so the machine's sources stay as they are, and are
-//! unpacked with `dpkg-deb -x`, never installed.
+//! What the machine has installed is used as it is (bookworm's etcd 3.4.23 and
+//! ZooKeeper 3.8, iptables). Everything else (those when absent, etcd 3.5.16 and
+//! ZooKeeper 3.9.3 from trixie, Consul 1.8.7 from bullseye) is fetched as .debs into
+//! splitbrain's cache with a private apt configuration and state, so the machine's
+//! sources stay as they are, and unpacked with `dpkg-deb -x`, never installed.
 //!
 //! The private apt for a suite lives in `$CACHE/apt-<suite>/`: `apt.conf` (passed
 //! with `apt-get -c`, read after the machine's apt.conf.d, so it can override
@@ -29,6 +29,18 @@ pub const ETCD_VERSIONS: &[&str] = &["3.5.16", "3.4.23"];
 
 /// Where bookworm's `etcd-server` puts etcd.
 const INSTALLED_ETCD: &str = "/usr/bin/etcd";
+
+/// The iptables of bookworm's archive, with the libraries it links.
+const IPTABLES_PACKAGES: &[&str] = &[
+    "iptables/bookworm",
+    "libip4tc2/bookworm",
+    "libip6tc2/bookworm",
+    "libxtables12/bookworm",
+    "libnftnl11/bookworm",
+    "libmnl0/bookworm",
+    "libnetfilter-conntrack3/bookworm",
+    "libnfnetlink0/bookworm",
+];
 
 /// The keyring Debian's archives are checked against.
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -91,25 +103,26 @@ fn etcd_in(cache: &Path, version: Option<&str>, binary: Option<&Path>) -> Result
     }
     match version {
         Some("3.5.16") => trixie_3_5(cache),
-        Some("3.4.23") => installed_3_4(),
+        Some("3.4.23") => bookworm_3_4(cache),
         Some(v) => Err(format!(
             "etcd version {v} is not provisioned by splitbrain; use --version {}, or --binary PATH",
             ETCD_VERSIONS.join(" or ")
         )),
-        // the newest we can have; the installed one when trixie is out of reach
+        // the newest we can have; bookworm's 3.4 when trixie is out of reach
         None => trixie_3_5(cache).or_else(|fetch| {
-            installed_3_4().map_err(|_| {
+            bookworm_3_4(cache).map_err(|_| {
                 format!("no etcd available: {fetch}; or run `apt-get install etcd-server` for etcd 3.4.23")
             })
         }),
     }
 }
 
-/// Bookworm's etcd, installed with `apt-get install etcd-server`.
-fn installed_3_4() -> Result<Binary, String> {
+/// Bookworm's etcd 3.4.23: the one `apt-get install etcd-server` put in /usr/bin,
+/// else fetched into `$CACHE/etcd/3.4.23/`.
+fn bookworm_3_4(cache: &Path) -> Result<Binary, String> {
     let path = PathBuf::from(INSTALLED_ETCD);
     if !path.is_file() {
-        return Err("etcd 3.4.23 is not installed: run `apt-get install etcd-server`".into());
+        return fetched(cache, "etcd", "3.4.23", "bookworm", &["etcd-server/bookworm"]);
     }
     let version = etcd_version(&path)?;
     if version != "3.4.23" {
@@ -122,24 +135,64 @@ fn installed_3_4() -> Result<Binary, String> {
 
 /// Trixie's etcd 3.5.16, unpacked into `$CACHE/etcd/3.5.16/`; fetched once.
 fn trixie_3_5(cache: &Path) -> Result<Binary, String> {
-    let home = cache.join("etcd/3.5.16");
+    fetched(cache, "etcd", "3.5.16", "trixie", &["etcd-server=3.5.16*"])
+}
+
+/// etcd `version` from Debian `suite`, unpacked into `$CACHE/<name>/<version>/`; fetched once.
+fn fetched(cache: &Path, name: &str, version: &str, suite: &str, packages: &[&str]) -> Result<Binary, String> {
+    let home = cache.join(name).join(version);
     let path = home.join("usr/bin/etcd");
     if !path.is_file() {
         eprintln!(
-            "splitbrain: fetching etcd 3.5.16 from Debian trixie into {}",
+            "splitbrain: fetching etcd {version} from Debian {suite} into {}",
             home.display()
         );
-        fetch_debs(cache, "trixie", &["etcd-server=3.5.16*"], &home)?;
+        fetch_debs(cache, suite, packages, &home)?;
     }
-    let version = etcd_version(&path)?;
-    if version != "3.5.16" {
+    let found = etcd_version(&path)?;
+    if found != version {
         return Err(format!(
-            "{} is etcd {version}, not 3.5.16: remove {} and try again",
+            "{} is etcd {found}, not {version}: remove {} and try again",
             path.display(),
             home.display()
         ));
     }
-    Ok(Binary { path, version })
+    Ok(Binary { path, version: found })
+}
+
+/// The iptables partitions run: the machine's when it has a working one, else
+/// bookworm's, fetched once into `$CACHE/iptables/` and run with its own libraries.
+pub fn iptables() -> Result<nemeses::partition::Iptables, String> {
+    iptables_in(&cache_dir())
+}
+
+fn iptables_in(cache: &Path) -> Result<nemeses::partition::Iptables, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/sbin"].map(PathBuf::from));
+    for dir in dirs {
+        let tool = nemeses::partition::Iptables::system(dir.join("iptables"));
+        if tool.works() {
+            return Ok(tool);
+        }
+    }
+    let home = cache.join("iptables");
+    let tool = nemeses::partition::Iptables::unpacked(&home);
+    if !tool.works() {
+        eprintln!(
+            "splitbrain: no iptables on this machine: fetching bookworm's into {}",
+            home.display()
+        );
+        let _ = std::fs::remove_dir_all(&home);
+        fetch_debs(cache, "bookworm", IPTABLES_PACKAGES, &home)
+            .map_err(|e| format!("partitions need iptables: {e}; or run `apt-get install iptables`"))?;
+        if !tool.works() {
+            return Err(format!(
+                "the iptables fetched into {} does not run; run `apt-get install iptables`",
+                home.display()
+            ));
+        }
+    }
+    Ok(tool)
 }
 
 /// Downloads Debian packages (`name` or `name=version-glob`) of `suite` with a
@@ -333,15 +386,31 @@ mod tests {
     }
 
     #[test]
-    fn installed_etcd_reports_its_version() {
-        let path = Path::new(INSTALLED_ETCD);
-        if !path.is_file() {
-            eprintln!("skipped: {INSTALLED_ETCD} is absent (apt-get install etcd-server)");
-            return;
-        }
-        assert_eq!(etcd_version(path).unwrap(), "3.4.23");
-        let b = etcd_in(Path::new("/nonexistent/cache"), Some("3.4.23"), None).unwrap();
-        assert_eq!((b.path.as_path(), b.version.as_str()), (path, "3.4.23"));
+    fn etcd_3_4_is_the_installed_one_or_fetched_from_bookworm() {
+        let cache = scratch("cache-3-4");
+        let b = etcd_in(&cache, Some("3.4.23"), None).unwrap();
+        assert_eq!(b.version, "3.4.23");
+        let expected = if Path::new(INSTALLED_ETCD).is_file() {
+            PathBuf::from(INSTALLED_ETCD)
+        } else {
+            cache.join("etcd/3.4.23/usr/bin/etcd")
+        };
+        assert_eq!(b.path, expected);
+        assert_eq!(etcd_version(&b.path).unwrap(), "3.4.23");
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    #[test]
+    fn fetched_iptables_runs_with_its_own_libraries() {
+        let cache = scratch("cache-iptables");
+        let home = cache.join("iptables");
+        fetch_debs(&cache, "bookworm", IPTABLES_PACKAGES, &home).unwrap();
+        let tool = nemeses::partition::Iptables::unpacked(&home);
+        assert!(tool.works(), "{tool:?}");
+        // the cache's copy is what iptables_in falls back to; with one on the machine it prefers that
+        let chosen = iptables_in(&cache).unwrap();
+        assert!(chosen.works());
+        std::fs::remove_dir_all(&cache).unwrap();
     }
 
     #[test]

@@ -234,6 +234,8 @@ struct RunCluster {
     handle: tokio::runtime::Handle,
     /// The lock workload's, for `client-pause`.
     lock: Option<Arc<LockSpec>>,
+    /// Provisioned when the run partitions.
+    iptables: Option<nemeses::partition::Iptables>,
 }
 
 impl Cluster for RunCluster {
@@ -261,6 +263,9 @@ impl Cluster for RunCluster {
     }
     fn run_id(&self) -> String {
         self.run_id.clone()
+    }
+    fn iptables(&self) -> Option<&nemeses::partition::Iptables> {
+        self.iptables.as_ref()
     }
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
@@ -353,6 +358,13 @@ pub async fn start_cluster(
             .map_err(|e| format!("{e} (its log: {})", dir.join("nodes/resource.log").display()))?;
     }
     Ok((teardown, ips, ready, resource_addr))
+}
+
+/// Resolves once the run is interrupted (Ctrl-C, SIGTERM), within 50 ms.
+async fn interrupted(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until something accepts connections at `addr`.
@@ -487,14 +499,26 @@ pub fn run_id() -> String {
 pub fn run(args: &Args) -> Result<u8, String> {
     let plan = plan(args)?;
     crate::netns::require_root()?;
+    match crate::leftovers() {
+        Ok(removed) if !removed.is_empty() => {
+            eprintln!("splitbrain: removed what dead runs left: {}", removed.join(", "))
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("splitbrain: warning: cannot clean up after dead runs: {e}"),
+    }
     let db = Db::provision(plan.system, args.version.as_deref(), args.binary.as_deref())?;
+    let iptables = plan
+        .kinds
+        .contains(&Kind::Partition)
+        .then(crate::provision::iptables)
+        .transpose()?;
     let runtime = choose_runtime(args, &plan, &db)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(run_async(args, plan, Arc::new(db), runtime))
+    rt.block_on(run_async(args, plan, Arc::new(db), runtime, iptables))
 }
 
 /// The runtime `--runtime` asks for; `auto` says what it chose and why.
@@ -536,7 +560,13 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> 
     }
 }
 
-async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Result<u8, String> {
+async fn run_async(
+    args: &Args,
+    plan: Plan,
+    db: Arc<Db>,
+    runtime: Runtime,
+    iptables: Option<nemeses::partition::Iptables>,
+) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -581,6 +611,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
                                               Workload::Lock { fenced: false } => json!("naive"),
                                               Workload::Register => json!(null) },
             "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
+            "iptables": iptables.as_ref().map(|t| t.program()),
         }),
     )?;
     eprintln!(
@@ -602,7 +633,11 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
         Workload::Lock { fenced } => Some(fenced),
         Workload::Register => None,
     };
-    let (mut teardown, ips, ready, resource) = start_cluster(&id, args.nodes, &db, &dir.path, fenced, &runtime).await?;
+    // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
+    let (mut teardown, ips, ready, resource) = tokio::select! {
+        started = start_cluster(&id, args.nodes, &db, &dir.path, fenced, &runtime) => started?,
+        () = interrupted(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
+    };
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
 
     let start = Instant::now();
@@ -639,6 +674,19 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
             args.ttl
         );
     }
+    if let Some(l) = lock.as_ref().filter(|_| plan.kinds.contains(&Kind::ClientPause)) {
+        let delay = match plan.system {
+            System::Consul => format!(" + lock-delay {} s", args.lock_delay),
+            _ => String::new(),
+        };
+        eprintln!(
+            "splitbrain: client-pause: a holder stalls {:.1} s (2 x lease {} s{delay} + 3 s), past its lease{}; \
+             the run waits for a stall under way",
+            l.pause().as_secs_f64(),
+            l.lease().as_secs_f64(),
+            if delay.is_empty() { "" } else { " and the lock-delay" },
+        );
+    }
     let until = start + plan.time_limit;
     let mut workers = Vec::new();
     for p in 0..plan.concurrency {
@@ -663,6 +711,7 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
         db: db.clone(),
         handle: tokio::runtime::Handle::current(),
         lock: lock.clone(),
+        iptables,
     });
     let schedule = Schedule::new(
         &plan.kinds,
@@ -715,32 +764,43 @@ async fn run_async(args: &Args, plan: Plan, db: Arc<Db>, runtime: Runtime) -> Re
     }
     let nemesis_result = tokio::task::block_in_place(|| nemesis_thread.finish());
 
-    let interrupted = stop.load(Ordering::Relaxed);
     let mut recovered = None;
-    if !interrupted {
+    if !stop.load(Ordering::Relaxed) {
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
-        recovered = Some(db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)).await);
-        match &lock {
-            Some(l) => match l.final_read(1_000_000_000, rec.as_ref()).await {
-                Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
-                Err(e) => eprintln!("splitbrain: {e}"),
-            },
-            None => {
-                let mut read = 0;
-                for (i, ip) in ips.iter().enumerate() {
-                    read = spec
-                        .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
-                        .await
-                        .unwrap_or(0);
-                    if read as u64 == args.keys {
-                        break;
+        recovered = tokio::select! {
+            r = db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)) => Some(r),
+            () = interrupted(&stop) => None,
+        };
+        let final_reads = async {
+            match &lock {
+                Some(l) => match l.final_read(1_000_000_000, rec.as_ref()).await {
+                    Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
+                    Err(e) => eprintln!("splitbrain: {e}"),
+                },
+                None => {
+                    let mut read = 0;
+                    for (i, ip) in ips.iter().enumerate() {
+                        read = spec
+                            .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
+                            .await
+                            .unwrap_or(0);
+                        if read as u64 == args.keys {
+                            break;
+                        }
                     }
+                    eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
                 }
-                eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
+            }
+        };
+        if recovered.is_some() {
+            tokio::select! {
+                () = final_reads => {}
+                () = interrupted(&stop) => {}
             }
         }
     }
     teardown.now();
+    let interrupted = stop.load(Ordering::Relaxed);
     let history = rec.history()?;
     nemesis_result?;
     let recovery = match &recovered {

@@ -1,5 +1,6 @@
-//! ZooKeeper automation: provisioning (bookworm's 3.8 or trixie's 3.9.3 jars),
-//! each server's zoo.cfg and java command line, readiness through `srvr`.
+//! ZooKeeper automation: provisioning (bookworm's 3.8 or trixie's 3.9.3, installed or
+//! fetched into the cache), each server's zoo.cfg and java command line, readiness
+//! through `srvr`.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -43,34 +44,45 @@ pub fn provision(version: Option<&str>) -> Result<Install, String> {
     }
 }
 
+/// Bookworm's 3.8.0: the installed `zookeeper` package, else its jars fetched into the cache.
 fn bookworm(java: PathBuf) -> Result<Install, String> {
     let jar = Path::new("/usr/share/java/zookeeper.jar");
-    if !jar.is_file() {
-        return Err("zookeeper 3.8 is not installed: run `apt-get install zookeeper`".into());
+    if jar.is_file() {
+        // the jar's manifest names its dependencies by absolute path; slf4j-simple sends logs to stderr
+        return Ok(Install {
+            version: "3.8.0".into(),
+            classpath: "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar".into(),
+            java,
+        });
     }
-    // the jar's manifest names its dependencies by absolute path; slf4j-simple sends logs to stderr
-    Ok(Install {
-        version: "3.8.0".into(),
-        classpath: "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar".into(),
-        java,
-    })
+    fetched(java, "3.8.0", "bookworm")
 }
 
 fn trixie(java: PathBuf) -> Result<Install, String> {
-    let home = cache_dir().join("zookeeper/3.9.3");
+    fetched(java, "3.9.3", "trixie")
+}
+
+/// The server jars of `suite`'s ZooKeeper (`version`) and what it loads, unpacked
+/// into `$CACHE/zookeeper/<version>/`; fetched once.
+fn fetched(java: PathBuf, version: &str, suite: &str) -> Result<Install, String> {
+    let home = cache_dir().join("zookeeper").join(version);
     let jars = home.join("usr/share/java");
     if !jars.join("zookeeper.jar").is_file() {
         eprintln!(
-            "splitbrain: fetching zookeeper 3.9.3 from Debian trixie into {}",
+            "splitbrain: fetching zookeeper {version} from Debian {suite} into {}",
             home.display()
         );
-        let packages = [
-            "libzookeeper-java/trixie",
-            "libslf4j-java/trixie",
-            "libdropwizard-metrics-java/trixie",
-            "libsnappy-java/trixie",
-        ];
-        fetch_debs(&cache_dir(), "trixie", &packages, &home)?;
+        let packages: Vec<String> = [
+            "libzookeeper-java",
+            "libslf4j-java",
+            "libdropwizard-metrics-java",
+            "libsnappy-java",
+        ]
+        .iter()
+        .map(|p| format!("{p}/{suite}"))
+        .collect();
+        let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+        fetch_debs(&cache_dir(), suite, &packages, &home)?;
     }
     // zookeeper.jar last: its manifest's absolute /usr/share/java entries must not shadow these
     let cp: Vec<String> = [
@@ -85,7 +97,7 @@ fn trixie(java: PathBuf) -> Result<Install, String> {
     .map(|j| jars.join(format!("{j}.jar")).display().to_string())
     .collect();
     Ok(Install {
-        version: "3.9.3".into(),
+        version: version.into(),
         classpath: cp.join(":"),
         java,
     })

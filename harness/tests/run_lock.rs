@@ -19,7 +19,7 @@ fn run_lock(system: &str, resource: &str, extra: &[&str]) -> (Output, serde_json
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args(["run", "--runtime", "netns", "--system", system, "--workload", "lock"])
         .args(["--resource", resource])
-        .args(["--nemesis", "client-pause", "--seed", "1"])
+        .args(["--nemesis", "client-pause"])
         .args(extra)
         .arg("--results")
         .arg(&results)
@@ -95,10 +95,11 @@ fn assert_fenced_holds(system: &str, extra: &[&str]) {
     assert_eq!(mutex.status.code(), Some(1), "{}", show(&mutex));
 }
 
-const SHORT: &[&str] = &["--time-limit", "20", "--nemesis-interval", "4"];
-/// Consul keeps a session for up to twice its 10 s floor, so its pause is 22 s;
-/// lock-delay 0 lets the next contender in as soon as the session is gone.
-const CONSUL: &[&str] = &["--time-limit", "30", "--nemesis-interval", "3", "--lock-delay", "0"];
+const SHORT: &[&str] = &["--time-limit", "20", "--nemesis-interval", "4", "--seed", "1"];
+/// Consul with every default (TTL 10 s, lock-delay 15 s, faults every 5 s, a seed
+/// from the clock): the stall (2 x 10 + 15 + 3 = 38 s) outlasts the session and its
+/// lock-delay, and the run waits for it.
+const CONSUL: &[&str] = &["--time-limit", "40"];
 
 #[test]
 fn etcd_naive_lock_loses_updates_when_a_holder_stalls() {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cluster::Cluster;
@@ -147,57 +147,111 @@ pub fn enter_netns(cmd: &mut Command, ns: &File) {
     }
 }
 
-/// Runs iptables inside the network namespace at `netns`.
-pub fn iptables(netns: &Path, args: &[&str]) -> Result<String, String> {
-    let ns = File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
-    let mut cmd = Command::new("iptables");
-    // wait at most 5 s for the xtables lock (other tools on the host may hold it)
-    cmd.args(["-w", "5"]).args(args);
-    enter_netns(&mut cmd, &ns);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("iptables: {e} (install the iptables package)"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "iptables {} in {}: {}",
-            args.join(" "),
-            netns.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+/// The iptables program partitions run, with what it needs to find its libraries
+/// when it is not the machine's own.
+#[derive(Clone, Debug)]
+pub struct Iptables {
+    program: PathBuf,
+    env: Vec<(&'static str, PathBuf)>,
+}
+
+impl Iptables {
+    /// An iptables installed on the machine.
+    pub fn system(program: PathBuf) -> Iptables {
+        Iptables { program, env: Vec::new() }
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+
+    /// Debian's iptables unpacked (not installed) under `root`: the nft variant, its
+    /// shared libraries and its extensions from there.
+    pub fn unpacked(root: &Path) -> Iptables {
+        let lib = root.join(format!("usr/lib/{}-linux-gnu", std::env::consts::ARCH));
+        Iptables {
+            program: root.join("usr/sbin/iptables-nft"),
+            env: vec![("XTABLES_LIBDIR", lib.join("xtables")), ("LD_LIBRARY_PATH", lib)],
+        }
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Whether it runs here (`iptables -V` answers).
+    pub fn works(&self) -> bool {
+        self.command()
+            .arg("-V")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Runs iptables inside the network namespace at `netns`.
+    pub fn run(&self, netns: &Path, args: &[&str]) -> Result<String, String> {
+        let ns = File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
+        let mut cmd = self.command();
+        // wait at most 5 s for the xtables lock (other tools on the host may hold it)
+        cmd.args(["-w", "5"]).args(args);
+        enter_netns(&mut cmd, &ns);
+        let out = cmd
+            .output()
+            .map_err(|e| format!("{}: {e}", self.program.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "iptables {} in {}: {}",
+                args.join(" "),
+                netns.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The cluster's iptables, or why partitions cannot run.
+fn iptables_of(cluster: &dyn Cluster) -> Result<&Iptables, String> {
+    cluster
+        .iptables()
+        .ok_or_else(|| "partitions need iptables, and this run has none".to_string())
 }
 
 /// Makes each node drop packets from the nodes its grudge names.
 pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
+    let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     for (i, drops) in g.iter().enumerate() {
         let ns = cluster.netns(i);
-        ensure_chain(&ns, &chain)?;
+        ensure_chain(iptables, &ns, &chain)?;
         for &j in drops {
             let src: Ipv4Addr = cluster.ip(j);
-            iptables(&ns, &["-A", &chain, "-s", &src.to_string(), "-j", "DROP"])?;
+            iptables.run(&ns, &["-A", &chain, "-s", &src.to_string(), "-j", "DROP"])?;
         }
     }
     Ok(())
 }
 
-fn ensure_chain(ns: &Path, chain: &str) -> Result<(), String> {
-    if iptables(ns, &["-n", "-L", chain]).is_err() {
-        iptables(ns, &["-N", chain])?;
-        iptables(ns, &["-I", "INPUT", "-j", chain])?;
+fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), String> {
+    if iptables.run(ns, &["-n", "-L", chain]).is_err() {
+        iptables.run(ns, &["-N", chain])?;
+        iptables.run(ns, &["-I", "INPUT", "-j", chain])?;
     }
     Ok(())
 }
 
 /// Removes every rule we added on every node (our chain only).
 pub fn heal(cluster: &dyn Cluster) -> Result<(), String> {
+    let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     let mut first_err = None;
     for i in 0..cluster.size() {
         let ns = cluster.netns(i);
-        if iptables(&ns, &["-n", "-L", &chain]).is_ok()
-            && let Err(e) = iptables(&ns, &["-F", &chain])
+        if iptables.run(&ns, &["-n", "-L", &chain]).is_ok()
+            && let Err(e) = iptables.run(&ns, &["-F", &chain])
         {
             first_err.get_or_insert(e);
         }

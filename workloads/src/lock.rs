@@ -7,8 +7,8 @@
 //! longer than its lease, as a GC pause would.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checkers::rng::Rng;
@@ -30,6 +30,8 @@ pub struct ClientPauses {
     armed: AtomicBool,
     /// Processes paused right now.
     active: AtomicU64,
+    /// When the stall under way ends: the run's workload lasts until then.
+    ends: Mutex<Option<Instant>>,
 }
 
 impl ClientPauses {
@@ -51,6 +53,16 @@ impl ClientPauses {
 
     fn done(&self) {
         self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The end of the workload: `until`, or later while a stall is under way, so that
+    /// the stalled holder's late write and the others' turns in between are recorded.
+    fn end(&self, until: Instant) -> Instant {
+        self.ends.lock().expect("pause end").map_or(until, |e| e.max(until))
+    }
+
+    fn stall(&self, ends: Option<Instant>) {
+        *self.ends.lock().expect("pause end") = ends;
     }
 }
 
@@ -116,16 +128,33 @@ fn pair(token: Option<i64>, v: Option<i64>) -> Value {
     Value::list(vec![int(token), int(v)])
 }
 
+/// Resolves once `stop` is set (an interrupted run), within 50 ms.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Pause after an error, so that a process bound to a dead node does not spin.
 const BACKOFF: Duration = Duration::from_millis(50);
 
 impl LockSpec {
-    /// How long a paused holder stalls: past its lease however the system
-    /// counts it (Consul waits up to twice the TTL before it invalidates), with
-    /// time left for the next holder to get in. Consul's lock-delay is not
-    /// added: a pause shorter than it is what lock-delay exists to absorb.
+    /// How long a paused holder stalls: past its lease however the system counts
+    /// it (Consul invalidates a session up to twice its TTL after the last renewal),
+    /// past Consul's lock-delay after that (a shorter stall is exactly what
+    /// lock-delay absorbs), and 3 s more for the next holder to get in and write
+    /// (a waiter on Consul looks again at least every second).
     pub fn pause(&self) -> Duration {
-        self.lease() * 2 + Duration::from_secs(2)
+        self.lease() * 2 + self.lock_delay() + Duration::from_secs(3)
+    }
+
+    /// Consul's lock-delay; the other systems have none.
+    fn lock_delay(&self) -> Duration {
+        if self.system == System::Consul {
+            self.lock_delay
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// The lease as the system will apply it.
@@ -138,12 +167,7 @@ impl LockSpec {
 
     /// How long an acquire may wait: past a lapsed lease and a lock delay.
     fn acquire_timeout(&self) -> Duration {
-        let delay = if self.system == System::Consul {
-            self.lock_delay
-        } else {
-            Duration::ZERO
-        };
-        self.pause() + delay + self.op_timeout
+        self.pause() + self.lock_delay() + self.op_timeout
     }
 
     fn node_port(&self) -> u16 {
@@ -192,7 +216,7 @@ impl LockSpec {
         let mut locker: Option<Locker> = None;
         let mut resource: Option<Resource> = None;
         let mut process = first;
-        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        while !stop.load(Ordering::Relaxed) && Instant::now() < self.pauses.end(until) {
             let p = Process::Client(process);
             let record = |kind, f, k: &str, v: Value| rec.record(Op::new(p, kind, f, v).with_key(key(k)));
             let error = |kind, f, k: &str, v: Value, why: &str| {
@@ -212,7 +236,7 @@ impl LockSpec {
             // no longer than the run, so that its end does not wait on a queue
             let wait = self
                 .acquire_timeout()
-                .min(until.saturating_duration_since(Instant::now()) + self.op_timeout);
+                .min(self.pauses.end(until).saturating_duration_since(Instant::now()) + self.op_timeout);
             let token = match tokio::time::timeout(wait, acquired).await {
                 Ok(Ok(token)) => {
                     record(Type::Ok, F::Acquire, "lock", Value::Int(token));
@@ -258,11 +282,17 @@ impl LockSpec {
                 }
             };
             if let Some(v) = value {
-                // a pause that would outlast the run is not taken: the run would wait for it
-                if Instant::now() + self.pause() < until && self.pauses.take() {
+                // the run waits for a stall under way (one at a time), however long
+                if self.pauses.take() {
+                    self.pauses.stall(Some(Instant::now() + self.pause()));
                     proxy.freeze(true);
-                    tokio::time::sleep(self.pause()).await;
+                    let stalled = tokio::time::sleep(self.pause());
+                    tokio::select! {
+                        () = stalled => {}
+                        () = stopped(&stop) => {}
+                    }
                     proxy.freeze(false);
+                    self.pauses.stall(None);
                     self.pauses.done();
                 }
                 tokio::time::sleep(self.think.mul_f64(rng.below(1001) as f64 / 1000.0)).await;
