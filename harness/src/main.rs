@@ -68,8 +68,8 @@ enum ImagesCommand {
     /// Build splitbrain/<system>:<version> from the provisioned binaries (skips existing ones)
     Build {
         /// Systems, comma-separated
-        #[arg(long, default_value = "etcd,zookeeper,consul")]
-        system: String,
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "etcd,zookeeper,consul")]
+        system: Vec<workloads::System>,
         /// Version to build [default: the newest available, as `run` would pick]
         #[arg(long)]
         version: Option<String>,
@@ -84,10 +84,14 @@ enum ImagesCommand {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("splitbrain: {}", usage_error(&e));
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let result = match cli.command {
@@ -105,6 +109,21 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// A command-line error as one line: clap's first line, plus the values a flag takes.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("bad command line");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        line.push_str(&format!("; use {}", valid.join(", ")));
+    } else if let Some(ContextValue::String(suggested)) = e.get(ContextKind::SuggestedArg) {
+        line.push_str(&format!("; did you mean {suggested}?"));
+    }
+    line.push_str(" (see --help)");
+    line
 }
 
 /// Removes what runs whose runner is gone left behind (namespaces, links, processes,
@@ -140,9 +159,7 @@ fn images(command: ImagesCommand) -> Result<u8, String> {
     match command {
         ImagesCommand::List => print!("{}", images::list()?),
         ImagesCommand::Build { system, version, force } => {
-            for name in system.split(',') {
-                let system = workloads::System::parse(name.trim())
-                    .ok_or_else(|| format!("--system {name}: use etcd, zookeeper or consul"))?;
+            for system in system {
                 let db = db::Db::provision(system, version.as_deref(), None)?;
                 let tag = db.image();
                 eprintln!("splitbrain: image {tag} ...");

@@ -21,17 +21,15 @@ use crate::netns::{Network, Node, node_paths};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// System under test: etcd, zookeeper or consul
-    #[arg(long, default_value = "etcd")]
-    pub system: String,
-    /// Workload: register (read / write / cas on independent keys) or lock
-    /// (acquire, read-modify-write a resource with the token, release)
-    #[arg(long, default_value = "register")]
-    pub workload: String,
-    /// Lock workload: the resource, naive (accepts any write) or fenced (rejects
-    /// a read or write whose token is below the highest it has seen)
-    #[arg(long, default_value = "fenced")]
-    pub resource: String,
+    /// System under test
+    #[arg(long, value_enum, default_value_t = System::Etcd)]
+    pub system: System,
+    /// Workload
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Register)]
+    pub workload: WorkloadArg,
+    /// Lock workload: the resource the critical sections write
+    #[arg(long, value_enum, default_value_t = ResourceArg::Fenced)]
+    pub resource: ResourceArg,
     /// Lock workload: lease / session TTL in seconds (Consul's floor is 10)
     #[arg(long, default_value_t = 3.0)]
     pub ttl: f64,
@@ -52,8 +50,9 @@ pub struct Args {
     /// Seconds of workload (faults included)
     #[arg(long, default_value_t = 30.0)]
     pub time_limit: f64,
-    /// Folder for results: DIR/<system>-<workload>-<nemesis>/<timestamp>/
-    #[arg(long, default_value = "results")]
+    /// Folder for results: DIR/<system>-<workload>-<nemesis>/<timestamp>/, and a
+    /// `latest` link beside the timestamps
+    #[arg(long, default_value = "store")]
     pub results: PathBuf,
     /// Cluster size: 3 or 5
     #[arg(long, default_value_t = 3)]
@@ -76,8 +75,8 @@ pub struct Args {
     pub readers: usize,
     /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
     /// consul consistent|default|stale [default: the first, the strongest]
-    #[arg(long)]
-    pub read_mode: Option<String>,
+    #[arg(long, value_enum)]
+    pub read_mode: Option<ReadMode>,
     /// Seconds before an op's outcome is unknown
     #[arg(long, default_value_t = 1.0)]
     pub op_timeout: f64,
@@ -87,10 +86,9 @@ pub struct Args {
     /// Seed of the op mix and the fault schedule [default: from the clock]
     #[arg(long)]
     pub seed: Option<u64>,
-    /// auto, netns or docker. auto: docker when an engine answers and the
-    /// images exist (`splitbrain images build`), else netns
-    #[arg(long, default_value = "auto")]
-    pub runtime: String,
+    /// Where the nodes run
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
     /// Docker runtime: the nodes' image [default: splitbrain/<system>:<version>]
     #[arg(long)]
     pub image: Option<String>,
@@ -100,6 +98,35 @@ pub struct Args {
     /// Seconds to wait for the cluster to be healthy after the final heal
     #[arg(long, default_value_t = 30.0)]
     pub recovery_time: f64,
+}
+
+/// `--workload`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadArg {
+    /// read / write / cas on independent registers
+    Register,
+    /// acquire, read-modify-write a resource with the token, release
+    Lock,
+}
+
+/// `--resource`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResourceArg {
+    /// accepts any write
+    Naive,
+    /// rejects a read or write whose token is below the highest it has seen
+    Fenced,
+}
+
+/// `--runtime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// docker when an engine answers and the images exist (`splitbrain images build`), else netns
+    Auto,
+    /// each node a local process in a network namespace of its own
+    Netns,
+    /// each node a container from a local image
+    Docker,
 }
 
 /// How long a run's check may take.
@@ -138,20 +165,13 @@ fn positive(name: &str, v: f64) -> Result<Duration, String> {
 }
 
 fn plan(args: &Args) -> Result<Plan, String> {
-    let system = System::parse(&args.system)
-        .ok_or_else(|| format!("--system {}: use etcd, zookeeper or consul", args.system))?;
-    let workload = match (args.workload.as_str(), args.resource.as_str()) {
-        ("register", _) => Workload::Register,
-        ("lock", "naive") => Workload::Lock { fenced: false },
-        ("lock", "fenced") => Workload::Lock { fenced: true },
-        ("lock", other) => return Err(format!("--resource {other}: use naive or fenced")),
-        (other, _) => return Err(format!("--workload {other}: use register or lock")),
+    let system = args.system;
+    let workload = match args.workload {
+        WorkloadArg::Register => Workload::Register,
+        WorkloadArg::Lock => Workload::Lock {
+            fenced: args.resource == ResourceArg::Fenced,
+        },
     };
-    match args.runtime.as_str() {
-        "auto" | "netns" => {}
-        "docker" => {}
-        other => return Err(format!("--runtime {other}: use auto, netns or docker")),
-    }
     if args.nodes != 3 && args.nodes != 5 {
         return Err(format!("--nodes {}: use 3 or 5", args.nodes));
     }
@@ -184,8 +204,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let read_mode = match &args.read_mode {
-        Some(m) => system.read_mode(m)?,
+    let read_mode = match args.read_mode {
+        Some(m) => system.read_mode(m.name())?,
         None => system.read_modes()[0],
     };
     let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
@@ -541,10 +561,10 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> 
             binary_path: args.binary_path.clone(),
         })
     };
-    match args.runtime.as_str() {
-        "netns" => Ok(Runtime::Netns),
-        "docker" => docker().map_err(|e| format!("--runtime docker: {e}; or use --runtime netns")),
-        _ => Ok(match docker() {
+    match args.runtime {
+        RuntimeArg::Netns => Ok(Runtime::Netns),
+        RuntimeArg::Docker => docker().map_err(|e| format!("--runtime docker: {e}; or use --runtime netns")),
+        RuntimeArg::Auto => Ok(match docker() {
             Ok(r) => {
                 eprintln!(
                     "splitbrain: runtime docker (an engine answers and {} exists)",
@@ -590,15 +610,20 @@ async fn run_async(
     }
     let id = run_id();
     let test_name = match plan.workload {
-        Workload::Register => format!("{}-register-{}", args.system, args.nemesis),
-        Workload::Lock { .. } => format!("{}-lock-{}-{}", args.system, args.resource, args.nemesis),
+        Workload::Register => format!("{}-register-{}", plan.system, args.nemesis),
+        Workload::Lock { fenced } => format!(
+            "{}-lock-{}-{}",
+            plan.system,
+            if fenced { "fenced" } else { "naive" },
+            args.nemesis
+        ),
     };
     let dir = RunDir::create(&args.results, &test_name)?;
     dir.write_json(
         "test.json",
         &json!({
             "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
-            "workload": args.workload, "nemesis": args.nemesis, "partition_shapes": args.partition,
+            "workload": if plan.workload == Workload::Register { "register" } else { "lock" }, "nemesis": args.nemesis, "partition_shapes": args.partition,
             "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
             "readers": args.readers,
             "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,

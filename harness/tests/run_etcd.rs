@@ -207,13 +207,13 @@ fn bad_flags_and_missing_binaries_get_one_clear_line() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let results = results_dir("flags");
     for (args, says) in [
-        (vec!["--system", "cassandra"], "use etcd, zookeeper or consul"),
+        (vec!["--system", "cassandra"], "use etcd, zookeeper, consul"),
+        (vec!["--workload", "queue"], "use register, lock"),
+        (vec!["--resource", "soft"], "use naive, fenced"),
         (vec!["--nemesis", "meteor"], "unknown fault"),
         (vec!["--nodes", "4"], "use 3 or 5"),
-        (
-            vec!["--read-mode", "eventual"],
-            "etcd reads are linearizable, serializable",
-        ),
+        (vec!["--read-mode", "eventual"], "use linearizable, serializable"),
+        (vec!["--read-mode", "plain"], "etcd reads are linearizable, serializable"),
         (vec!["--time-limit=-3"], "positive"),
         (vec!["--binary", "/nonexistent/etcd"], "/nonexistent/etcd"),
     ] {

@@ -100,3 +100,61 @@ fn consul_consistent_reads_stay_valid_under_partition_kill_pause() {
 fn consul_stale_reads_are_caught() {
     assert_stale_reads_caught("consul", "stale", "leader");
 }
+
+/// Ctrl-C while ZooKeeper's JVMs are still starting (before the cluster is ready)
+/// ends the run within a second, with nothing left behind.
+#[test]
+fn ctrl_c_during_setup_ends_the_run_within_a_second() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let results = results_dir("zk-setup-sigint");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--runtime", "netns", "--system", "zookeeper", "--time-limit", "30"])
+        .arg("--results")
+        .arg(&results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn splitbrain");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr line");
+        let started = line.contains("results in");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    // the namespaces exist and the JVMs are starting; they take seconds to elect
+    std::thread::sleep(Duration::from_millis(300));
+    common::signal(child.id(), "INT");
+    let sent = Instant::now();
+    let status = child.wait().expect("wait");
+    let took = sent.elapsed();
+    seen.extend(lines.map_while(Result::ok));
+    assert_eq!(status.code(), Some(3), "{seen:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop: {seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("interrupted during setup")),
+        "{seen:?}"
+    );
+    assert!(!seen.iter().any(|l| l.contains("cluster ready")), "{seen:?}");
+    let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
+    let left = String::from_utf8_lossy(&ns.stdout).into_owned();
+    let procs = Command::new("pgrep")
+        .arg("-af")
+        .arg(results.to_str().expect("utf-8 path"))
+        .output()
+        .expect("pgrep");
+    assert!(
+        !left.contains("splitbrain-") && procs.stdout.is_empty(),
+        "left behind: {left} {}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+}

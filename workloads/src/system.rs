@@ -3,8 +3,10 @@
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum System {
     Etcd,
+    #[cfg_attr(feature = "clap", value(name = "zookeeper"))]
     ZooKeeper,
     Consul,
 }
@@ -53,6 +55,7 @@ impl fmt::Display for System {
 
 /// How a read is served, per system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ReadMode {
     /// etcd: through the leader's read index.
     Linearizable,

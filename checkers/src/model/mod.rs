@@ -22,7 +22,7 @@ use crate::value::Value;
 
 /// A sequential specification the linearizability engine checks against.
 pub trait Model: Send + Sync {
-    type State: Clone + Eq + Hash + Send + Sync + Debug;
+    type State: Clone + Eq + Hash + Send + Sync + Debug + 'static;
     /// A call as the model sees it: input and, unless unknown, output.
     type Op: Clone + Eq + Hash + Send + Sync + Debug;
 
@@ -50,6 +50,7 @@ pub trait Model: Send + Sync {
 
 /// The models `splitbrain check --model` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ModelKind {
     Register,
     CasRegister,
