@@ -1,13 +1,14 @@
 //! Whole-history checking: split into independent keys, search each in parallel,
 //! combine the verdicts and turn evidence into text a person can follow.
 
+use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::engine::{self, Entry, Limits, Outcome};
+use crate::engine::{self, Entry, Limits, Outcome, Stats, Violation};
 use crate::history::{Call, CallRef, History, HistoryError};
 use crate::model::{CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Set};
 use crate::op::{F, Type};
@@ -45,6 +46,9 @@ pub struct Options {
     pub model: ModelKind,
     /// Initial model state; the model's default when `None`.
     pub initial: Option<Value>,
+    /// Wall-clock time the check may take, counted from the call. Past it,
+    /// undecided keys are `unknown` with the reason (keys proven invalid stay
+    /// invalid) and the call returns within a few tens of milliseconds.
     pub time_limit: Option<Duration>,
     /// Bytes of search state all keys together may hold.
     pub memory_limit: Option<usize>,
@@ -92,12 +96,19 @@ pub struct Counterexample {
     pub op: OpView,
     /// Ops in flight while it was (info ops pending from earlier are not listed).
     pub concurrent: Vec<OpView>,
-    /// Every state the model could be in just before the op, none of which admits it.
+    /// States the model could be in just before the op, none of which admits it:
+    /// all of them, or the first [`engine::STATES_KEPT`] when there are more.
     pub states: Vec<StateView>,
+    /// How many such states there were in all.
+    pub states_total: usize,
     /// The tail of one longest linearizable prefix: op and the state after it.
     pub prefix: Vec<(OpView, String)>,
     /// Ops in that whole prefix.
     pub prefix_len: usize,
+    /// Why there is no prefix: the violation was proven, but the time (or memory)
+    /// ran out while searching for the prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_missing: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,23 +169,53 @@ pub fn check(history: &History, opts: &Options) -> Result<Report, HistoryError> 
 }
 
 /// Checks with any model, including ones this crate does not list.
-pub fn check_with<M: Model>(model: &M, history: &History, opts: &Options) -> Result<Report, HistoryError> {
+///
+/// With a time limit it returns within a moment of it, whatever the search is doing:
+/// keys are searched on other threads, and a key whose search has not stopped by
+/// then (it is in a step that cannot be interrupted, such as growing a table of
+/// millions of configurations) is reported unknown while that search winds down.
+pub fn check_with<M: Model + Clone + 'static>(
+    model: &M,
+    history: &History,
+    opts: &Options,
+) -> Result<Report, HistoryError> {
     let start = Instant::now();
     let calls = history.pair()?;
-    let partitions = partition(model, history, &calls)?;
+    let partitions = Arc::new(partition(model, history, &calls)?);
     let threads = rayon::current_num_threads().min(partitions.len()).max(1);
     let limits = Limits {
-        deadline: opts.time_limit.map(|t| start + t),
+        // a limit too far off to be an instant is no limit
+        deadline: opts.time_limit.and_then(|t| start.checked_add(t)),
         memory: opts.memory_limit.map_or(usize::MAX, |m| m / threads),
         depth_first: opts.depth_first,
     };
+    // from inside rayon's pool, waiting on a thread could starve the pool: search here
+    let searched = match limits.deadline.filter(|_| rayon::current_thread_index().is_none()) {
+        None => partitions
+            .par_iter()
+            .map(|(_, entries)| Some(engine::check(model, entries, limits)))
+            .collect(),
+        Some(deadline) => search_until(model, &partitions, limits, deadline),
+    };
+    // what the searches made stays on the side, to be freed after the report is built
+    let mut garbage: Vec<Outcome<M::State>> = Vec::with_capacity(partitions.len());
+    let mut size = 0;
     let keys: Vec<KeyResult> = partitions
-        .par_iter()
-        .map(|(key, entries)| {
-            let (outcome, stats) = engine::check(model, entries, limits);
-            let (verdict, reason, counterexample) = match outcome {
+        .iter()
+        .zip(searched)
+        .map(|((key, entries), searched)| {
+            let (outcome, stats) = searched.unwrap_or_else(|| {
+                let why = "time limit reached (the search was in a step it cannot interrupt)";
+                let stats = Stats {
+                    entries: entries.len(),
+                    ..Stats::default()
+                };
+                (Outcome::Unknown(why.to_string()), stats)
+            });
+            size += stats.states + stats.max_configs;
+            let (verdict, reason, counterexample) = match &outcome {
                 Outcome::Valid => (Verdict::Valid, None, None),
-                Outcome::Unknown(why) => (Verdict::Unknown, Some(why), None),
+                Outcome::Unknown(why) => (Verdict::Unknown, Some(why.clone()), None),
                 Outcome::Invalid(v) => {
                     let view = |e: u32| op_view(history, &calls[entries[e as usize].call as usize]);
                     let cx = Counterexample {
@@ -188,12 +229,15 @@ pub fn check_with<M: Model>(model: &M, history: &History, opts: &Options) -> Res
                                 after: after.iter().map(|&e| view(e)).collect(),
                             })
                             .collect(),
+                        states_total: v.states_total,
                         prefix: v.prefix.iter().map(|(e, s)| (view(*e), model.show_state(s))).collect(),
                         prefix_len: v.prefix_len,
+                        prefix_missing: v.prefix_missing.clone(),
                     };
                     (Verdict::Invalid, None, Some(cx))
                 }
             };
+            garbage.push(outcome);
             KeyResult {
                 key: key.as_ref().map(Value::to_string),
                 verdict,
@@ -207,6 +251,10 @@ pub fn check_with<M: Model>(model: &M, history: &History, opts: &Options) -> Res
             }
         })
         .collect();
+    // Searches allocate on their own threads, and after a big one its memory is being
+    // freed on others: a free here could wait a long while for their allocator's
+    // lock. So the report holds only what this thread allocated, and the rest goes.
+    engine::dispose(limits.deadline.is_some(), size, garbage);
     let verdict = keys.iter().map(|k| k.verdict).max().unwrap_or(Verdict::Valid);
     Ok(Report {
         verdict,
@@ -223,6 +271,97 @@ pub fn check_with<M: Model>(model: &M, history: &History, opts: &Options) -> Res
 }
 
 type Partition<O> = (Option<Value>, Vec<Entry<O>>);
+type Searched<S> = (Outcome<S>, Stats);
+
+/// How long past the deadline to wait for searches to stop on their own (they look
+/// at the clock every few milliseconds) and report how far they got.
+const GRACE: Duration = Duration::from_millis(30);
+
+/// Results as the searches hand them in.
+struct Board<S> {
+    /// Per key: its final result, or a violation proven while it is being explained.
+    results: Vec<Option<Searched<S>>>,
+    finals: usize,
+    /// The caller has stopped waiting: later results are dropped by their search.
+    closed: bool,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Searches the keys in parallel on a thread of their own, waiting for them until
+/// the deadline (and a grace). A key not done by then is `None`, or its violation
+/// if it was proven while the search for its explanation went on.
+fn search_until<M: Model + Clone + 'static>(
+    model: &M,
+    partitions: &Arc<Vec<Partition<M::Op>>>,
+    limits: Limits,
+    deadline: Instant,
+) -> Vec<Option<Searched<M::State>>> {
+    let n = partitions.len();
+    let board = Arc::new((
+        std::sync::Mutex::new(Board {
+            results: (0..n).map(|_| None).collect(),
+            finals: 0,
+            closed: false,
+            panic: None,
+        }),
+        Condvar::new(),
+    ));
+    let work = {
+        let (model, partitions, board) = (model.clone(), Arc::clone(partitions), Arc::clone(&board));
+        move || {
+            let hand_in = |i: usize, result: Searched<M::State>, last: bool| {
+                let mut b = board.0.lock().unwrap_or_else(|e| e.into_inner());
+                if b.closed {
+                    return; // too late: the result is dropped here, once unlocked
+                }
+                let before = b.results[i].replace(result);
+                b.finals += usize::from(last);
+                board.1.notify_all();
+                drop(b);
+                drop(before); // freed unlocked: freeing can be slow while memory is
+            };
+            let searched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                partitions.par_iter().enumerate().for_each(|(i, (_, entries))| {
+                    let mut proven = |v: Box<Violation<M::State>>, stats: Stats| {
+                        hand_in(i, (Outcome::Invalid(v), stats), false);
+                    };
+                    let result = engine::check_telling(&model, entries, limits, Some(&mut proven));
+                    hand_in(i, result, true);
+                })
+            }));
+            if let Err(panic) = searched {
+                let mut b = board.0.lock().unwrap_or_else(|e| e.into_inner());
+                b.panic = Some(panic);
+                board.1.notify_all();
+            }
+        }
+    };
+    if std::thread::Builder::new()
+        .name("checker".to_string())
+        .spawn(work)
+        .is_err()
+    {
+        // no thread: search here, still bound by the deadline's looks
+        return partitions
+            .par_iter()
+            .map(|(_, entries)| Some(engine::check(model, entries, limits)))
+            .collect();
+    }
+    let until = deadline.checked_add(GRACE).unwrap_or(deadline);
+    let mut b = board.0.lock().unwrap_or_else(|e| e.into_inner());
+    while b.finals < n && b.panic.is_none() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        b = board.1.wait_timeout(b, left).unwrap_or_else(|e| e.into_inner()).0;
+    }
+    if let Some(panic) = b.panic.take() {
+        std::panic::resume_unwind(panic);
+    }
+    b.closed = true;
+    std::mem::take(&mut b.results)
+}
 
 /// Groups calls by key (or keeps one group), dropping failed calls: they never happened.
 fn partition<M: Model>(model: &M, history: &History, calls: &[Call]) -> Result<Vec<Partition<M::Op>>, HistoryError> {
@@ -293,7 +432,7 @@ impl std::fmt::Display for OpView {
     }
 }
 
-/// Prefix ops shown in text; `--json` has the longer tail.
+/// Prefix ops and states shown in text; `--json` has more.
 const TEXT_TAIL: usize = 12;
 
 impl Report {
@@ -321,8 +460,17 @@ impl Report {
             }
             if let Some(cx) = &k.counterexample {
                 let _ = writeln!(out, "  cannot linearize  {}", cx.op);
-                let _ = writeln!(out, "  states it could have seen, none of which allows it:");
-                for s in &cx.states {
+                let shown = &cx.states[..cx.states.len().min(TEXT_TAIL)];
+                let _ = writeln!(
+                    out,
+                    "  states it could have seen, none of which allows it{}",
+                    if cx.states_total > shown.len() {
+                        format!(" (the first {} of {}):", shown.len(), cx.states_total)
+                    } else {
+                        ":".to_string()
+                    }
+                );
+                for s in shown {
                     let _ = write!(out, "    {}", s.state);
                     if !s.after.is_empty() {
                         let ops: Vec<String> = s
@@ -339,6 +487,10 @@ impl Report {
                     for o in &cx.concurrent {
                         let _ = writeln!(out, "    {o}");
                     }
+                }
+                if let Some(why) = &cx.prefix_missing {
+                    let _ = writeln!(out, "  longest linearizable prefix: {why}");
+                    continue;
                 }
                 let tail = &cx.prefix[cx.prefix.len().saturating_sub(TEXT_TAIL)..];
                 let _ = writeln!(

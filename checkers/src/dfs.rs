@@ -8,6 +8,8 @@
 //! try first: a linearization found is final, anything else falls through to the
 //! breadth-first search, which decides and explains.
 
+use std::time::Instant;
+
 use rustc_hash::FxHashSet;
 
 /// Partitions larger than this skip the depth-first try (its cache keys are
@@ -15,6 +17,8 @@ use rustc_hash::FxHashSet;
 pub const MAX_ENTRIES: usize = 4096;
 /// Search steps the depth-first try may take.
 const BUDGET: usize = 2_000_000;
+/// Steps between looks at the clock (a step is well under a microsecond).
+const CLOCK_EVERY: usize = 4096;
 
 /// One op for the search: its call and return positions (`u32::MAX`: none, an
 /// info op that may also never take effect) and its transition function.
@@ -23,9 +27,16 @@ pub struct Call {
     pub ret: u32,
 }
 
-/// Whether a linearization was found within the step budget and `memory` bytes
-/// of cache. `step(state, i)` applies call `i` to `state`, `None` when illegal.
-pub fn linearizable(calls: &[Call], init: u32, memory: usize, mut step: impl FnMut(u32, usize) -> Option<u32>) -> bool {
+/// Whether a linearization was found within the step budget, `memory` bytes of
+/// cache and the `deadline` (looked at every few thousand steps). `step(state, i)`
+/// applies call `i` to `state`, `None` when illegal.
+pub fn linearizable(
+    calls: &[Call],
+    init: u32,
+    memory: usize,
+    deadline: Option<Instant>,
+    mut step: impl FnMut(u32, usize) -> Option<u32>,
+) -> bool {
     let n = calls.len();
     if n == 0 || n > MAX_ENTRIES {
         return n == 0;
@@ -75,40 +86,50 @@ pub fn linearizable(calls: &[Call], init: u32, memory: usize, mut step: impl FnM
     let mut stack: Vec<(usize, u32)> = Vec::new();
     let mut state = init;
     let mut at = next[head];
-    for _ in 0..BUDGET {
-        if at == end {
-            return true;
-        }
-        let (_, i, is_ret) = events[at];
-        if is_ret {
-            if calls[i].ret == u32::MAX {
-                return true; // only info ops are left: they may never take effect
+    let found = 'search: {
+        for taken in 0..BUDGET {
+            if taken % CLOCK_EVERY == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                break 'search false;
             }
-            // call i must have been linearized by now: undo the last choice
-            let Some((j, before)) = stack.pop() else { return false };
-            state = before;
-            linearized[j / 64] &= !(1 << (j % 64));
-            relink(&mut next, &mut prev, ret_at[j]);
-            relink(&mut next, &mut prev, call_at[j]);
-            at = next[call_at[j]];
-            continue;
-        }
-        if let Some(ns) = step(state, i) {
-            linearized[i / 64] |= 1 << (i % 64);
-            if cache.len().saturating_mul(entry_bytes) > memory {
-                return false;
+            if at == end {
+                break 'search true;
             }
-            if cache.insert((linearized.clone(), ns)) {
-                stack.push((i, state));
-                state = ns;
-                unlink(&mut next, &mut prev, call_at[i]);
-                unlink(&mut next, &mut prev, ret_at[i]);
-                at = next[head];
+            let (_, i, is_ret) = events[at];
+            if is_ret {
+                if calls[i].ret == u32::MAX {
+                    break 'search true; // only info ops are left: they may never take effect
+                }
+                // call i must have been linearized by now: undo the last choice
+                let Some((j, before)) = stack.pop() else {
+                    break 'search false;
+                };
+                state = before;
+                linearized[j / 64] &= !(1 << (j % 64));
+                relink(&mut next, &mut prev, ret_at[j]);
+                relink(&mut next, &mut prev, call_at[j]);
+                at = next[call_at[j]];
                 continue;
             }
-            linearized[i / 64] &= !(1 << (i % 64));
+            if let Some(ns) = step(state, i) {
+                linearized[i / 64] |= 1 << (i % 64);
+                if cache.len().saturating_mul(entry_bytes) > memory {
+                    break 'search false;
+                }
+                if cache.insert((linearized.clone(), ns)) {
+                    stack.push((i, state));
+                    state = ns;
+                    unlink(&mut next, &mut prev, call_at[i]);
+                    unlink(&mut next, &mut prev, ret_at[i]);
+                    at = next[head];
+                    continue;
+                }
+                linearized[i / 64] &= !(1 << (i % 64));
+            }
+            at = next[at];
         }
-        at = next[at];
-    }
-    false
+        false
+    };
+    // up to a few million cached bitsets
+    crate::engine::dispose(deadline.is_some(), cache.len(), cache);
+    found
 }

@@ -28,10 +28,11 @@
 //!
 //! Histories without info ops are decided by the first pass.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use smallvec::SmallVec;
 
 use crate::dfs;
@@ -52,11 +53,20 @@ pub struct Entry<O> {
 /// Bounds that turn a search into `unknown` rather than a hang or a crash.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Past it a search gives up; every search looks at the clock every few
+    /// thousand units of work.
     pub deadline: Option<Instant>,
     /// Approximate bytes of configurations one partition may hold.
     pub memory: usize,
     /// Try the bounded depth-first search first on small partitions.
     pub depth_first: bool,
+}
+
+impl Limits {
+    /// Whether the deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
 }
 
 impl Default for Limits {
@@ -75,7 +85,20 @@ impl Default for Limits {
 pub struct Step {
     pub entry: u32,
     pub state: u32,
+    /// Steps in the path ending here (this one included).
+    pub len: u32,
     pub prev: Option<Arc<Step>>,
+}
+
+impl Step {
+    fn after(prev: &Option<Arc<Step>>, entry: u32, state: u32) -> Arc<Step> {
+        Arc::new(Step {
+            entry,
+            state,
+            len: prev.as_ref().map_or(1, |p| p.len + 1),
+            prev: prev.clone(),
+        })
+    }
 }
 
 /// Why a partition is not linearizable.
@@ -85,13 +108,19 @@ pub struct Violation<S> {
     pub entry: u32,
     /// Entries in flight when it completed (concurrent with it), with info ops pending.
     pub concurrent: Vec<u32>,
-    /// Every state the model could be in just before the failing op, with the
-    /// in-flight entries linearized to get there.
+    /// States the model could be in just before the failing op, with the
+    /// in-flight entries linearized to get there: all of them, or the first
+    /// `STATES_KEPT` when there are more.
     pub states: Vec<(S, Vec<u32>)>,
+    /// How many (state, linearized entries) there were in all.
+    pub states_total: usize,
     /// One longest linearizable prefix: entries in linearization order with the state after each.
     pub prefix: Vec<(u32, S)>,
     /// How many ops were linearized in all (the prefix may be cut to its tail).
     pub prefix_len: usize,
+    /// Why `prefix` is empty although the violation is proven: the search that
+    /// records paths ran out of time (or memory) after the one that decided.
+    pub prefix_missing: Option<String>,
 }
 
 #[derive(Debug)]
@@ -123,6 +152,39 @@ enum Mode {
 const SOFT_CAP: usize = 2000;
 /// Longest prefix a counterexample keeps.
 const PREFIX_TAIL: usize = 64;
+/// Most states a counterexample lists (a crowded key can have tens of thousands,
+/// which no one reads and which take seconds to report).
+pub const STATES_KEPT: usize = 64;
+/// Units of search work (a configuration taken or moved, a transition tried)
+/// between looks at the clock and the memory bound. A unit costs from a few
+/// nanoseconds to a few microseconds (a model step on a long value), so a
+/// deadline is noticed within milliseconds, and the look costs nothing measurable.
+const CLOCK_EVERY: u64 = 1 << 12;
+/// The reason a search gave up on time.
+const TIME_UP: &str = "time limit reached";
+
+/// Counts search work and says when it is time to look at the limits.
+struct Pace {
+    work: u64,
+    next: u64,
+}
+
+impl Pace {
+    /// The first call always looks, so a run started past its deadline stops at once.
+    fn new() -> Pace {
+        Pace { work: 0, next: 0 }
+    }
+
+    #[inline]
+    fn due(&mut self, units: u64) -> bool {
+        self.work += units;
+        if self.work < self.next {
+            return false;
+        }
+        self.next = self.work + CLOCK_EVERY;
+        true
+    }
+}
 
 /// Info ops spent, per kind, sorted by kind; shared until it changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -165,22 +227,50 @@ struct Config {
 }
 
 /// Interned states and ops with a memoised step function.
+///
+/// States are kept once, in `states`, and found by their hash: `by_hash` maps a
+/// hash to the newest state with it, `same_hash` chains to older ones. Keying the
+/// index by the hash rather than the state halves the memory of large states
+/// (strings) and makes its growth cheap: a map of millions of states grows
+/// without hashing a single state again.
 struct Compiled<'m, M: Model> {
     model: &'m M,
     states: Vec<M::State>,
-    state_ids: FxHashMap<M::State, u32>,
+    by_hash: FxHashMap<u64, u32>,
+    same_hash: Vec<u32>,
     ops: Vec<M::Op>,
     memo: FxHashMap<(u32, u32), u32>,
 }
 
+/// No state: the end of a `same_hash` chain.
+const NO_STATE: u32 = u32::MAX;
+
 impl<'m, M: Model> Compiled<'m, M> {
+    fn new(model: &'m M) -> Self {
+        Compiled {
+            model,
+            states: Vec::new(),
+            by_hash: FxHashMap::default(),
+            same_hash: Vec::new(),
+            ops: Vec::new(),
+            memo: FxHashMap::default(),
+        }
+    }
+
     fn state_id(&mut self, s: M::State) -> u32 {
-        if let Some(&id) = self.state_ids.get(&s) {
-            return id;
+        let hash = FxBuildHasher.hash_one(&s);
+        let newest = self.by_hash.get(&hash).copied().unwrap_or(NO_STATE);
+        let mut at = newest;
+        while at != NO_STATE {
+            if self.states[at as usize] == s {
+                return at;
+            }
+            at = self.same_hash[at as usize];
         }
         let id = self.states.len() as u32;
-        self.states.push(s.clone());
-        self.state_ids.insert(s, id);
+        self.states.push(s);
+        self.same_hash.push(newest);
+        self.by_hash.insert(hash, id);
         id
     }
 
@@ -205,17 +295,26 @@ enum Event {
 
 /// Checks one partition. `entries` must be in invocation order.
 pub fn check<M: Model>(model: &M, entries: &[Entry<M::Op>], limits: Limits) -> (Outcome<M::State>, Stats) {
+    check_telling(model, entries, limits, None)
+}
+
+/// Told of a violation as soon as it is proven, before the search that explains it
+/// (its `prefix_missing` says the prefix was not found in time).
+pub type Proven<'a, S> = &'a mut dyn FnMut(Box<Violation<S>>, Stats);
+
+/// [`check`], telling `proven` of a violation as soon as it is proven, so that a
+/// caller who stops waiting at the deadline still has it.
+pub fn check_telling<M: Model>(
+    model: &M,
+    entries: &[Entry<M::Op>],
+    limits: Limits,
+    mut proven: Option<Proven<'_, M::State>>,
+) -> (Outcome<M::State>, Stats) {
     let mut stats = Stats {
         entries: entries.len(),
         ..Stats::default()
     };
-    let mut c = Compiled {
-        model,
-        states: Vec::new(),
-        state_ids: FxHashMap::default(),
-        ops: Vec::new(),
-        memo: FxHashMap::default(),
-    };
+    let mut c = Compiled::new(model);
     let mut op_ids: FxHashMap<&M::Op, u32> = FxHashMap::default();
     let mut entry_op = Vec::with_capacity(entries.len());
     // info kind -> op id, and the entries of that kind in invocation order
@@ -248,6 +347,13 @@ pub fn check<M: Model>(model: &M, entries: &[Entry<M::Op>], limits: Limits) -> (
     }
     drop(op_ids);
     events.sort_unstable_by_key(|(pos, _)| *pos);
+    if limits.expired() {
+        // a key whose turn came after the deadline (keys run in parallel)
+        return (
+            Outcome::Unknown(format!("{TIME_UP} before this key was searched")),
+            stats,
+        );
+    }
     let init = model.init();
     let init = c.state_id(init);
 
@@ -260,60 +366,92 @@ pub fn check<M: Model>(model: &M, entries: &[Entry<M::Op>], limits: Limits) -> (
         init,
         soft_cap: None,
     };
-    // the race: a breadth-first pass that gives up past a few thousand
-    // configurations hands over to a bounded depth-first try; when it does not
-    // give up, it was the greedy pass itself
-    let mut greedy = None;
-    if limits.depth_first && entries.len() <= dfs::MAX_ENTRIES {
-        let capped = Search {
-            soft_cap: Some(SOFT_CAP),
-            ..search
-        };
-        match capped.run(&mut c, Mode::Greedy, false, &mut stats) {
-            RunOutcome::Capped => {
-                if depth_first_finds(model, entries, &entry_op, init, limits.memory, &mut c) {
-                    stats.states = c.states.len();
-                    return (Outcome::Valid, stats);
+    // every way out passes the dispose below
+    let result = 'decide: {
+        // the race: a breadth-first pass that gives up past a few thousand
+        // configurations hands over to a bounded depth-first try; when it does not
+        // give up, it was the greedy pass itself
+        let mut greedy = None;
+        if limits.depth_first && entries.len() <= dfs::MAX_ENTRIES {
+            let capped = Search {
+                soft_cap: Some(SOFT_CAP),
+                ..search
+            };
+            match capped.run(&mut c, Mode::Greedy, false, &mut stats) {
+                RunOutcome::Capped => {
+                    if depth_first_finds(model, entries, &entry_op, init, limits, &mut c) {
+                        break 'decide Outcome::Valid;
+                    }
+                    if limits.expired() {
+                        break 'decide Outcome::Unknown(format!("{TIME_UP} (in the depth-first search)"));
+                    }
                 }
+                decided => greedy = Some(decided),
             }
-            decided => greedy = Some(decided),
         }
-    }
-    let mut mode = Mode::Greedy;
-    let mut outcome = match greedy {
-        Some(outcome) => outcome,
-        None => search.run(&mut c, mode, false, &mut stats),
-    };
-    if matches!(outcome, RunOutcome::Invalid { .. }) && !kinds.is_empty() {
-        mode = Mode::Relaxed;
-        outcome = search.run(&mut c, mode, false, &mut stats);
-        if matches!(outcome, RunOutcome::Valid) {
-            mode = Mode::Exact;
+        let mut mode = Mode::Greedy;
+        let mut outcome = match greedy {
+            Some(outcome) => outcome,
+            None => search.run(&mut c, mode, false, &mut stats),
+        };
+        if matches!(outcome, RunOutcome::Invalid(_)) && !kinds.is_empty() {
+            mode = Mode::Relaxed;
             outcome = search.run(&mut c, mode, false, &mut stats);
+            if matches!(outcome, RunOutcome::Valid) {
+                mode = Mode::Exact;
+                outcome = search.run(&mut c, mode, false, &mut stats);
+            }
         }
-    }
-    let result = match outcome {
-        RunOutcome::Valid => Outcome::Valid,
-        RunOutcome::Unknown(why) => Outcome::Unknown(why),
-        RunOutcome::Capped => unreachable!("only the race's first pass has a soft cap"),
-        RunOutcome::Invalid { .. } => {
-            // Run again with paths to report one longest linearizable prefix.
-            match search.run(&mut c, mode, true, &mut stats) {
-                RunOutcome::Invalid {
-                    entry,
-                    concurrent,
-                    states,
-                    path,
-                } => Outcome::Invalid(Box::new(search.violation(&c, entry, concurrent, states, path))),
-                other => Outcome::Unknown(format!(
-                    "internal error: the search with paths did not repeat its verdict ({})",
-                    other.name()
-                )),
+        match outcome {
+            RunOutcome::Valid => Outcome::Valid,
+            RunOutcome::Unknown(why) => Outcome::Unknown(why),
+            RunOutcome::Capped => unreachable!("only the race's first pass has a soft cap"),
+            RunOutcome::Invalid(found) => {
+                if let Some(tell) = proven.as_mut() {
+                    stats.states = c.states.len();
+                    let note = format!("not found: {TIME_UP} (while searching for it)");
+                    tell(Box::new(search.violation(&c, found.clone(), Some(note))), stats);
+                }
+                // Run again with paths to report one longest linearizable prefix. It is
+                // bound by the same limits: past them the violation stands, explained
+                // by the failing op and its states alone.
+                match search.run(&mut c, mode, true, &mut stats) {
+                    RunOutcome::Invalid(with_path) => Outcome::Invalid(Box::new(search.violation(&c, with_path, None))),
+                    RunOutcome::Unknown(why) => {
+                        Outcome::Invalid(Box::new(search.violation(&c, found, Some(format!("not found: {why}")))))
+                    }
+                    other => Outcome::Unknown(format!(
+                        "internal error: the search with paths did not repeat its verdict ({})",
+                        other.name()
+                    )),
+                }
             }
         }
     };
     stats.states = c.states.len();
+    dispose(
+        limits.deadline.is_some(),
+        c.states.len() + c.memo.len(),
+        (c.states, c.by_hash, c.same_hash, c.memo),
+    );
     (result, stats)
+}
+
+/// Entries (states, transitions, configurations) from which a search with a
+/// deadline frees its memory on a thread of its own.
+const FREE_APART: usize = 1 << 16;
+
+/// Frees a search's `garbage` of about `entries` entries. Under a deadline a big
+/// one goes to a thread of its own: freeing gigabytes of states and configurations
+/// one by one takes seconds, and the verdict must not wait for it (`splitbrain
+/// check` exits before it is done). Small ones, and everything without a deadline
+/// (benchmarks count memory), are freed here; so is everything if no thread starts.
+pub(crate) fn dispose<T: Send + 'static>(deadline: bool, entries: usize, garbage: T) {
+    if deadline && entries >= FREE_APART {
+        let _ = std::thread::Builder::new()
+            .name("checker-free".to_string())
+            .spawn(move || drop(garbage));
+    }
 }
 
 /// Whether the bounded depth-first search finds a linearization of the entries
@@ -323,7 +461,7 @@ fn depth_first_finds<M: Model>(
     entries: &[Entry<M::Op>],
     entry_op: &[u32],
     init: u32,
-    memory: usize,
+    limits: Limits,
     c: &mut Compiled<'_, M>,
 ) -> bool {
     let kept: Vec<usize> = (0..entries.len())
@@ -336,20 +474,27 @@ fn depth_first_finds<M: Model>(
             ret: entries[i].ret.unwrap_or(u32::MAX),
         })
         .collect();
-    dfs::linearizable(&calls, init, memory, |state, k| {
+    dfs::linearizable(&calls, init, limits.memory, limits.deadline, |state, k| {
         let next = c.step(state, entry_op[kept[k]]);
         (next != ILLEGAL).then_some(next)
     })
 }
 
+/// Where a run found the history not linearizable.
+#[derive(Clone)]
+struct Found {
+    entry: u32,
+    concurrent: Vec<u32>,
+    /// The first of the states (and windows) before the failing op.
+    states: Vec<(u32, Vec<u32>)>,
+    states_total: usize,
+    /// One longest path, when paths are recorded.
+    path: Option<Arc<Step>>,
+}
+
 enum RunOutcome {
     Valid,
-    Invalid {
-        entry: u32,
-        concurrent: Vec<u32>,
-        states: Vec<(u32, Vec<u32>)>,
-        path: Option<Arc<Step>>,
-    },
+    Invalid(Found),
     Unknown(String),
     /// Past the soft cap of configurations.
     Capped,
@@ -359,7 +504,7 @@ impl RunOutcome {
     fn name(&self) -> &'static str {
         match self {
             RunOutcome::Valid => "valid",
-            RunOutcome::Invalid { .. } => "invalid",
+            RunOutcome::Invalid(_) => "invalid",
             RunOutcome::Unknown(_) => "unknown",
             RunOutcome::Capped => "capped",
         }
@@ -379,7 +524,7 @@ struct Search<'a> {
 }
 
 /// Info kinds that change a state, with the state each leads to.
-type Moves = std::rc::Rc<[(u32, u32)]>;
+type Moves = Box<[(u32, u32)]>;
 
 /// Configurations keyed by (state, window), each with its non-dominated spent counts.
 type Frontier = FxHashMap<(u32, Window), SmallVec<[(Spent, Option<Arc<Step>>); 1]>>;
@@ -429,191 +574,210 @@ impl Search<'_> {
         let mut next: Frontier = FxHashMap::default();
         let mut seen: Frontier = FxHashMap::default();
         let mut stack: Vec<Config> = Vec::new();
-        let mut ticks = 0u32;
+        let mut pace = Pace::new();
         // state -> the info kinds that change it, with the state each leads to
         let mut moves: Vec<Option<Moves>> = Vec::new();
         let config_bytes = std::mem::size_of::<Config>() + 32;
 
-        for (_, event) in self.events {
-            ticks += 1;
-            if ticks & 0xfff == 0
-                && let Some(why) = self.over_limits(frontier.len(), config_bytes)
-            {
-                return RunOutcome::Unknown(why);
-            }
-            match *event {
-                Event::Info(k) => invoked[k as usize] += 1,
-                Event::Invoke(e) => {
-                    let slot = free.pop().unwrap_or_else(|| {
-                        window.push(0);
-                        window.len() - 1
-                    });
-                    if slot >= MAX_WINDOW {
-                        return RunOutcome::Unknown(format!(
-                            "more than {MAX_WINDOW} ops in flight at once on one key; the search supports {MAX_WINDOW}"
-                        ));
-                    }
-                    window[slot] = e;
-                    slot_of.insert(e, slot);
-                    occupied |= 1 << slot;
-                    stats.max_window = stats.max_window.max(occupied.count_ones() as usize);
+        let outcome = 'run: {
+            for (at, (_, event)) in self.events.iter().enumerate() {
+                if pace.due(1)
+                    && let Some(why) = self.over_limits(frontier.len(), config_bytes)
+                {
+                    break 'run self.give_up(why, mode, track, at);
                 }
-                Event::Return(e) => {
-                    let slot = slot_of.remove(&e).expect("return of an op in flight");
-                    let bit: Window = 1 << slot;
-                    next.clear();
-                    seen.clear();
-                    for ((state, win), set) in frontier.drain() {
-                        for (spent, path) in set {
-                            if win & bit != 0 {
-                                insert(&mut next, (state, win & !bit), spent, path, mode);
-                            } else if insert(&mut seen, (state, win), spent.clone(), path.clone(), mode) {
-                                stack.push(Config {
-                                    state,
-                                    window: win,
-                                    spent,
-                                    path,
-                                });
+                match *event {
+                    Event::Info(k) => invoked[k as usize] += 1,
+                    Event::Invoke(e) => {
+                        let slot = free.pop().unwrap_or_else(|| {
+                            window.push(0);
+                            window.len() - 1
+                        });
+                        if slot >= MAX_WINDOW {
+                            break 'run RunOutcome::Unknown(format!(
+                                "more than {MAX_WINDOW} ops in flight at once on one key; the search supports {MAX_WINDOW}"
+                            ));
+                        }
+                        window[slot] = e;
+                        slot_of.insert(e, slot);
+                        occupied |= 1 << slot;
+                        stats.max_window = stats.max_window.max(occupied.count_ones() as usize);
+                    }
+                    Event::Return(e) => {
+                        let slot = slot_of.remove(&e).expect("return of an op in flight");
+                        let bit: Window = 1 << slot;
+                        next.clear();
+                        seen.clear();
+                        // taken in its own scope: the drain borrows the frontier
+                        {
+                            let mut drain = frontier.drain();
+                            while let Some(((state, win), set)) = drain.next() {
+                                if pace.due(set.len() as u64)
+                                    && let Some(why) = self.over_limits(seen.len() + next.len(), config_bytes)
+                                {
+                                    let rest: Vec<_> = drain.collect();
+                                    dispose(self.limits.deadline.is_some(), rest.len(), rest);
+                                    break 'run self.give_up(why, mode, track, at);
+                                }
+                                for (spent, path) in set {
+                                    if win & bit != 0 {
+                                        insert(&mut next, (state, win & !bit), spent, path, mode);
+                                    } else if insert(&mut seen, (state, win), spent.clone(), path.clone(), mode) {
+                                        stack.push(Config {
+                                            state,
+                                            window: win,
+                                            spent,
+                                            path,
+                                        });
+                                    }
+                                }
                             }
                         }
-                    }
-                    while let Some(cfg) = stack.pop() {
-                        ticks += 1;
-                        if self.soft_cap.is_some_and(|cap| seen.len() + next.len() > cap) {
-                            return RunOutcome::Capped;
-                        }
-                        if ticks & 0xfff == 0
-                            && let Some(why) = self.over_limits(seen.len() + next.len(), config_bytes)
-                        {
-                            return RunOutcome::Unknown(why);
-                        }
-                        // a configuration dominated after it was pushed is skipped
-                        let live = seen
-                            .get(&(cfg.state, cfg.window))
-                            .is_some_and(|set| set.iter().any(|(s, _)| *s == cfg.spent));
-                        if !live {
-                            continue;
-                        }
-                        let mut pending = occupied & !cfg.window;
-                        while pending != 0 {
-                            let t = pending.trailing_zeros() as usize;
-                            pending &= pending - 1;
-                            let entry = window[t];
-                            let ns = c.step(cfg.state, self.entry_op[entry as usize]);
-                            if ns == ILLEGAL {
+                        while let Some(cfg) = stack.pop() {
+                            if self.soft_cap.is_some_and(|cap| seen.len() + next.len() > cap) {
+                                break 'run RunOutcome::Capped;
+                            }
+                            let mut pending = occupied & !cfg.window;
+                            if pace.due(1 + pending.count_ones() as u64)
+                                && let Some(why) = self.over_limits(seen.len() + next.len(), config_bytes)
+                            {
+                                break 'run self.give_up(why, mode, track, at);
+                            }
+                            // a configuration dominated after it was pushed is skipped
+                            let live = seen.get(&(cfg.state, cfg.window)).is_some_and(|set| {
+                                pace.work += set.len() as u64;
+                                set.iter().any(|(s, _)| *s == cfg.spent)
+                            });
+                            if !live {
                                 continue;
                             }
-                            let path = track.then(|| {
-                                Arc::new(Step {
-                                    entry,
-                                    state: ns,
-                                    prev: cfg.path.clone(),
-                                })
-                            });
-                            let nw = cfg.window | (1 << t);
-                            if t == slot {
-                                insert(&mut next, (ns, nw & !bit), cfg.spent.clone(), path, mode);
-                            } else if insert(&mut seen, (ns, nw), cfg.spent.clone(), path.clone(), mode) {
-                                stack.push(Config {
-                                    state: ns,
-                                    window: nw,
-                                    spent: cfg.spent.clone(),
-                                    path,
-                                });
+                            while pending != 0 {
+                                let t = pending.trailing_zeros() as usize;
+                                pending &= pending - 1;
+                                let entry = window[t];
+                                let ns = c.step(cfg.state, self.entry_op[entry as usize]);
+                                if ns == ILLEGAL {
+                                    continue;
+                                }
+                                let path = track.then(|| Step::after(&cfg.path, entry, ns));
+                                let nw = cfg.window | (1 << t);
+                                if t == slot {
+                                    insert(&mut next, (ns, nw & !bit), cfg.spent.clone(), path, mode);
+                                } else if insert(&mut seen, (ns, nw), cfg.spent.clone(), path.clone(), mode) {
+                                    stack.push(Config {
+                                        state: ns,
+                                        window: nw,
+                                        spent: cfg.spent.clone(),
+                                        path,
+                                    });
+                                }
                             }
-                        }
-                        if moves.len() <= cfg.state as usize {
-                            moves.resize(c.states.len().max(cfg.state as usize + 1), None);
-                        }
-                        let here = moves[cfg.state as usize]
-                            .get_or_insert_with(|| {
+                            if moves.len() <= cfg.state as usize {
+                                moves.resize(c.states.len().max(cfg.state as usize + 1), None);
+                            }
+                            let here: &[(u32, u32)] = moves[cfg.state as usize].get_or_insert_with(|| {
+                                pace.work += self.kinds.len() as u64;
                                 let kinds = self.kinds.iter().enumerate();
                                 kinds
                                     .map(|(k, &op)| (k as u32, c.step(cfg.state, op)))
                                     .filter(|&(_, ns)| ns != ILLEGAL && ns != cfg.state)
                                     .collect()
-                            })
-                            .clone();
-                        for &(k, ns) in here.iter() {
-                            let used = cfg.spent.of(k);
-                            let left = if mode == Mode::Relaxed {
-                                invoked[k as usize]
-                            } else {
-                                invoked[k as usize] - used
-                            };
-                            if left == 0 {
-                                continue;
-                            }
-                            // most moves lose to a configuration already there: check before building
-                            let beaten = match (mode, seen.get(&(ns, cfg.window))) {
-                                (_, None) | (Mode::Exact, _) => false,
-                                (Mode::Relaxed, Some(_)) => true,
-                                (Mode::Greedy, Some(set)) => set.iter().any(|(s, _)| s.total <= cfg.spent.total + 1),
-                            };
-                            if beaten {
-                                continue;
-                            }
-                            let spent = if mode == Mode::Relaxed {
-                                cfg.spent.clone()
-                            } else {
-                                cfg.spent.plus(k)
-                            };
-                            let path = track.then(|| {
-                                let instances = &self.kind_entries[k as usize];
-                                let entry = instances[(used as usize).min(instances.len() - 1)];
-                                Arc::new(Step {
-                                    entry,
-                                    state: ns,
-                                    prev: cfg.path.clone(),
-                                })
                             });
-                            if insert(&mut seen, (ns, cfg.window), spent.clone(), path.clone(), mode) {
-                                stack.push(Config {
-                                    state: ns,
-                                    window: cfg.window,
-                                    spent,
-                                    path,
+                            pace.work += here.len() as u64;
+                            for &(k, ns) in here.iter() {
+                                let used = cfg.spent.of(k);
+                                let left = if mode == Mode::Relaxed {
+                                    invoked[k as usize]
+                                } else {
+                                    invoked[k as usize] - used
+                                };
+                                if left == 0 {
+                                    continue;
+                                }
+                                // most moves lose to a configuration already there: check before building
+                                let beaten = match (mode, seen.get(&(ns, cfg.window))) {
+                                    (_, None) | (Mode::Exact, _) => false,
+                                    (Mode::Relaxed, Some(_)) => true,
+                                    (Mode::Greedy, Some(set)) => {
+                                        set.iter().any(|(s, _)| s.total <= cfg.spent.total + 1)
+                                    }
+                                };
+                                if beaten {
+                                    continue;
+                                }
+                                let spent = if mode == Mode::Relaxed {
+                                    cfg.spent.clone()
+                                } else {
+                                    cfg.spent.plus(k)
+                                };
+                                let path = track.then(|| {
+                                    let instances = &self.kind_entries[k as usize];
+                                    let entry = instances[(used as usize).min(instances.len() - 1)];
+                                    Step::after(&cfg.path, entry, ns)
                                 });
+                                if insert(&mut seen, (ns, cfg.window), spent.clone(), path.clone(), mode) {
+                                    stack.push(Config {
+                                        state: ns,
+                                        window: cfg.window,
+                                        spent,
+                                        path,
+                                    });
+                                }
                             }
                         }
+                        if next.is_empty() {
+                            let concurrent = (0..window.len())
+                                .filter(|&t| occupied & (1 << t) != 0 && t != slot)
+                                .map(|t| window[t])
+                                .collect();
+                            let mut states: Vec<(u32, Window)> = seen.keys().copied().collect();
+                            // a crowded key can have a great many: keep the first few
+                            let states_total = states.len();
+                            if states_total > STATES_KEPT {
+                                states.select_nth_unstable(STATES_KEPT);
+                                states.truncate(STATES_KEPT);
+                            }
+                            states.sort_unstable();
+                            let path = seen
+                                .values()
+                                .flat_map(|set| set.iter())
+                                .filter_map(|(_, p)| p.clone())
+                                .max_by_key(|p| p.len);
+                            let states = states
+                                .into_iter()
+                                .map(|(s, w)| (s, window_entries(w, &window)))
+                                .collect();
+                            break 'run RunOutcome::Invalid(Found {
+                                entry: e,
+                                concurrent,
+                                states,
+                                states_total,
+                                path,
+                            });
+                        }
+                        occupied &= !bit;
+                        free.push(slot);
+                        std::mem::swap(&mut frontier, &mut next);
+                        pace.work += frontier.len() as u64;
+                        let configs: usize = frontier.values().map(|s| s.len()).sum();
+                        stats.max_configs = stats.max_configs.max(configs);
                     }
-                    if next.is_empty() {
-                        let concurrent = (0..window.len())
-                            .filter(|&t| occupied & (1 << t) != 0 && t != slot)
-                            .map(|t| window[t])
-                            .collect();
-                        let mut states: Vec<(u32, Window)> = seen.keys().copied().collect();
-                        states.sort_unstable();
-                        let path = seen
-                            .values()
-                            .flat_map(|set| set.iter())
-                            .filter_map(|(_, p)| p.clone())
-                            .max_by_key(path_len);
-                        let states = states
-                            .into_iter()
-                            .map(|(s, w)| (s, window_entries(w, &window)))
-                            .collect();
-                        return RunOutcome::Invalid {
-                            entry: e,
-                            concurrent,
-                            states,
-                            path,
-                        };
-                    }
-                    occupied &= !bit;
-                    free.push(slot);
-                    std::mem::swap(&mut frontier, &mut next);
-                    let configs: usize = frontier.values().map(|s| s.len()).sum();
-                    stats.max_configs = stats.max_configs.max(configs);
                 }
             }
-        }
-        RunOutcome::Valid
+            RunOutcome::Valid
+        };
+        let entries = frontier.capacity() + next.capacity() + seen.capacity() + stack.capacity() + moves.len();
+        dispose(
+            self.limits.deadline.is_some(),
+            entries,
+            (frontier, next, seen, stack, moves),
+        );
+        outcome
     }
 
     fn over_limits(&self, configs: usize, config_bytes: usize) -> Option<String> {
-        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some("time limit reached".to_string());
+        if self.limits.expired() {
+            return Some(TIME_UP.to_string());
         }
         let bytes = configs.saturating_mul(config_bytes);
         (bytes > self.limits.memory).then(|| {
@@ -624,17 +788,26 @@ impl Search<'_> {
         })
     }
 
+    /// The reason a run stops short of a verdict, with how far it got.
+    fn give_up(&self, why: String, mode: Mode, track: bool, at: usize) -> RunOutcome {
+        let pass = match (track, mode) {
+            (true, _) => "the pass recording a counterexample",
+            (false, Mode::Greedy) => "the greedy pass",
+            (false, Mode::Relaxed) => "the relaxed pass",
+            (false, Mode::Exact) => "the exact pass",
+        };
+        RunOutcome::Unknown(format!("{why} (in {pass}, at event {at} of {})", self.events.len()))
+    }
+
     fn violation<M: Model>(
         &self,
         c: &Compiled<'_, M>,
-        entry: u32,
-        concurrent: Vec<u32>,
-        states: Vec<(u32, Vec<u32>)>,
-        path: Option<Arc<Step>>,
+        found: Found,
+        prefix_missing: Option<String>,
     ) -> Violation<M::State> {
         let mut prefix = Vec::new();
         let mut prefix_len = 0;
-        let mut at = path.as_deref();
+        let mut at = found.path.as_deref();
         while let Some(step) = at {
             if prefix.len() < PREFIX_TAIL {
                 prefix.push((step.entry, c.states[step.state as usize].clone()));
@@ -644,14 +817,17 @@ impl Search<'_> {
         }
         prefix.reverse();
         Violation {
-            entry,
-            concurrent,
-            states: states
+            entry: found.entry,
+            concurrent: found.concurrent,
+            states: found
+                .states
                 .into_iter()
                 .map(|(s, w)| (c.states[s as usize].clone(), w))
                 .collect(),
+            states_total: found.states_total,
             prefix,
             prefix_len,
+            prefix_missing,
         }
     }
 }
@@ -662,13 +838,4 @@ fn window_entries(w: Window, window: &[u32]) -> Vec<u32> {
         .filter(|&t| w & (1 << t) != 0)
         .map(|t| window[t])
         .collect()
-}
-
-fn path_len(mut p: &Arc<Step>) -> usize {
-    let mut n = 1;
-    while let Some(prev) = &p.prev {
-        n += 1;
-        p = prev;
-    }
-    n
 }

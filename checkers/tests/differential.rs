@@ -278,7 +278,7 @@ fn depth_first(history: &History) -> bool {
         })
         .collect();
     let mut states = vec![Value::Int(0)];
-    dfs::linearizable(&searched, 0, usize::MAX, |s, k| {
+    dfs::linearizable(&searched, 0, usize::MAX, None, |s, k| {
         let next = model.step(&states[s as usize], &ops[k])?;
         let id = states.iter().position(|x| *x == next).unwrap_or_else(|| {
             states.push(next);

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use checkers::format::{self, Format};
 use checkers::{F, History, ModelKind, Options, Value, Verdict};
@@ -26,9 +26,10 @@ pub struct Args {
     /// History format: jsonl, edn, porcupine-etcd, porcupine-kv [default: detected]
     #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,
-    /// Give up (verdict unknown) after this many seconds
-    #[arg(long, value_name = "SECONDS")]
-    pub time_limit: Option<f64>,
+    /// Give up (verdict unknown, with the reason) after this many seconds per file,
+    /// reading it included; keys already proven invalid stay invalid
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIME_LIMIT)]
+    pub time_limit: f64,
     /// Give up (verdict unknown) when the search would hold more than this many MB
     #[arg(long, value_name = "MB")]
     pub memory_limit: Option<usize>,
@@ -39,6 +40,12 @@ pub struct Args {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
+
+/// Seconds a file's check may take unless `--time-limit` says otherwise: every
+/// reference history decides in well under a second and a generated 1M-op one in a
+/// second or two, while a key still undecided after a minute is in a state
+/// explosion that more time seldom resolves (and that holds gigabytes by then).
+pub const DEFAULT_TIME_LIMIT: f64 = 60.0;
 
 fn parse_model(s: &str) -> Result<ModelKind, String> {
     ModelKind::parse(s).ok_or_else(|| {
@@ -89,12 +96,14 @@ fn is_lock_history(history: &History) -> bool {
     history.ops.iter().any(|o| o.f == F::Acquire) && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
 }
 
-/// A file's verdict, its report as JSON, and as text.
-fn check_file(
-    args: &Args,
-    path: &Path,
-    initial: &Option<Value>,
-) -> Result<(Verdict, serde_json::Value, String), String> {
+/// A file's report: JSON with `--json`, else text.
+enum Shown {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+/// A file's verdict and its report, within the time limit counted from `start`.
+fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
     let (mut history, format) = read(path, args.format)?;
     let lock = match args.checker.as_deref() {
         Some(c) => c == "lock",
@@ -102,8 +111,12 @@ fn check_file(
     };
     if lock {
         let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
-        let json = serde_json::to_value(&report).expect("report serialises");
-        return Ok((report.verdict, json, report.to_text()));
+        let shown = if args.json {
+            Shown::Json(serde_json::to_value(&report).expect("report serialises"))
+        } else {
+            Shown::Text(report.to_text())
+        };
+        return Ok((report.verdict, shown));
     }
     if args.model == Some(ModelKind::Mutex) && is_lock_history(&history) {
         // Knossos-style: the lock alone, as if it had no lease; the resource's ops aside
@@ -115,15 +128,21 @@ fn check_file(
     opts.initial = initial
         .clone()
         .or(if args.model.is_none() { default_initial } else { None });
-    opts.time_limit = args.time_limit.map(Duration::from_secs_f64);
+    // what reading took comes off the search's time (zero left: unknown at once)
+    opts.time_limit = Some(Duration::from_secs_f64(args.time_limit).saturating_sub(start.elapsed()));
     opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
     let report = checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json = serde_json::to_value(&report).expect("report serialises");
-    Ok((report.verdict, json, report.to_text()))
+    // a report can be large: build only the one asked for
+    let shown = if args.json {
+        Shown::Json(serde_json::to_value(&report).expect("report serialises"))
+    } else {
+        Shown::Text(report.to_text())
+    };
+    Ok((report.verdict, shown))
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {
-    if args.time_limit.is_some_and(|t| t.is_nan() || t <= 0.0) {
+    if !(args.time_limit > 0.0 && Duration::try_from_secs_f64(args.time_limit).is_ok()) {
         return Err("--time-limit must be a positive number of seconds".into());
     }
     let initial = match &args.initial {
@@ -133,16 +152,19 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let mut worst: Option<u8> = None;
     let mut json = Vec::new();
     for path in &args.files {
-        let code = match check_file(args, path, &initial) {
-            Ok((verdict, mut v, text)) => {
-                if args.json {
-                    v["file"] = serde_json::Value::String(path.display().to_string());
-                    json.push(v);
-                } else {
-                    if args.files.len() > 1 {
-                        println!("== {}", path.display());
+        let code = match check_file(args, path, &initial, Instant::now()) {
+            Ok((verdict, shown)) => {
+                match shown {
+                    Shown::Json(mut v) => {
+                        v["file"] = serde_json::Value::String(path.display().to_string());
+                        json.push(v);
                     }
-                    print!("{text}");
+                    Shown::Text(text) => {
+                        if args.files.len() > 1 {
+                            println!("== {}", path.display());
+                        }
+                        print!("{text}");
+                    }
                 }
                 verdict.exit_code() as u8
             }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The reference histories, kept in the repository (see their README).
 fn histories() -> PathBuf {
@@ -93,6 +94,43 @@ fn a_time_limit_turns_into_unknown() {
 }
 
 #[test]
+fn a_time_limit_holds_on_a_history_the_search_cannot_decide() {
+    // Porcupine's c50-bad: its keys' states explode; half are undecided after 90 s
+    let limit = 3.0;
+    let start = Instant::now();
+    let o = splitbrain(&[
+        "check",
+        "--time-limit",
+        &limit.to_string(),
+        &shared("porcupine/kv/c50-bad.txt"),
+    ]);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs_f64(limit + 1.0),
+        "took {took:?}\n{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    match o.status.code() {
+        Some(2) => assert!(
+            out.starts_with("UNKNOWN") && out.contains("time limit reached"),
+            "{out}"
+        ),
+        // decided in time: Porcupine's verdict
+        Some(1) => assert!(out.starts_with("INVALID"), "{out}"),
+        code => panic!("exit {code:?}\n{out}{}", stderr(&o)),
+    }
+}
+
+#[test]
+fn the_default_time_limit_is_in_the_help() {
+    let o = splitbrain(&["check", "--help"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("[default: 60]"), "{}", stdout(&o));
+}
+
+#[test]
 fn malformed_history_is_one_line_numbered_error_exit_3() {
     let f = temp_file(
         "bad.jsonl",
@@ -145,6 +183,12 @@ fn bad_flags_and_missing_files_are_exit_3() {
     assert!(stderr(&o).contains("/nonexistent/history.jsonl"), "{}", stderr(&o));
     let o = splitbrain(&["check"]);
     assert_eq!(o.status.code(), Some(3));
+    for bad in ["0", "-1", "nan", "1e300"] {
+        let flag = format!("--time-limit={bad}");
+        let o = splitbrain(&["check", &flag, &shared("porcupine/etcd/etcd_002.log")]);
+        assert_eq!(o.status.code(), Some(3), "--time-limit {bad}");
+        assert!(stderr(&o).contains("--time-limit"), "{}", stderr(&o));
+    }
 }
 
 #[test]

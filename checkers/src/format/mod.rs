@@ -16,6 +16,7 @@ mod porcupine;
 
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     /// Our own: one JSON object per line.
     Jsonl,

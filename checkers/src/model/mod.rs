@@ -24,7 +24,7 @@ use crate::value::Value;
 pub trait Model: Send + Sync {
     type State: Clone + Eq + Hash + Send + Sync + Debug + 'static;
     /// A call as the model sees it: input and, unless unknown, output.
-    type Op: Clone + Eq + Hash + Send + Sync + Debug;
+    type Op: Clone + Eq + Hash + Send + Sync + Debug + 'static;
 
     fn init(&self) -> Self::State;
 
