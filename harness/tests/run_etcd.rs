@@ -213,7 +213,10 @@ fn bad_flags_and_missing_binaries_get_one_clear_line() {
         (vec!["--nemesis", "meteor"], "unknown fault"),
         (vec!["--nodes", "4"], "use 3 or 5"),
         (vec!["--read-mode", "eventual"], "use linearizable, serializable"),
-        (vec!["--read-mode", "plain"], "etcd reads are linearizable, serializable"),
+        (
+            vec!["--read-mode", "plain"],
+            "etcd reads are linearizable, serializable",
+        ),
         (vec!["--time-limit=-3"], "positive"),
         (vec!["--binary", "/nonexistent/etcd"], "/nonexistent/etcd"),
     ] {

@@ -114,7 +114,15 @@ fn ctrl_c_during_setup_ends_the_run_within_a_second() {
     }
     let results = results_dir("zk-setup-sigint");
     let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--runtime", "netns", "--system", "zookeeper", "--time-limit", "30"])
+        .args([
+            "run",
+            "--runtime",
+            "netns",
+            "--system",
+            "zookeeper",
+            "--time-limit",
+            "30",
+        ])
         .arg("--results")
         .arg(&results)
         .stdout(Stdio::null())
@@ -140,10 +148,7 @@ fn ctrl_c_during_setup_ends_the_run_within_a_second() {
     seen.extend(lines.map_while(Result::ok));
     assert_eq!(status.code(), Some(3), "{seen:?}");
     assert!(took < Duration::from_secs(1), "took {took:?} to stop: {seen:?}");
-    assert!(
-        seen.iter().any(|l| l.contains("interrupted during setup")),
-        "{seen:?}"
-    );
+    assert!(seen.iter().any(|l| l.contains("interrupted during setup")), "{seen:?}");
     assert!(!seen.iter().any(|l| l.contains("cluster ready")), "{seen:?}");
     let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
     let left = String::from_utf8_lossy(&ns.stdout).into_owned();

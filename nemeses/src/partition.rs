@@ -158,7 +158,10 @@ pub struct Iptables {
 impl Iptables {
     /// An iptables installed on the machine.
     pub fn system(program: PathBuf) -> Iptables {
-        Iptables { program, env: Vec::new() }
+        Iptables {
+            program,
+            env: Vec::new(),
+        }
     }
 
     /// Debian's iptables unpacked (not installed) under `root`: the nft variant, its
@@ -198,9 +201,7 @@ impl Iptables {
         // wait at most 5 s for the xtables lock (other tools on the host may hold it)
         cmd.args(["-w", "5"]).args(args);
         enter_netns(&mut cmd, &ns);
-        let out = cmd
-            .output()
-            .map_err(|e| format!("{}: {e}", self.program.display()))?;
+        let out = cmd.output().map_err(|e| format!("{}: {e}", self.program.display()))?;
         if !out.status.success() {
             return Err(format!(
                 "iptables {} in {}: {}",

@@ -1,16 +1,17 @@
-//! etcd automation: the command line of each member, readiness, the leader.
+//! etcd members: the command line of each, readiness, the leader.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions};
 
-use workloads::etcd::PORT as CLIENT_PORT;
+use super::PORT;
+
 const PEER_PORT: u16 = 2380;
 
-pub fn endpoint(ip: Ipv4Addr) -> String {
-    format!("http://{ip}:{CLIENT_PORT}")
+fn endpoint(ip: Ipv4Addr) -> String {
+    format!("http://{ip}:{PORT}")
 }
 
 /// The argv of member `me` of a cluster of `members` (name, address).
@@ -26,8 +27,8 @@ pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: 
         format!("--data-dir={}", data_dir.display()),
         format!("--listen-peer-urls=http://{ip}:{PEER_PORT}"),
         format!("--initial-advertise-peer-urls=http://{ip}:{PEER_PORT}"),
-        format!("--listen-client-urls=http://{ip}:{CLIENT_PORT}"),
-        format!("--advertise-client-urls=http://{ip}:{CLIENT_PORT}"),
+        format!("--listen-client-urls=http://{ip}:{PORT}"),
+        format!("--advertise-client-urls=http://{ip}:{PORT}"),
         format!("--initial-cluster={}", cluster.join(",")),
         "--initial-cluster-state=new".into(),
         format!("--initial-cluster-token={token}"),
@@ -45,11 +46,12 @@ async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client
 }
 
 /// Each member's (own id, leader id it sees), or why it did not answer.
-async fn statuses(endpoints: &[String]) -> Vec<Result<(u64, u64), String>> {
+async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
     let mut out = Vec::new();
-    for ep in endpoints {
+    for ip in ips {
+        let ep = endpoint(*ip);
         let status = async {
-            let mut c = client(ep, Duration::from_millis(500)).await?;
+            let mut c = client(&ep, Duration::from_millis(500)).await?;
             let s = c.status().await?;
             let id = s.header().map_or(0, |h| h.member_id());
             Ok::<_, etcd_client::Error>((id, s.leader()))
@@ -64,36 +66,28 @@ async fn statuses(endpoints: &[String]) -> Vec<Result<(u64, u64), String>> {
 }
 
 /// Waits until every member answers and all see the same elected leader.
-pub async fn wait_ready(endpoints: &[String], within: Duration) -> Result<Duration, String> {
-    let start = Instant::now();
-    loop {
-        let s = statuses(endpoints).await;
+pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+    crate::systems::wait_until("etcd", within, || async {
+        let s = statuses(ips).await;
         let leaders: Vec<u64> = s.iter().filter_map(|r| r.as_ref().ok()).map(|(_, l)| *l).collect();
-        if leaders.len() == endpoints.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
-            return Ok(start.elapsed());
+        if leaders.len() == ips.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
+            return Ok(());
         }
-        if start.elapsed() > within {
-            let why: Vec<String> = s
-                .into_iter()
-                .map(|r| match r {
-                    Ok((_, 0)) => "no leader elected".to_string(),
-                    Ok((_, l)) => format!("sees leader {l:x}"),
-                    Err(e) => e,
-                })
-                .collect();
-            return Err(format!(
-                "etcd not ready after {} s: {}",
-                within.as_secs(),
-                why.join("; ")
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        Err(s
+            .into_iter()
+            .map(|r| match r {
+                Ok((_, 0)) => "no leader elected".to_string(),
+                Ok((_, l)) => format!("sees leader {l:x}"),
+                Err(e) => e,
+            })
+            .collect())
+    })
+    .await
 }
 
 /// The index of the member most members consider leader.
-pub async fn leader(endpoints: &[String]) -> Option<usize> {
-    let s = statuses(endpoints).await;
+pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {
+    let s = statuses(ips).await;
     let ids: Vec<Option<u64>> = s.iter().map(|r| r.as_ref().ok().map(|(id, _)| *id)).collect();
     let mut votes: Vec<(u64, usize)> = Vec::new();
     for (_, l) in s.iter().filter_map(|r| r.as_ref().ok()) {

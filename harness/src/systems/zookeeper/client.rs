@@ -1,31 +1,29 @@
-//! ZooKeeper: each register a znode; write = setData, cas = getData then setData
-//! with the version read (BadVersion: the cas did not happen), read = getData,
-//! after `sync()` in the sync read mode.
+//! ZooKeeper's clients: each register a znode (write = setData, cas = getData then
+//! setData with the version read, BadVersion: the cas did not happen; read =
+//! getData, after `sync()` in the sync read mode), and the ephemeral-sequential
+//! lock recipe.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use checkers::{F, Type, Value};
+use workloads::{BoxFuture, ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 use zookeeper_client::{Acls, Client, CreateMode, Error};
 
-use crate::client::{ClientError, cas_pair};
+use super::PORT;
 
-pub const PORT: u16 = 2181;
-
-pub struct ZooKeeper {
+struct ZooKeeper {
     client: Client,
     sync: bool,
     prefix: String,
 }
 
-impl From<Error> for ClientError {
-    fn from(e: Error) -> ClientError {
-        // the server answered that nothing changed
-        let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
-        ClientError {
-            definite,
-            message: e.to_string(),
-        }
+fn error(e: Error) -> ClientError {
+    // the server answered that nothing changed
+    let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
+    ClientError {
+        definite,
+        message: e.to_string(),
     }
 }
 
@@ -37,9 +35,31 @@ fn decode(data: &[u8]) -> Value {
         .map_or(Value::Nil, Value::Int)
 }
 
+pub struct ZooKeeperRegisters;
+
+impl Registers for ZooKeeperRegisters {
+    fn read_modes(&self) -> &'static [&'static str] {
+        // sync: sync() then getData; plain: getData from the connected server
+        &["sync", "plain"]
+    }
+    fn connect<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        target: &'a Target,
+        keys: u64,
+    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>> {
+        Box::pin(async move {
+            let sync = target.read_mode == "sync";
+            let c: Box<dyn RegisterClient> =
+                Box::new(ZooKeeper::connect(ip, target.op_timeout, sync, &target.prefix, keys).await?);
+            Ok(c)
+        })
+    }
+}
+
 impl ZooKeeper {
     /// Connects (a session) and makes sure the run's znodes exist.
-    pub async fn connect(
+    async fn connect(
         ip: Ipv4Addr,
         timeout: Duration,
         sync: bool,
@@ -64,13 +84,13 @@ impl ZooKeeper {
         for path in std::iter::once(zk.prefix.clone()).chain((0..keys).map(|k| format!("{}/{k}", zk.prefix))) {
             match zk.client.create(&path, b"", &opts).await {
                 Ok(_) | Err(Error::NodeExists) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(error(e)),
             }
         }
         Ok(zk)
     }
 
-    pub async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+    async fn run(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), Error> {
         let path = format!("{}/{key}", self.prefix);
         match f {
             F::Read => {
@@ -97,10 +117,40 @@ impl ZooKeeper {
                 {
                     Ok(_) => Ok((Type::Ok, value.clone())),
                     Err(Error::BadVersion) => Ok((Type::Fail, value.clone())),
-                    Err(e) => Err(e.into()),
+                    Err(e) => Err(e),
                 }
             }
         }
+    }
+}
+
+impl RegisterClient for ZooKeeper {
+    fn call<'a>(
+        &'a mut self,
+        f: &'a F,
+        key: &'a Value,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
+        Box::pin(async move { self.run(f, key, value).await.map_err(error) })
+    }
+}
+
+pub struct ZooKeeperLocks;
+
+impl Locks for ZooKeeperLocks {
+    fn port(&self) -> u16 {
+        PORT
+    }
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>> {
+        Box::pin(async move {
+            let l: Box<dyn Lock> =
+                Box::new(ZooKeeperLock::connect(endpoint, params.op_timeout, params.ttl, params.prefix).await?);
+            Ok(l)
+        })
     }
 }
 
@@ -108,7 +158,7 @@ impl ZooKeeper {
 /// `<prefix>-lock/lock-<seq>`, the lowest sequence holds the lock, the others
 /// watch their predecessor. The session timeout is the lease; the sequence
 /// number is the fencing token.
-pub struct ZooKeeperLock {
+struct ZooKeeperLock {
     client: Client,
     dir: String,
     mine: Option<String>,
@@ -116,7 +166,7 @@ pub struct ZooKeeperLock {
 
 impl ZooKeeperLock {
     /// A session of `ttl` to `endpoint` (host:port, the process's proxy).
-    pub async fn connect(
+    async fn connect(
         endpoint: &str,
         timeout: Duration,
         ttl: Duration,
@@ -137,7 +187,7 @@ impl ZooKeeperLock {
             .await
         {
             Ok(_) | Err(Error::NodeExists) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(error(e)),
         }
         Ok(ZooKeeperLock {
             client,
@@ -147,39 +197,49 @@ impl ZooKeeperLock {
     }
 
     /// Joins the queue and waits until first in it; returns the token.
-    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+    async fn lock(&mut self) -> Result<i64, ClientError> {
         let opts = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
-        let (_, seq) = self.client.create(&format!("{}/lock-", self.dir), b"", &opts).await?;
+        let (_, seq) = self
+            .client
+            .create(&format!("{}/lock-", self.dir), b"", &opts)
+            .await
+            .map_err(error)?;
         let token = seq.into_i64();
         let me = format!("lock-{seq}");
         self.mine = Some(format!("{}/{me}", self.dir));
         loop {
-            let mut queue = self.client.list_children(&self.dir).await?;
+            let mut queue = self.client.list_children(&self.dir).await.map_err(error)?;
             queue.sort();
             let Some(at) = queue.iter().position(|c| *c == me) else {
                 // our node is gone: the session expired while we waited
-                return Err(ClientError {
-                    definite: false,
-                    message: "lock node vanished (session expired)".into(),
-                });
+                return Err(ClientError::maybe("lock node vanished (session expired)".into()));
             };
             if at == 0 {
                 return Ok(token);
             }
             let before = format!("{}/{}", self.dir, queue[at - 1]);
-            if let (Some(_), watcher) = self.client.check_and_watch_stat(&before).await? {
+            if let (Some(_), watcher) = self.client.check_and_watch_stat(&before).await.map_err(error)? {
                 watcher.changed().await;
             }
         }
     }
 
-    pub async fn release(&mut self) -> Result<(), ClientError> {
+    async fn unlock(&mut self) -> Result<(), ClientError> {
         match self.mine.take() {
             Some(path) => match self.client.delete(&path, None).await {
                 Ok(()) | Err(Error::NoNode) => Ok(()),
-                Err(e) => Err(e.into()),
+                Err(e) => Err(error(e)),
             },
             None => Ok(()),
         }
+    }
+}
+
+impl Lock for ZooKeeperLock {
+    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(self.lock())
+    }
+    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(self.unlock())
     }
 }

@@ -1,64 +1,11 @@
-//! Consul automation: provisioning (bullseye's 1.8.7), server agents that
-//! bootstrap from each other, readiness (a leader and every server a raft peer).
+//! Consul server agents: each one's config and command line (they bootstrap
+//! from each other), readiness (a leader and every server a raft peer), the leader.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use workloads::consul::PORT;
-
-use crate::provision::{Binary, cache_dir, fetch_debs};
-
-pub const VERSIONS: &[&str] = &["1.8.7"];
-
-/// Runs `<path> version` and returns "X.Y.Z".
-pub fn version_of(path: &Path) -> Result<String, String> {
-    let out = Command::new(path)
-        .arg("version")
-        .output()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Consul v"))
-        .map(|v| v.trim().to_string())
-        .ok_or_else(|| {
-            format!(
-                "{}: not a consul binary (no \"Consul v\" in its version)",
-                path.display()
-            )
-        })
-}
-
-pub fn provision(version: Option<&str>, binary: Option<&Path>) -> Result<Binary, String> {
-    if let Some(path) = binary {
-        if !path.is_file() {
-            return Err(format!("--binary {}: no such file", path.display()));
-        }
-        return Ok(Binary {
-            path: path.to_path_buf(),
-            version: version_of(path)?,
-        });
-    }
-    if let Some(v) = version.filter(|v| !VERSIONS.contains(v)) {
-        return Err(format!(
-            "consul version {v} is not provisioned by splitbrain; use --version 1.8.7, or --binary PATH"
-        ));
-    }
-    let home = cache_dir().join("consul/1.8.7");
-    let path: PathBuf = home.join("usr/bin/consul");
-    if !path.is_file() {
-        eprintln!(
-            "splitbrain: fetching consul 1.8.7 from Debian bullseye into {}",
-            home.display()
-        );
-        fetch_debs(&cache_dir(), "bullseye", &["consul"], &home)?;
-    }
-    Ok(Binary {
-        version: version_of(&path)?,
-        path,
-    })
-}
+use super::PORT;
 
 /// Writes agent `me`'s config under `data_dir`; returns its argv.
 pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: &Path) -> Result<Vec<String>, String> {
@@ -127,30 +74,22 @@ async fn views(ips: &[Ipv4Addr]) -> Vec<Result<(String, usize), String>> {
 
 /// Waits until every agent sees the same leader and all servers as raft peers.
 pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
-    let start = Instant::now();
-    loop {
+    crate::systems::wait_until("consul", within, || async {
         let v = views(ips).await;
         let ok: Vec<&(String, usize)> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
         if ok.len() == ips.len() && !ok[0].0.is_empty() && ok.iter().all(|(l, p)| *l == ok[0].0 && *p == ips.len()) {
-            return Ok(start.elapsed());
+            return Ok(());
         }
-        if start.elapsed() > within {
-            let why: Vec<String> = v
-                .into_iter()
-                .map(|r| match r {
-                    Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
-                    Ok((l, p)) => format!("leader {l}, {p} peers"),
-                    Err(e) => e,
-                })
-                .collect();
-            return Err(format!(
-                "consul not ready after {} s: {}",
-                within.as_secs(),
-                why.join("; ")
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        Err(v
+            .into_iter()
+            .map(|r| match r {
+                Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
+                Ok((l, p)) => format!("leader {l}, {p} peers"),
+                Err(e) => e,
+            })
+            .collect())
+    })
+    .await
 }
 
 pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {

@@ -1,0 +1,216 @@
+//! etcd's clients: registers through the v3 KV API (get, put, cas as a txn
+//! comparing the value), and locks through the v3 lock API on a lease of ours.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use checkers::{F, Type, Value};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use workloads::{BoxFuture, ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
+
+use super::PORT;
+
+fn error(e: etcd_client::Error) -> ClientError {
+    let message = e.to_string();
+    // no connection: the request never left (only connect-time errors count:
+    // a reset or an unreachable host may come after the request went out)
+    let definite = ["onnection refused", "tcp connect error"]
+        .iter()
+        .any(|m| message.contains(m));
+    ClientError { definite, message }
+}
+
+/// A client of the member at `endpoint` (host:port) whose every request is
+/// bounded by `timeout` (the wait for a lock included).
+async fn client(endpoint: &str, timeout: Duration) -> Result<Client, ClientError> {
+    let opts = ConnectOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout);
+    Client::connect([format!("http://{endpoint}")], Some(opts))
+        .await
+        .map_err(|e| ClientError::definite(format!("etcd client for {endpoint}: {e}")))
+}
+
+pub struct EtcdRegisters;
+
+impl Registers for EtcdRegisters {
+    fn read_modes(&self) -> &'static [&'static str] {
+        // linearizable: through the leader's read index; serializable: the member's own state
+        &["linearizable", "serializable"]
+    }
+    fn connect<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        target: &'a Target,
+        _keys: u64,
+    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>> {
+        Box::pin(async move {
+            let c: Box<dyn RegisterClient> = Box::new(EtcdRegister {
+                client: client(&format!("{ip}:{PORT}"), target.op_timeout).await?,
+                serializable: target.read_mode == "serializable",
+                prefix: target.prefix.clone(),
+            });
+            Ok(c)
+        })
+    }
+}
+
+struct EtcdRegister {
+    client: Client,
+    serializable: bool,
+    prefix: String,
+}
+
+impl EtcdRegister {
+    async fn run(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), etcd_client::Error> {
+        let k = format!("{}/{key}", self.prefix);
+        match f {
+            F::Read => {
+                let opts = self.serializable.then(|| GetOptions::new().with_serializable());
+                let resp = self.client.get(k, opts).await?;
+                let read = match resp.kvs().first() {
+                    None => Value::Nil,
+                    Some(kv) => kv.value_str()?.parse::<i64>().map_or(Value::Nil, Value::Int),
+                };
+                Ok((Type::Ok, read))
+            }
+            F::Write => {
+                self.client.put(k, value.to_string(), None).await?;
+                Ok((Type::Ok, value.clone()))
+            }
+            _ => {
+                let (old, new) = cas_pair(value);
+                let txn = Txn::new()
+                    .when([Compare::value(k.clone(), CompareOp::Equal, old.to_string())])
+                    .and_then([TxnOp::put(k, new.to_string(), None)]);
+                let resp = self.client.txn(txn).await?;
+                Ok((if resp.succeeded() { Type::Ok } else { Type::Fail }, value.clone()))
+            }
+        }
+    }
+}
+
+impl RegisterClient for EtcdRegister {
+    fn call<'a>(
+        &'a mut self,
+        f: &'a F,
+        key: &'a Value,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
+        Box::pin(async move { self.run(f, key, value).await.map_err(error) })
+    }
+}
+
+pub struct EtcdLocks;
+
+impl Locks for EtcdLocks {
+    fn port(&self) -> u16 {
+        PORT
+    }
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>> {
+        Box::pin(async move {
+            let l: Box<dyn Lock> = Box::new(EtcdLock {
+                client: client(endpoint, params.wait).await?,
+                name: format!("{}/lock", params.prefix),
+                ttl: params.ttl,
+                held: None,
+            });
+            Ok(l)
+        })
+    }
+}
+
+/// etcd's lock API on a lease of our own: the lease is the lock's lifetime, kept
+/// alive by a task of ours every third of its TTL; the fencing token is the
+/// lock key's create revision (unique, and increasing with acquisition order).
+struct EtcdLock {
+    client: Client,
+    name: String,
+    ttl: Duration,
+    held: Option<Held>,
+}
+
+struct Held {
+    lease: i64,
+    key: Vec<u8>,
+    keep_alive: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EtcdLock {
+    fn drop(&mut self) {
+        if let Some(h) = &self.held {
+            h.keep_alive.abort();
+        }
+    }
+}
+
+impl EtcdLock {
+    /// Grants a lease, keeps it alive, waits for the lock; returns the token.
+    async fn lock(&mut self) -> Result<i64, ClientError> {
+        let ttl = self.ttl.as_secs().max(1) as i64;
+        let lease = self.client.lease_grant(ttl, None).await.map_err(error)?.id();
+        let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await.map_err(error)?;
+        let every = self.ttl / 3;
+        let keep_alive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if keeper.keep_alive().await.is_err() {
+                    break;
+                }
+                match answers.message().await {
+                    Ok(Some(a)) if a.ttl() > 0 => {}
+                    _ => break,
+                }
+            }
+        });
+        let locked = self
+            .client
+            .lock(
+                self.name.clone(),
+                Some(etcd_client::LockOptions::new().with_lease(lease)),
+            )
+            .await;
+        let key = match locked {
+            Ok(resp) => resp.key().to_vec(),
+            Err(e) => {
+                keep_alive.abort();
+                return Err(error(e));
+            }
+        };
+        self.held = Some(Held {
+            lease,
+            key: key.clone(),
+            keep_alive,
+        });
+        let resp = self.client.get(key, None).await.map_err(error)?;
+        match resp.kvs().first() {
+            Some(kv) => Ok(kv.create_revision()),
+            None => Err(ClientError::maybe(
+                "lock key gone right after the lock was granted".into(),
+            )),
+        }
+    }
+
+    /// Deletes the lock key and revokes the lease.
+    async fn unlock(&mut self) -> Result<(), ClientError> {
+        let Some(held) = self.held.take() else { return Ok(()) };
+        held.keep_alive.abort();
+        self.client.unlock(held.key).await.map_err(error)?;
+        // best effort: a lease that lapsed during a pause is gone already
+        let _ = self.client.lease_revoke(held.lease).await;
+        Ok(())
+    }
+}
+
+impl Lock for EtcdLock {
+    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(self.lock())
+    }
+    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(self.unlock())
+    }
+}

@@ -1,0 +1,124 @@
+//! The systems under test, one folder each, and the registry the rest of
+//! splitbrain finds them in.
+//!
+//! A system is a [`System`] (what it is called, how it is provisioned, which
+//! clients it has) and, once provisioned, a [`Db`] (its servers: command line,
+//! readiness, leader). The runner, the runtimes, the nemeses and the workloads
+//! know systems only through these traits and the workloads' client traits
+//! ([`workloads::Registers`], [`workloads::Locks`]); nothing outside this folder
+//! names a system. A capability a system lacks is the default method's error.
+
+mod consul;
+mod etcd;
+mod zookeeper;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use workloads::{BoxFuture, Locks, Registers};
+
+/// Every system splitbrain can test: adding one is a folder beside these and a line here.
+const REGISTRY: &[&dyn System] = &[&etcd::Etcd, &zookeeper::ZooKeeper, &consul::Consul];
+
+/// One system under test, before anything is provisioned.
+pub trait System: Send + Sync {
+    /// Its name on the command line and in results.
+    fn name(&self) -> &'static str;
+    /// Finds or fetches its binaries: `binary` (an operator's build) over `version`
+    /// over the newest that can be had.
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn Db>, String>;
+    /// The register workload's clients.
+    fn registers(&self) -> Result<Arc<dyn Registers>, String> {
+        Err(format!("{} has no register client", self.name()))
+    }
+    /// The lock workload's locks.
+    fn locks(&self) -> Result<Arc<dyn Locks>, String> {
+        Err(format!("{} has no lock", self.name()))
+    }
+}
+
+/// A provisioned system: what the runner and the runtimes need of its servers.
+pub trait Db: Send + Sync {
+    fn version(&self) -> &str;
+    /// What runs as each node's main process (for ZooKeeper, java).
+    fn binary(&self) -> &Path;
+    /// The argv of node `me` among `members` (name, address), writing any config
+    /// it needs into `data_dir`; `run_id` keeps clusters of different runs apart.
+    fn argv(
+        &self,
+        me: usize,
+        members: &[(String, Ipv4Addr)],
+        data_dir: &Path,
+        run_id: &str,
+    ) -> Result<Vec<String>, String>;
+    /// The host files a node runs, which its docker image holds at the same paths.
+    fn image_roots(&self) -> Vec<PathBuf> {
+        vec![self.binary().to_path_buf()]
+    }
+    /// Waits until every node serves and the cluster has a leader; how long it took.
+    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
+    /// The node the cluster considers leader, if it can tell.
+    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>>;
+}
+
+/// The system called `name`, or the names to use instead.
+pub fn find(name: &str) -> Result<&'static dyn System, String> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| format!("--system {name}: use {}", names().join(", ")))
+}
+
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.name()).collect()
+}
+
+/// `--system`: the registry's names, listed by `--help` and in the error for any other.
+pub fn system_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(names())
+}
+
+/// `--read-mode`: every read mode of every system (each system checks its own).
+pub fn read_mode_parser() -> clap::builder::PossibleValuesParser {
+    let mut modes: Vec<&'static str> = Vec::new();
+    for s in REGISTRY {
+        for m in s.registers().map(|r| r.read_modes()).unwrap_or(&[]) {
+            if !modes.contains(m) {
+                modes.push(m);
+            }
+        }
+    }
+    clap::builder::PossibleValuesParser::new(modes)
+}
+
+/// The local image of the docker runtime for a system's version.
+pub fn image(system: &dyn System, db: &dyn Db) -> String {
+    format!("splitbrain/{}:{}", system.name(), db.version())
+}
+
+/// Polls `probe` every 250 ms until it says ready or `within` passes; then the
+/// error names the system and each node's last answer.
+async fn wait_until<F, Fut>(system: &str, within: Duration, mut probe: F) -> Result<Duration, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), Vec<String>>>,
+{
+    let start = Instant::now();
+    loop {
+        let why = match probe().await {
+            Ok(()) => return Ok(start.elapsed()),
+            Err(why) => why,
+        };
+        if start.elapsed() > within {
+            return Err(format!(
+                "{system} not ready after {} s: {}",
+                within.as_secs(),
+                why.join("; ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
