@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
-    NetworkingConfig,
+    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Network,
+    NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
@@ -89,11 +89,6 @@ pub fn engine() -> Result<String, String> {
 pub fn has_image(tag: &str) -> bool {
     let tag = tag.to_string();
     call("image inspect", |d| async move { d.inspect_image(&tag).await }).is_ok()
-}
-
-/// A filter on our label, `splitbrain` alone or `splitbrain=<run>`.
-fn label_filter(value: String) -> Option<HashMap<String, Vec<String>>> {
-    Some(HashMap::from([("label".to_string(), vec![value])]))
 }
 
 const LABEL: &str = "splitbrain";
@@ -169,30 +164,32 @@ impl DockerNetwork {
     }
 }
 
+/// Containers (running or not) and networks carrying `label` (`splitbrain` or
+/// `splitbrain=<run>`).
+fn labelled(label: String) -> Result<(Vec<ContainerSummary>, Vec<Network>), String> {
+    let filters = Some(HashMap::from([("label".to_string(), vec![label])]));
+    let options = ListContainersOptions {
+        all: true,
+        filters: filters.clone(),
+        ..Default::default()
+    };
+    let containers = call("ps", |d| async move { d.list_containers(Some(options)).await })?;
+    let networks = call("network ls", |d| async move {
+        d.list_networks(Some(ListNetworksOptions { filters })).await
+    })?;
+    Ok((containers, networks))
+}
+
 /// Removes every container and the network labelled with this run.
 fn remove_run(run_id: &str) -> Vec<String> {
     let mut removed = Vec::new();
-    let filters = label_filter(format!("{LABEL}={run_id}"));
-    let listed = {
-        let filters = filters.clone();
-        call("ps", |d| async move {
-            d.list_containers(Some(ListContainersOptions {
-                all: true,
-                filters,
-                ..Default::default()
-            }))
-            .await
-        })
-    };
-    for id in listed.unwrap_or_default().into_iter().filter_map(|c| c.id) {
+    let (containers, networks) = labelled(format!("{LABEL}={run_id}")).unwrap_or_default();
+    for id in containers.into_iter().filter_map(|c| c.id) {
         if remove_container(&id).is_ok() {
             removed.push(format!("container {}", short(&id)));
         }
     }
-    let nets = call("network ls", |d| async move {
-        d.list_networks(Some(ListNetworksOptions { filters })).await
-    });
-    for id in nets.unwrap_or_default().into_iter().filter_map(|n| n.id) {
+    for id in networks.into_iter().filter_map(|n| n.id) {
         let gone = id.clone();
         if call("network rm", |d| async move { d.remove_network(&gone).await }).is_ok() {
             removed.push(format!("network {}", short(&id)));
@@ -227,21 +224,7 @@ pub fn clean() -> Result<Vec<String>, String> {
     if engine().is_err() {
         return Ok(Vec::new());
     }
-    let filters = label_filter(LABEL.to_string());
-    let containers = {
-        let filters = filters.clone();
-        call("ps", |d| async move {
-            d.list_containers(Some(ListContainersOptions {
-                all: true,
-                filters,
-                ..Default::default()
-            }))
-            .await
-        })?
-    };
-    let networks = call("network ls", |d| async move {
-        d.list_networks(Some(ListNetworksOptions { filters })).await
-    })?;
+    let (containers, networks) = labelled(LABEL.to_string())?;
     let mut runs: Vec<String> = Vec::new();
     let labels = containers
         .into_iter()

@@ -11,13 +11,13 @@ use checkers::{ModelKind, Options, Value};
 use nemeses::{Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, LockSpec, Locks, Register, Registers, Slot, Target};
+use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Slot, Target};
 
 use crate::docker::DockerNetwork;
 use crate::images;
 use crate::member::Member;
 use crate::netns::{Network, Node, node_paths};
-use crate::systems::{self, Db, System};
+use crate::systems::{self, DynDb, NodeSpec, System};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -144,8 +144,8 @@ struct Plan {
     system: &'static dyn System,
     workload: Workload,
     /// The register workload's clients, or the lock workload's locks.
-    registers: Option<Arc<dyn Registers>>,
-    locks: Option<Arc<dyn Locks>>,
+    registers: Option<Arc<dyn DynRegisters>>,
+    locks: Option<Arc<dyn DynLocks>>,
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
     /// The register workload's; empty for locks.
@@ -268,7 +268,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
 struct RunCluster {
     run_id: String,
     nodes: Vec<Arc<dyn Member>>,
-    db: Arc<dyn Db>,
+    db: Arc<dyn DynDb>,
     handle: tokio::runtime::Handle,
     /// The lock workload's, for `client-pause`.
     lock: Option<Arc<LockSpec>>,
@@ -326,7 +326,7 @@ impl Cluster for RunCluster {
 pub async fn start_cluster(
     id: &str,
     nodes: usize,
-    db: &dyn Db,
+    db: &dyn DynDb,
     dir: &Path,
     resource: Option<bool>,
     runtime: &Runtime,
@@ -368,7 +368,12 @@ pub async fn start_cluster(
     for (i, (name, _)) in members.iter().enumerate() {
         let (log, data) = node_paths(dir, name);
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-        let mut argv = db.argv(i, &members, &data, id)?;
+        let mut argv = db.argv(&NodeSpec {
+            me: i,
+            members: &members,
+            data_dir: &data,
+            run_id: id,
+        })?;
         let image = match runtime {
             Runtime::Docker { image, binary_path } => {
                 if let Some(b) = binary_path {
@@ -560,7 +565,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
 }
 
 /// The runtime `--runtime` asks for; `auto` says what it chose and why.
-fn choose_runtime(args: &Args, plan: &Plan, db: &dyn Db) -> Result<Runtime, String> {
+fn choose_runtime(args: &Args, plan: &Plan, db: &dyn DynDb) -> Result<Runtime, String> {
     let image = args.image.clone().unwrap_or_else(|| systems::image(plan.system, db));
     let mut needed = vec![image.clone()];
     if plan.workload != Workload::Register {
@@ -601,7 +606,7 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &dyn Db) -> Result<Runtime, Stri
 async fn run_async(
     args: &Args,
     plan: Plan,
-    db: Arc<dyn Db>,
+    db: Arc<dyn DynDb>,
     runtime: Runtime,
     iptables: Option<nemeses::partition::Iptables>,
 ) -> Result<u8, String> {

@@ -60,24 +60,60 @@ impl ClientError {
     }
 }
 
-/// A system's register clients: what the register workload needs of it.
-pub trait Registers: Send + Sync {
+/// A system's register clients: what the register workload needs of it. Systems
+/// write plain async fns; the workload holds them as [`DynRegisters`].
+pub trait Registers: Send + Sync + 'static {
+    type Client: RegisterClient + 'static;
     /// Read modes, the strongest first (the default, and the final reads').
     fn read_modes(&self) -> &'static [&'static str];
     /// A connection (for ZooKeeper, a session) to the node at `ip`, for registers
     /// `0..keys` under the target's prefix, reading in its read mode.
-    fn connect<'a>(
-        &'a self,
+    fn connect(
+        &self,
         ip: Ipv4Addr,
-        target: &'a Target,
+        target: &Target,
         keys: u64,
-    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>>;
+    ) -> impl Future<Output = Result<Self::Client, ClientError>> + Send;
 }
 
 /// One connection's read / write / cas on registers.
 pub trait RegisterClient: Send {
     /// Performs `f` on `key`: the outcome and the completion's value (a cas that
     /// found another value is `fail`); an error when it did not complete.
+    fn call(
+        &mut self,
+        f: &F,
+        key: &Value,
+        value: &Value,
+    ) -> impl Future<Output = Result<(Type, Value), ClientError>> + Send;
+}
+
+/// [`Registers`] as a trait object.
+pub trait DynRegisters: Send + Sync {
+    fn read_modes(&self) -> &'static [&'static str];
+    fn connect<'a>(&'a self, ip: Ipv4Addr, target: &'a Target, keys: u64)
+    -> BoxFuture<'a, Result<Client, ClientError>>;
+}
+
+impl<R: Registers> DynRegisters for R {
+    fn read_modes(&self) -> &'static [&'static str] {
+        Registers::read_modes(self)
+    }
+    fn connect<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        target: &'a Target,
+        keys: u64,
+    ) -> BoxFuture<'a, Result<Client, ClientError>> {
+        Box::pin(async move {
+            let c = Registers::connect(self, ip, target, keys).await?;
+            Ok(Client(Box::new(c)))
+        })
+    }
+}
+
+/// [`RegisterClient`] as a trait object.
+trait DynRegisterClient: Send {
     fn call<'a>(
         &'a mut self,
         f: &'a F,
@@ -86,10 +122,21 @@ pub trait RegisterClient: Send {
     ) -> BoxFuture<'a, Result<(Type, Value), ClientError>>;
 }
 
+impl<C: RegisterClient> DynRegisterClient for C {
+    fn call<'a>(
+        &'a mut self,
+        f: &'a F,
+        key: &'a Value,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
+        Box::pin(RegisterClient::call(self, f, key, value))
+    }
+}
+
 /// What every connection of a run shares.
 #[derive(Clone)]
 pub struct Target {
-    pub registers: Arc<dyn Registers>,
+    pub registers: Arc<dyn DynRegisters>,
     /// One of the system's [`Registers::read_modes`].
     pub read_mode: &'static str,
     /// An op that takes longer has an unknown outcome.
@@ -102,14 +149,14 @@ impl Target {
     /// Opens a connection to the node at `ip`, within twice the op timeout.
     pub async fn connect(&self, ip: Ipv4Addr, keys: u64) -> Result<Client, ClientError> {
         match tokio::time::timeout(self.op_timeout * 2, self.registers.connect(ip, self, keys)).await {
-            Ok(connected) => connected.map(Client),
+            Ok(connected) => connected,
             Err(_) => Err(ClientError::definite(format!("connecting to {ip}: timed out"))),
         }
     }
 }
 
 /// A register connection of one logical process.
-pub struct Client(Box<dyn RegisterClient>);
+pub struct Client(Box<dyn DynRegisterClient>);
 
 impl Client {
     /// Performs one op: its outcome type and completion value. A timeout or an

@@ -18,8 +18,10 @@ use crate::client::{BoxFuture, ClientError, Slot};
 use crate::proxy::Proxy;
 use crate::resource::{Answer, Resource};
 
-/// A system's locks: what the lock workload needs of it.
-pub trait Locks: Send + Sync {
+/// A system's locks: what the lock workload needs of it. Systems write plain
+/// async fns; the workload holds them as [`DynLocks`].
+pub trait Locks: Send + Sync + 'static {
+    type Lock: Lock + 'static;
     /// The node's port the lock client talks to (through the process's proxy).
     fn port(&self) -> u16;
     /// The lease as the system applies a `ttl` (Consul has a floor).
@@ -32,11 +34,11 @@ pub trait Locks: Send + Sync {
         Duration::ZERO
     }
     /// A lock-service connection at `endpoint` (host:port).
-    fn connect<'a>(
-        &'a self,
-        endpoint: &'a str,
-        params: LockParams<'a>,
-    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>>;
+    fn connect(
+        &self,
+        endpoint: &str,
+        params: LockParams<'_>,
+    ) -> impl Future<Output = Result<Self::Lock, ClientError>> + Send;
 }
 
 /// What a lock connection is opened with.
@@ -55,8 +57,57 @@ pub struct LockParams<'a> {
 
 /// One process's lock: acquire returns the fencing token.
 pub trait Lock: Send {
+    fn acquire(&mut self) -> impl Future<Output = Result<i64, ClientError>> + Send;
+    fn release(&mut self) -> impl Future<Output = Result<(), ClientError>> + Send;
+}
+
+/// [`Locks`] as a trait object.
+pub trait DynLocks: Send + Sync {
+    fn port(&self) -> u16;
+    fn lease(&self, ttl: Duration) -> Duration;
+    fn lock_delay(&self, asked: Duration) -> Duration;
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn DynLock>, ClientError>>;
+}
+
+impl<L: Locks> DynLocks for L {
+    fn port(&self) -> u16 {
+        Locks::port(self)
+    }
+    fn lease(&self, ttl: Duration) -> Duration {
+        Locks::lease(self, ttl)
+    }
+    fn lock_delay(&self, asked: Duration) -> Duration {
+        Locks::lock_delay(self, asked)
+    }
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn DynLock>, ClientError>> {
+        Box::pin(async move {
+            let l = Locks::connect(self, endpoint, params).await?;
+            Ok(Box::new(l) as Box<dyn DynLock>)
+        })
+    }
+}
+
+/// [`Lock`] as a trait object.
+pub trait DynLock: Send {
     fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>>;
     fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>>;
+}
+
+impl<L: Lock> DynLock for L {
+    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(Lock::acquire(self))
+    }
+    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(Lock::release(self))
+    }
 }
 
 /// The client pause the nemesis armed, taken by the next holder to reach its
@@ -105,7 +156,7 @@ impl ClientPauses {
 
 /// What the lock workload does; shared by all its processes.
 pub struct LockSpec {
-    pub locks: Arc<dyn Locks>,
+    pub locks: Arc<dyn DynLocks>,
     /// Prefix of the lock's name, unique per run.
     pub prefix: String,
     /// Lease / session TTL.
@@ -174,7 +225,7 @@ impl LockSpec {
         self.pause() + self.lock_delay() + self.op_timeout
     }
 
-    async fn connect(&self, endpoint: &str) -> Result<Box<dyn Lock>, ClientError> {
+    async fn connect(&self, endpoint: &str) -> Result<Box<dyn DynLock>, ClientError> {
         let params = LockParams {
             wait: self.acquire_timeout(),
             op_timeout: self.op_timeout,
@@ -199,7 +250,7 @@ impl LockSpec {
         let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let proxy = Proxy::start(SocketAddr::from((ip, self.locks.port()))).await?;
         let endpoint = proxy.addr.to_string();
-        let mut locker: Option<Box<dyn Lock>> = None;
+        let mut locker: Option<Box<dyn DynLock>> = None;
         let mut resource: Option<Resource> = None;
         let mut process = first;
         while !stop.load(Ordering::Relaxed) && Instant::now() < self.pauses.end(until) {

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use workloads::{BoxFuture, Locks, Registers};
+use workloads::{BoxFuture, DynLocks, DynRegisters};
+
+use crate::provision::Binary;
 
 /// Every system splitbrain can test: adding one is a folder beside these and a line here.
 const REGISTRY: &[&dyn System] = &[&etcd::Etcd, &zookeeper::ZooKeeper, &consul::Consul];
@@ -28,39 +30,76 @@ pub trait System: Send + Sync {
     fn name(&self) -> &'static str;
     /// Finds or fetches its binaries: `binary` (an operator's build) over `version`
     /// over the newest that can be had.
-    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn Db>, String>;
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String>;
     /// The register workload's clients.
-    fn registers(&self) -> Result<Arc<dyn Registers>, String> {
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
         Err(format!("{} has no register client", self.name()))
     }
     /// The lock workload's locks.
-    fn locks(&self) -> Result<Arc<dyn Locks>, String> {
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
 }
 
+/// One node of a cluster to start.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeSpec<'a> {
+    /// Its index in `members`.
+    pub me: usize,
+    /// Every node's name and address.
+    pub members: &'a [(String, Ipv4Addr)],
+    /// Its data dir, where any config it needs goes too.
+    pub data_dir: &'a Path,
+    /// Keeps clusters of different runs apart.
+    pub run_id: &'a str,
+}
+
 /// A provisioned system: what the runner and the runtimes need of its servers.
-pub trait Db: Send + Sync {
-    fn version(&self) -> &str;
-    /// What runs as each node's main process (for ZooKeeper, java).
-    fn binary(&self) -> &Path;
-    /// The argv of node `me` among `members` (name, address), writing any config
-    /// it needs into `data_dir`; `run_id` keeps clusters of different runs apart.
-    fn argv(
-        &self,
-        me: usize,
-        members: &[(String, Ipv4Addr)],
-        data_dir: &Path,
-        run_id: &str,
-    ) -> Result<Vec<String>, String>;
+/// Systems write plain async fns; the rest holds them as [`DynDb`].
+pub trait Db: Send + Sync + 'static {
+    /// What runs as each node's main process (for ZooKeeper, java) and the version.
+    fn installed(&self) -> &Binary;
+    /// The argv of `node`, writing any config it needs into its data dir.
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String>;
     /// The host files a node runs, which its docker image holds at the same paths.
     fn image_roots(&self) -> Vec<PathBuf> {
-        vec![self.binary().to_path_buf()]
+        vec![self.installed().path.clone()]
     }
     /// Waits until every node serves and the cluster has a leader; how long it took.
-    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
+    fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> impl Future<Output = Result<Duration, String>> + Send;
     /// The node the cluster considers leader, if it can tell.
+    fn leader(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Option<usize>> + Send;
+}
+
+/// [`Db`] as a trait object.
+pub trait DynDb: Send + Sync {
+    fn version(&self) -> &str;
+    fn binary(&self) -> &Path;
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String>;
+    fn image_roots(&self) -> Vec<PathBuf>;
+    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
     fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>>;
+}
+
+impl<D: Db> DynDb for D {
+    fn version(&self) -> &str {
+        &self.installed().version
+    }
+    fn binary(&self) -> &Path {
+        &self.installed().path
+    }
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        Db::argv(self, node)
+    }
+    fn image_roots(&self) -> Vec<PathBuf> {
+        Db::image_roots(self)
+    }
+    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>> {
+        Box::pin(Db::wait_ready(self, ips, within))
+    }
+    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>> {
+        Box::pin(Db::leader(self, ips))
+    }
 }
 
 /// The system called `name`, or the names to use instead.
@@ -95,7 +134,7 @@ pub fn read_mode_parser() -> clap::builder::PossibleValuesParser {
 }
 
 /// The local image of the docker runtime for a system's version.
-pub fn image(system: &dyn System, db: &dyn Db) -> String {
+pub fn image(system: &dyn System, db: &dyn DynDb) -> String {
     format!("splitbrain/{}:{}", system.name(), db.version())
 }
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use checkers::{F, Type, Value};
-use workloads::{BoxFuture, ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 
 use super::PORT;
 
-struct Consul {
+pub struct Consul {
     http: reqwest::Client,
     base: String,
     /// Query suffix of reads: "", "?consistent" or "?stale".
@@ -39,27 +39,19 @@ fn http(timeout: Duration) -> Result<reqwest::Client, String> {
 pub struct ConsulRegisters;
 
 impl Registers for ConsulRegisters {
+    type Client = Consul;
     fn read_modes(&self) -> &'static [&'static str] {
         // consistent: the leader confirms it leads; default: the leader answers
         // without confirming; stale: any server answers
         &["consistent", "default", "stale"]
     }
-    fn connect<'a>(
-        &'a self,
-        ip: Ipv4Addr,
-        target: &'a Target,
-        _keys: u64,
-    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>> {
-        Box::pin(async move {
-            let mode = match target.read_mode {
-                "consistent" => "?consistent",
-                "stale" => "?stale",
-                _ => "",
-            };
-            let c: Box<dyn RegisterClient> =
-                Box::new(Consul::connect(ip, target.op_timeout, mode, &target.prefix).map_err(ClientError::definite)?);
-            Ok(c)
-        })
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, _keys: u64) -> Result<Consul, ClientError> {
+        let mode = match target.read_mode {
+            "consistent" => "?consistent",
+            "stale" => "?stale",
+            _ => "",
+        };
+        Consul::connect(ip, target.op_timeout, mode, &target.prefix).map_err(ClientError::definite)
     }
 }
 
@@ -136,13 +128,8 @@ impl Consul {
 }
 
 impl RegisterClient for Consul {
-    fn call<'a>(
-        &'a mut self,
-        f: &'a F,
-        key: &'a Value,
-        value: &'a Value,
-    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
-        Box::pin(self.run(f, key, value))
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await
     }
 }
 
@@ -152,6 +139,7 @@ pub struct ConsulLocks;
 const MIN_TTL: Duration = Duration::from_secs(10);
 
 impl Locks for ConsulLocks {
+    type Lock = ConsulLock;
     fn port(&self) -> u16 {
         PORT
     }
@@ -161,18 +149,9 @@ impl Locks for ConsulLocks {
     fn lock_delay(&self, asked: Duration) -> Duration {
         asked
     }
-    fn connect<'a>(
-        &'a self,
-        endpoint: &'a str,
-        params: LockParams<'a>,
-    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>> {
-        Box::pin(async move {
-            let l: Box<dyn Lock> = Box::new(
-                ConsulLock::connect(endpoint, params.wait, params.ttl, params.lock_delay, params.prefix)
-                    .map_err(ClientError::definite)?,
-            );
-            Ok(l)
-        })
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<ConsulLock, ClientError> {
+        ConsulLock::connect(endpoint, params.wait, params.ttl, params.lock_delay, params.prefix)
+            .map_err(ClientError::definite)
     }
 }
 
@@ -180,7 +159,7 @@ impl Locks for ConsulLocks {
 /// KV `?acquire=`: the session is the lease, the key's LockIndex (raised on
 /// every acquisition) the fencing token. Consul expires a session only after up
 /// to twice its TTL, and then keeps the lock free for `lock_delay`.
-struct ConsulLock {
+pub struct ConsulLock {
     http: reqwest::Client,
     base: String,
     key: String,
@@ -231,9 +210,11 @@ impl ConsulLock {
         }
         Ok(text)
     }
+}
 
+impl Lock for ConsulLock {
     /// Creates a session, then tries `?acquire=` until it wins; returns the token.
-    async fn lock(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let body = serde_json::json!({
             "Name": "splitbrain",
             "TTL": format!("{}s", self.ttl.as_secs()),
@@ -302,7 +283,7 @@ impl ConsulLock {
     }
 
     /// Releases the key and destroys the session.
-    async fn unlock(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         let Some((session, renew)) = self.held.take() else {
             return Ok(());
         };
@@ -313,14 +294,5 @@ impl ConsulLock {
         // best effort: a session that lapsed during a pause is gone already
         let _ = self.put(&format!("session/destroy/{session}"), String::new()).await;
         released.map(|_| ())
-    }
-}
-
-impl Lock for ConsulLock {
-    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
-        Box::pin(self.lock())
-    }
-    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
-        Box::pin(self.unlock())
     }
 }

@@ -6,15 +6,12 @@ mod client;
 mod provision;
 mod server;
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use workloads::{BoxFuture, Locks, Registers};
+use workloads::{DynLocks, DynRegisters};
 
-use super::{Db, System};
-use crate::provision::Binary;
+use super::{DynDb, System};
 
 /// The HTTP API's port.
 pub const PORT: u16 = 8500;
@@ -25,39 +22,13 @@ impl System for Consul {
     fn name(&self) -> &'static str {
         "consul"
     }
-    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn Db>, String> {
-        Ok(Arc::new(ConsulDb(provision::provision(version, binary)?)))
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
+        Ok(Arc::new(server::ConsulDb(provision::provision(version, binary)?)))
     }
-    fn registers(&self) -> Result<Arc<dyn Registers>, String> {
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
         Ok(Arc::new(client::ConsulRegisters))
     }
-    fn locks(&self) -> Result<Arc<dyn Locks>, String> {
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::ConsulLocks))
-    }
-}
-
-struct ConsulDb(Binary);
-
-impl Db for ConsulDb {
-    fn version(&self) -> &str {
-        &self.0.version
-    }
-    fn binary(&self) -> &Path {
-        &self.0.path
-    }
-    fn argv(
-        &self,
-        me: usize,
-        members: &[(String, Ipv4Addr)],
-        data_dir: &Path,
-        _run_id: &str,
-    ) -> Result<Vec<String>, String> {
-        server::argv(&self.0.path, me, members, data_dir)
-    }
-    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>> {
-        Box::pin(server::wait_ready(ips, within))
-    }
-    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>> {
-        Box::pin(server::leader(ips))
     }
 }

@@ -6,9 +6,58 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::PORT;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
 
-/// Writes agent `me`'s config under `data_dir`; returns its argv.
-pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: &Path) -> Result<Vec<String>, String> {
+/// A provisioned Consul.
+pub struct ConsulDb(pub Binary);
+
+impl Db for ConsulDb {
+    fn installed(&self) -> &Binary {
+        &self.0
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        argv(&self.0.path, node)
+    }
+
+    /// Every agent sees the same leader and all servers as raft peers.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("consul", within, || async {
+            let v = views(ips).await;
+            let ok: Vec<&(String, usize)> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
+            if ok.len() == ips.len() && !ok[0].0.is_empty() && ok.iter().all(|(l, p)| *l == ok[0].0 && *p == ips.len())
+            {
+                return Ok(());
+            }
+            Err(v
+                .into_iter()
+                .map(|r| match r {
+                    Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
+                    Ok((l, p)) => format!("leader {l}, {p} peers"),
+                    Err(e) => e,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        let v = views(ips).await;
+        let leader = v
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|(l, _)| l.clone())
+            .find(|l| !l.is_empty())?;
+        ips.iter().position(|ip| leader.starts_with(&format!("{ip}:")))
+    }
+}
+
+/// Writes agent `node`'s config under its data dir; returns its argv.
+fn argv(binary: &Path, node: &NodeSpec) -> Result<Vec<String>, String> {
+    let NodeSpec {
+        me, members, data_dir, ..
+    } = *node;
     let (name, ip) = &members[me];
     std::fs::create_dir_all(data_dir.join("data")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     // no update checks, no DNS/gRPC/HTTPS, fastest raft timing, and a node id of
@@ -70,34 +119,4 @@ async fn views(ips: &[Ipv4Addr]) -> Vec<Result<(String, usize), String>> {
         out.push(view.await);
     }
     out
-}
-
-/// Waits until every agent sees the same leader and all servers as raft peers.
-pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
-    crate::systems::wait_until("consul", within, || async {
-        let v = views(ips).await;
-        let ok: Vec<&(String, usize)> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
-        if ok.len() == ips.len() && !ok[0].0.is_empty() && ok.iter().all(|(l, p)| *l == ok[0].0 && *p == ips.len()) {
-            return Ok(());
-        }
-        Err(v
-            .into_iter()
-            .map(|r| match r {
-                Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
-                Ok((l, p)) => format!("leader {l}, {p} peers"),
-                Err(e) => e,
-            })
-            .collect())
-    })
-    .await
-}
-
-pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {
-    let v = views(ips).await;
-    let leader = v
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|(l, _)| l.clone())
-        .find(|l| !l.is_empty())?;
-    ips.iter().position(|ip| leader.starts_with(&format!("{ip}:")))
 }

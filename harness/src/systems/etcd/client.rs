@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use checkers::{F, Type, Value};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
-use workloads::{BoxFuture, ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 
 use super::PORT;
 
@@ -34,28 +34,21 @@ async fn client(endpoint: &str, timeout: Duration) -> Result<Client, ClientError
 pub struct EtcdRegisters;
 
 impl Registers for EtcdRegisters {
+    type Client = EtcdRegister;
     fn read_modes(&self) -> &'static [&'static str] {
         // linearizable: through the leader's read index; serializable: the member's own state
         &["linearizable", "serializable"]
     }
-    fn connect<'a>(
-        &'a self,
-        ip: Ipv4Addr,
-        target: &'a Target,
-        _keys: u64,
-    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>> {
-        Box::pin(async move {
-            let c: Box<dyn RegisterClient> = Box::new(EtcdRegister {
-                client: client(&format!("{ip}:{PORT}"), target.op_timeout).await?,
-                serializable: target.read_mode == "serializable",
-                prefix: target.prefix.clone(),
-            });
-            Ok(c)
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, _keys: u64) -> Result<EtcdRegister, ClientError> {
+        Ok(EtcdRegister {
+            client: client(&format!("{ip}:{PORT}"), target.op_timeout).await?,
+            serializable: target.read_mode == "serializable",
+            prefix: target.prefix.clone(),
         })
     }
 }
 
-struct EtcdRegister {
+pub struct EtcdRegister {
     client: Client,
     serializable: bool,
     prefix: String,
@@ -91,35 +84,24 @@ impl EtcdRegister {
 }
 
 impl RegisterClient for EtcdRegister {
-    fn call<'a>(
-        &'a mut self,
-        f: &'a F,
-        key: &'a Value,
-        value: &'a Value,
-    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
-        Box::pin(async move { self.run(f, key, value).await.map_err(error) })
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await.map_err(error)
     }
 }
 
 pub struct EtcdLocks;
 
 impl Locks for EtcdLocks {
+    type Lock = EtcdLock;
     fn port(&self) -> u16 {
         PORT
     }
-    fn connect<'a>(
-        &'a self,
-        endpoint: &'a str,
-        params: LockParams<'a>,
-    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>> {
-        Box::pin(async move {
-            let l: Box<dyn Lock> = Box::new(EtcdLock {
-                client: client(endpoint, params.wait).await?,
-                name: format!("{}/lock", params.prefix),
-                ttl: params.ttl,
-                held: None,
-            });
-            Ok(l)
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<EtcdLock, ClientError> {
+        Ok(EtcdLock {
+            client: client(endpoint, params.wait).await?,
+            name: format!("{}/lock", params.prefix),
+            ttl: params.ttl,
+            held: None,
         })
     }
 }
@@ -127,7 +109,7 @@ impl Locks for EtcdLocks {
 /// etcd's lock API on a lease of our own: the lease is the lock's lifetime, kept
 /// alive by a task of ours every third of its TTL; the fencing token is the
 /// lock key's create revision (unique, and increasing with acquisition order).
-struct EtcdLock {
+pub struct EtcdLock {
     client: Client,
     name: String,
     ttl: Duration,
@@ -148,9 +130,9 @@ impl Drop for EtcdLock {
     }
 }
 
-impl EtcdLock {
+impl Lock for EtcdLock {
     /// Grants a lease, keeps it alive, waits for the lock; returns the token.
-    async fn lock(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let ttl = self.ttl.as_secs().max(1) as i64;
         let lease = self.client.lease_grant(ttl, None).await.map_err(error)?.id();
         let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await.map_err(error)?;
@@ -196,21 +178,12 @@ impl EtcdLock {
     }
 
     /// Deletes the lock key and revokes the lease.
-    async fn unlock(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         let Some(held) = self.held.take() else { return Ok(()) };
         held.keep_alive.abort();
         self.client.unlock(held.key).await.map_err(error)?;
         // best effort: a lease that lapsed during a pause is gone already
         let _ = self.client.lease_revoke(held.lease).await;
         Ok(())
-    }
-}
-
-impl Lock for EtcdLock {
-    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
-        Box::pin(self.lock())
-    }
-    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
-        Box::pin(self.unlock())
     }
 }

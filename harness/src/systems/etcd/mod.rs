@@ -6,15 +6,12 @@ mod client;
 mod provision;
 mod server;
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use workloads::{BoxFuture, Locks, Registers};
+use workloads::{DynLocks, DynRegisters};
 
-use super::{Db, System};
-use crate::provision::Binary;
+use super::{DynDb, System};
 
 /// Client port; peers talk on 2380.
 pub const PORT: u16 = 2379;
@@ -25,45 +22,13 @@ impl System for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
     }
-    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn Db>, String> {
-        Ok(Arc::new(EtcdDb(provision::etcd(version, binary)?)))
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
+        Ok(Arc::new(server::EtcdDb(provision::etcd(version, binary)?)))
     }
-    fn registers(&self) -> Result<Arc<dyn Registers>, String> {
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
         Ok(Arc::new(client::EtcdRegisters))
     }
-    fn locks(&self) -> Result<Arc<dyn Locks>, String> {
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdLocks))
-    }
-}
-
-struct EtcdDb(Binary);
-
-impl Db for EtcdDb {
-    fn version(&self) -> &str {
-        &self.0.version
-    }
-    fn binary(&self) -> &Path {
-        &self.0.path
-    }
-    fn argv(
-        &self,
-        me: usize,
-        members: &[(String, Ipv4Addr)],
-        data_dir: &Path,
-        run_id: &str,
-    ) -> Result<Vec<String>, String> {
-        Ok(server::argv(
-            &self.0.path,
-            me,
-            members,
-            data_dir,
-            &format!("splitbrain-{run_id}"),
-        ))
-    }
-    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>> {
-        Box::pin(server::wait_ready(ips, within))
-    }
-    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>> {
-        Box::pin(server::leader(ips))
     }
 }

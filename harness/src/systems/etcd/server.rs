@@ -7,6 +7,59 @@ use std::time::Duration;
 use etcd_client::{Client, ConnectOptions};
 
 use super::PORT;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
+
+/// A provisioned etcd.
+pub struct EtcdDb(pub Binary);
+
+impl Db for EtcdDb {
+    fn installed(&self) -> &Binary {
+        &self.0
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        Ok(argv(&self.0.path, node))
+    }
+
+    /// Every member answers and all see the same elected leader.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("etcd", within, || async {
+            let s = statuses(ips).await;
+            let leaders: Vec<u64> = s.iter().filter_map(|r| r.as_ref().ok()).map(|(_, l)| *l).collect();
+            if leaders.len() == ips.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
+                return Ok(());
+            }
+            Err(s
+                .into_iter()
+                .map(|r| match r {
+                    Ok((_, 0)) => "no leader elected".to_string(),
+                    Ok((_, l)) => format!("sees leader {l:x}"),
+                    Err(e) => e,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The member most members consider leader.
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        let s = statuses(ips).await;
+        let ids: Vec<Option<u64>> = s.iter().map(|r| r.as_ref().ok().map(|(id, _)| *id)).collect();
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        for (_, l) in s.iter().filter_map(|r| r.as_ref().ok()) {
+            if *l == 0 {
+                continue;
+            }
+            match votes.iter_mut().find(|(id, _)| id == l) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((*l, 1)),
+            }
+        }
+        let (leader, _) = votes.into_iter().max_by_key(|(_, n)| *n)?;
+        ids.iter().position(|id| *id == Some(leader))
+    }
+}
 
 const PEER_PORT: u16 = 2380;
 
@@ -14,8 +67,15 @@ fn endpoint(ip: Ipv4Addr) -> String {
     format!("http://{ip}:{PORT}")
 }
 
-/// The argv of member `me` of a cluster of `members` (name, address).
-pub fn argv(binary: &Path, me: usize, members: &[(String, Ipv4Addr)], data_dir: &Path, token: &str) -> Vec<String> {
+/// The argv of member `node`; the cluster token is the run's.
+fn argv(binary: &Path, node: &NodeSpec) -> Vec<String> {
+    let NodeSpec {
+        me,
+        members,
+        data_dir,
+        run_id,
+    } = *node;
+    let token = format!("splitbrain-{run_id}");
     let (name, ip) = &members[me];
     let cluster: Vec<String> = members
         .iter()
@@ -63,42 +123,4 @@ async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
         });
     }
     out
-}
-
-/// Waits until every member answers and all see the same elected leader.
-pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
-    crate::systems::wait_until("etcd", within, || async {
-        let s = statuses(ips).await;
-        let leaders: Vec<u64> = s.iter().filter_map(|r| r.as_ref().ok()).map(|(_, l)| *l).collect();
-        if leaders.len() == ips.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
-            return Ok(());
-        }
-        Err(s
-            .into_iter()
-            .map(|r| match r {
-                Ok((_, 0)) => "no leader elected".to_string(),
-                Ok((_, l)) => format!("sees leader {l:x}"),
-                Err(e) => e,
-            })
-            .collect())
-    })
-    .await
-}
-
-/// The index of the member most members consider leader.
-pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {
-    let s = statuses(ips).await;
-    let ids: Vec<Option<u64>> = s.iter().map(|r| r.as_ref().ok().map(|(id, _)| *id)).collect();
-    let mut votes: Vec<(u64, usize)> = Vec::new();
-    for (_, l) in s.iter().filter_map(|r| r.as_ref().ok()) {
-        if *l == 0 {
-            continue;
-        }
-        match votes.iter_mut().find(|(id, _)| id == l) {
-            Some((_, n)) => *n += 1,
-            None => votes.push((*l, 1)),
-        }
-    }
-    let (leader, _) = votes.into_iter().max_by_key(|(_, n)| *n)?;
-    ids.iter().position(|id| *id == Some(leader))
 }

@@ -7,12 +7,12 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use checkers::{F, Type, Value};
-use workloads::{BoxFuture, ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 use zookeeper_client::{Acls, Client, CreateMode, Error};
 
 use super::PORT;
 
-struct ZooKeeper {
+pub struct ZooKeeper {
     client: Client,
     sync: bool,
     prefix: String,
@@ -38,22 +38,14 @@ fn decode(data: &[u8]) -> Value {
 pub struct ZooKeeperRegisters;
 
 impl Registers for ZooKeeperRegisters {
+    type Client = ZooKeeper;
     fn read_modes(&self) -> &'static [&'static str] {
         // sync: sync() then getData; plain: getData from the connected server
         &["sync", "plain"]
     }
-    fn connect<'a>(
-        &'a self,
-        ip: Ipv4Addr,
-        target: &'a Target,
-        keys: u64,
-    ) -> BoxFuture<'a, Result<Box<dyn RegisterClient>, ClientError>> {
-        Box::pin(async move {
-            let sync = target.read_mode == "sync";
-            let c: Box<dyn RegisterClient> =
-                Box::new(ZooKeeper::connect(ip, target.op_timeout, sync, &target.prefix, keys).await?);
-            Ok(c)
-        })
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, keys: u64) -> Result<ZooKeeper, ClientError> {
+        let sync = target.read_mode == "sync";
+        ZooKeeper::connect(ip, target.op_timeout, sync, &target.prefix, keys).await
     }
 }
 
@@ -125,32 +117,20 @@ impl ZooKeeper {
 }
 
 impl RegisterClient for ZooKeeper {
-    fn call<'a>(
-        &'a mut self,
-        f: &'a F,
-        key: &'a Value,
-        value: &'a Value,
-    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
-        Box::pin(async move { self.run(f, key, value).await.map_err(error) })
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await.map_err(error)
     }
 }
 
 pub struct ZooKeeperLocks;
 
 impl Locks for ZooKeeperLocks {
+    type Lock = ZooKeeperLock;
     fn port(&self) -> u16 {
         PORT
     }
-    fn connect<'a>(
-        &'a self,
-        endpoint: &'a str,
-        params: LockParams<'a>,
-    ) -> BoxFuture<'a, Result<Box<dyn Lock>, ClientError>> {
-        Box::pin(async move {
-            let l: Box<dyn Lock> =
-                Box::new(ZooKeeperLock::connect(endpoint, params.op_timeout, params.ttl, params.prefix).await?);
-            Ok(l)
-        })
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<ZooKeeperLock, ClientError> {
+        ZooKeeperLock::connect(endpoint, params.op_timeout, params.ttl, params.prefix).await
     }
 }
 
@@ -158,7 +138,7 @@ impl Locks for ZooKeeperLocks {
 /// `<prefix>-lock/lock-<seq>`, the lowest sequence holds the lock, the others
 /// watch their predecessor. The session timeout is the lease; the sequence
 /// number is the fencing token.
-struct ZooKeeperLock {
+pub struct ZooKeeperLock {
     client: Client,
     dir: String,
     mine: Option<String>,
@@ -195,9 +175,11 @@ impl ZooKeeperLock {
             mine: None,
         })
     }
+}
 
+impl Lock for ZooKeeperLock {
     /// Joins the queue and waits until first in it; returns the token.
-    async fn lock(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let opts = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
         let (_, seq) = self
             .client
@@ -224,7 +206,7 @@ impl ZooKeeperLock {
         }
     }
 
-    async fn unlock(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         match self.mine.take() {
             Some(path) => match self.client.delete(&path, None).await {
                 Ok(()) | Err(Error::NoNode) => Ok(()),
@@ -232,14 +214,5 @@ impl ZooKeeperLock {
             },
             None => Ok(()),
         }
-    }
-}
-
-impl Lock for ZooKeeperLock {
-    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
-        Box::pin(self.lock())
-    }
-    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
-        Box::pin(self.unlock())
     }
 }

@@ -3,16 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::provision::{cache_dir, fetched_once};
+use crate::provision::{Binary, cache_dir, fetched_once};
 
 pub const VERSIONS: &[&str] = &["3.9.3", "3.8.0"];
 
-/// A runnable ZooKeeper: the classpath of its server, and the java to run it.
+/// A runnable ZooKeeper: the java that runs it (with ZooKeeper's version), and
+/// the classpath of its server.
 #[derive(Clone, Debug)]
 pub struct Install {
-    pub version: String,
+    pub java: Binary,
     pub classpath: String,
-    pub java: PathBuf,
 }
 
 fn java() -> Result<PathBuf, String> {
@@ -44,9 +44,11 @@ fn bookworm(java: PathBuf) -> Result<Install, String> {
     if jar.is_file() {
         // the jar's manifest names its dependencies by absolute path; slf4j-simple sends logs to stderr
         return Ok(Install {
-            version: "3.8.0".into(),
+            java: Binary {
+                path: java,
+                version: "3.8.0".into(),
+            },
             classpath: "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar".into(),
-            java,
         });
     }
     fetched(java, "3.8.0", "bookworm")
@@ -83,8 +85,10 @@ fn fetched(java: PathBuf, version: &str, suite: &str) -> Result<Install, String>
     .map(|j| jars.join(format!("{j}.jar")).display().to_string())
     .collect();
     Ok(Install {
-        version: version.into(),
+        java: Binary {
+            path: java,
+            version: version.into(),
+        },
         classpath: cp.join(":"),
-        java,
     })
 }

@@ -2,21 +2,75 @@
 //! the leader through the `srvr` four-letter word.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::PORT;
 use super::provision::Install;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
 
-/// Writes server `me`'s zoo.cfg and myid under `data_dir`; returns its argv.
-pub fn argv(
-    install: &Install,
-    me: usize,
-    members: &[(String, Ipv4Addr)],
-    data_dir: &Path,
-) -> Result<Vec<String>, String> {
+/// A provisioned ZooKeeper.
+pub struct ZooKeeperDb(pub Install);
+
+impl Db for ZooKeeperDb {
+    fn installed(&self) -> &Binary {
+        &self.0.java
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        argv(&self.0, node)
+    }
+
+    fn image_roots(&self) -> Vec<PathBuf> {
+        let z = &self.0;
+        let mut roots = vec![z.java.path.clone()];
+        // the whole Java home: the launcher finds its libraries and modules relative to itself
+        if let Some(home) = std::fs::canonicalize(&z.java.path)
+            .ok()
+            .and_then(|j| j.parent()?.parent().map(Path::to_path_buf))
+        {
+            roots.push(home);
+        }
+        for jar in z.classpath.split(':') {
+            let jar = PathBuf::from(jar);
+            // bookworm's jar names its dependencies beside it, by absolute path
+            match jar.parent() {
+                Some(dir) if dir == Path::new("/usr/share/java") => roots.push(dir.to_path_buf()),
+                _ => roots.push(jar),
+            }
+        }
+        roots
+    }
+
+    /// Every server serves and exactly one leads.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("zookeeper", within, || async {
+            let m = modes(ips).await;
+            let leaders = m.iter().filter(|r| matches!(r, Ok(x) if x == "leader")).count();
+            if m.iter().all(|r| r.is_ok()) && leaders == 1 {
+                return Ok(());
+            }
+            Err(m.into_iter().map(|r| r.unwrap_or_else(|e| e)).collect())
+        })
+        .await
+    }
+
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        modes(ips)
+            .await
+            .iter()
+            .position(|m| matches!(m, Ok(x) if x == "leader"))
+    }
+}
+
+/// Writes server `node`'s zoo.cfg and myid under its data dir; returns its argv.
+fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
+    let NodeSpec {
+        me, members, data_dir, ..
+    } = *node;
     let data = data_dir.join("data");
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     std::fs::write(data.join("myid"), format!("{}\n", me + 1)).map_err(|e| e.to_string())?;
@@ -37,7 +91,7 @@ pub fn argv(
     let path = data_dir.join("zoo.cfg");
     std::fs::write(&path, cfg).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok([
-        install.java.display().to_string(),
+        install.java.path.display().to_string(),
         "-Xmx128m".into(),
         "-Xms32m".into(),
         "-XX:+UseSerialGC".into(),
@@ -81,24 +135,4 @@ async fn modes(ips: &[Ipv4Addr]) -> Vec<Result<String, String>> {
         }));
     }
     out
-}
-
-/// Waits until every server serves and exactly one leads.
-pub async fn wait_ready(ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
-    crate::systems::wait_until("zookeeper", within, || async {
-        let m = modes(ips).await;
-        let leaders = m.iter().filter(|r| matches!(r, Ok(x) if x == "leader")).count();
-        if m.iter().all(|r| r.is_ok()) && leaders == 1 {
-            return Ok(());
-        }
-        Err(m.into_iter().map(|r| r.unwrap_or_else(|e| e)).collect())
-    })
-    .await
-}
-
-pub async fn leader(ips: &[Ipv4Addr]) -> Option<usize> {
-    modes(ips)
-        .await
-        .iter()
-        .position(|m| matches!(m, Ok(x) if x == "leader"))
 }
