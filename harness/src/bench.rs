@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use checkers::synth::Synth;
 use checkers::{F, History, ModelKind, Op, Options, Process, Record, Report, Type, Value, Verdict};
 use results::Recorder;
-use workloads::{ReadMode, Register, Slot, System, Target};
+use workloads::{Register, Slot, Target};
 
 use crate::alloc;
 
@@ -235,7 +235,9 @@ fn record_cost() -> Result<u8, String> {
 /// recorded versus not, against one 3-node etcd; rounds alternate to cancel drift.
 fn etcd_overhead(secs: f64) -> Result<u8, String> {
     crate::netns::require_root()?;
-    let db = crate::db::Db::provision(System::Etcd, None, None)?;
+    let etcd = crate::systems::find("etcd")?;
+    let db = etcd.provision(None, None)?;
+    let registers = etcd.registers()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -246,14 +248,14 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
         std::fs::create_dir_all(dir.join("nodes")).map_err(|e| e.to_string())?;
         let id = crate::run::run_id();
         let (mut teardown, ips, _, _) =
-            crate::run::start_cluster(&id, 3, &db, &dir, None, &crate::run::Runtime::Netns).await?;
+            crate::run::start_cluster(&id, 3, db.as_ref(), &dir, None, &crate::run::Runtime::Netns).await?;
         let spec = Arc::new(Register {
             keys: 5,
             values: 5,
             readers: 0,
             target: Target {
-                system: System::Etcd,
-                read_mode: ReadMode::Linearizable,
+                read_mode: registers.read_modes()[0],
+                registers,
                 op_timeout: Duration::from_secs(1),
                 prefix: format!("splitbrain/{id}"),
             },

@@ -2,47 +2,93 @@
 //! run's own, with a fixed address, its data dir bind-mounted at the same path
 //! as on the host (so each system's command line is the same on both runtimes).
 //!
-//! It drives the engine through the `docker` CLI: every call is synchronous,
-//! which is what the nemesis thread and teardown-on-drop need, and the CLI comes
-//! with every engine. Faults are the netns runtime's code: iptables in the
+//! It drives the engine through its API (bollard). The nemesis thread and
+//! teardown-on-drop need each call synchronously, from threads that may be tokio
+//! workers of the run, so every call is spawned on a runtime of the engine's own
+//! and waited for. Faults are the netns runtime's code: iptables in the
 //! container's network namespace (`/proc/<pid>/ns/net`), signals to its host pid.
 //!
 //! Everything created is labelled `splitbrain=<run id>` and named
 //! `splitbrain-<id>-*`; `clean` finds leftovers by the label alone.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, Network,
+    NetworkCreateRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
+    RemoveContainerOptions,
+};
+use futures_util::TryStreamExt;
 
 use crate::member::Member;
 use crate::netns;
 
-/// Runs `docker` with `args`; the error names the command and what docker said.
-pub fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("docker: {e} (install docker.io, or use --runtime netns)"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "docker {}: {}",
-            args.first().copied().unwrap_or(""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+/// The engine's client and the runtime its calls run on.
+struct Engine {
+    docker: Docker,
+    rt: tokio::runtime::Runtime,
 }
 
-/// Whether an engine answers; the error says why not.
+/// Connected once; an engine that does not answer is found out by the first call.
+fn client() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            // built on a thread of its own: the caller may be inside another runtime
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("docker-engine")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("docker engine runtime: {e}"))?;
+                let docker = rt
+                    .block_on(async { Docker::connect_with_local_defaults() })
+                    .map_err(|e| format!("docker: {e}"))?
+                    .with_timeout(Duration::from_secs(120));
+                Ok(Engine { docker, rt })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("docker engine client panicked".into()))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs one engine call to completion from synchronous code, in or out of a runtime.
+pub fn call<T, F>(what: &str, call: impl FnOnce(Docker) -> F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, bollard::errors::Error>> + Send + 'static,
+{
+    let engine = client()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let fut = call(engine.docker.clone());
+    engine.rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .map_err(|_| format!("docker {what}: the engine call was lost"))?
+        .map_err(|e| format!("docker {what}: {e}"))
+}
+
+/// Whether an engine answers (its version); the error says why not.
 pub fn engine() -> Result<String, String> {
-    docker(&["version", "--format", "{{.Server.Version}}"]).map(|v| v.trim().to_string())
+    call("version", |d| async move { d.version().await }).map(|v| v.version.unwrap_or_default())
 }
 
 /// Whether a local image with this tag exists.
 pub fn has_image(tag: &str) -> bool {
-    docker(&["image", "inspect", "--format", "{{.Id}}", tag]).is_ok()
+    let tag = tag.to_string();
+    call("image inspect", |d| async move { d.inspect_image(&tag).await }).is_ok()
 }
 
 const LABEL: &str = "splitbrain";
@@ -66,17 +112,20 @@ impl DockerNetwork {
             subnet,
         };
         netns::note_owner(run_id)?;
-        docker(&[
-            "network",
-            "create",
-            "--driver",
-            "bridge",
-            "--subnet",
-            &format!("10.238.{subnet}.0/24"),
-            "--label",
-            &format!("{LABEL}={run_id}"),
-            &net.name,
-        ])?;
+        let request = NetworkCreateRequest {
+            name: net.name.clone(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(format!("10.238.{subnet}.0/24")),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(HashMap::from([(LABEL.to_string(), run_id.to_string())])),
+            ..Default::default()
+        };
+        call("network create", |d| async move { d.create_network(request).await })?;
         Ok(net)
     }
 
@@ -109,29 +158,65 @@ impl DockerNetwork {
             binds,
             log,
             network: self.name.clone(),
-            label: format!("{LABEL}={}", self.run_id),
+            run_id: self.run_id.clone(),
             created: Mutex::new(false),
         }
     }
 }
 
+/// Containers (running or not) and networks carrying `label` (`splitbrain` or
+/// `splitbrain=<run>`).
+fn labelled(label: String) -> Result<(Vec<ContainerSummary>, Vec<Network>), String> {
+    let filters = Some(HashMap::from([("label".to_string(), vec![label])]));
+    let options = ListContainersOptions {
+        all: true,
+        filters: filters.clone(),
+        ..Default::default()
+    };
+    let containers = call("ps", |d| async move { d.list_containers(Some(options)).await })?;
+    let networks = call("network ls", |d| async move {
+        d.list_networks(Some(ListNetworksOptions { filters })).await
+    })?;
+    Ok((containers, networks))
+}
+
 /// Removes every container and the network labelled with this run.
 fn remove_run(run_id: &str) -> Vec<String> {
     let mut removed = Vec::new();
-    let filter = format!("label={LABEL}={run_id}");
-    let ids = docker(&["ps", "-aq", "--filter", &filter]).unwrap_or_default();
-    for id in ids.split_whitespace() {
-        if docker(&["rm", "-f", "-v", id]).is_ok() {
-            removed.push(format!("container {id}"));
+    let (containers, networks) = labelled(format!("{LABEL}={run_id}")).unwrap_or_default();
+    for id in containers.into_iter().filter_map(|c| c.id) {
+        if remove_container(&id).is_ok() {
+            removed.push(format!("container {}", short(&id)));
         }
     }
-    let nets = docker(&["network", "ls", "-q", "--filter", &filter]).unwrap_or_default();
-    for id in nets.split_whitespace() {
-        if docker(&["network", "rm", id]).is_ok() {
-            removed.push(format!("network {id}"));
+    for id in networks.into_iter().filter_map(|n| n.id) {
+        let gone = id.clone();
+        if call("network rm", |d| async move { d.remove_network(&gone).await }).is_ok() {
+            removed.push(format!("network {}", short(&id)));
         }
     }
     removed
+}
+
+/// An engine id as `docker ps` shows it.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Removes a container, running or not, with its anonymous volumes.
+fn remove_container(id: &str) -> Result<(), String> {
+    let id = id.to_string();
+    call("rm", |d| async move {
+        d.remove_container(
+            &id,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    })
 }
 
 /// Removes containers and networks of runs whose runner is gone.
@@ -139,25 +224,17 @@ pub fn clean() -> Result<Vec<String>, String> {
     if engine().is_err() {
         return Ok(Vec::new());
     }
+    let (containers, networks) = labelled(LABEL.to_string())?;
     let mut runs: Vec<String> = Vec::new();
-    let labels = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label={LABEL}"),
-        "--format",
-        "{{.Label \"splitbrain\"}}",
-    ])? + &docker(&[
-        "network",
-        "ls",
-        "--filter",
-        &format!("label={LABEL}"),
-        "--format",
-        "{{.Label \"splitbrain\"}}",
-    ])?;
-    for id in labels.split_whitespace() {
-        if !runs.iter().any(|r| r == id) {
-            runs.push(id.to_string());
+    let labels = containers
+        .into_iter()
+        .filter_map(|c| c.labels)
+        .chain(networks.into_iter().filter_map(|n| n.labels));
+    for mut l in labels {
+        if let Some(id) = l.remove(LABEL)
+            && !runs.contains(&id)
+        {
+            runs.push(id);
         }
     }
     let mut removed = Vec::new();
@@ -182,7 +259,7 @@ pub struct Container {
     binds: Vec<PathBuf>,
     log: PathBuf,
     network: String,
-    label: String,
+    run_id: String,
     /// Created once; a restart after a kill starts the same container again.
     created: Mutex<bool>,
 }
@@ -201,63 +278,86 @@ impl Member for Container {
     }
 
     fn pid(&self) -> Option<u32> {
-        let out = docker(&["inspect", "--format", "{{.State.Pid}}", &self.container]).ok()?;
-        out.trim().parse::<u32>().ok().filter(|&p| p > 0)
+        let name = self.container.clone();
+        let inspect = call("inspect", |d| async move { d.inspect_container(&name, None).await }).ok()?;
+        let pid = inspect.state?.pid?;
+        u32::try_from(pid).ok().filter(|&p| p > 0)
     }
 
     fn start(&self) -> Result<(), String> {
         let mut created = self.created.lock().expect("container state");
-        if *created {
-            docker(&["start", &self.container]).map(|_| ())
-        } else {
-            let ip = self.ip.to_string();
-            let mut args: Vec<String> = [
-                "run",
-                "-d",
-                "--name",
-                &self.container,
-                "--hostname",
-                &self.name,
-                "--network",
-                &self.network,
-                "--ip",
-                &ip,
-                "--label",
-                &self.label,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            for b in &self.binds {
-                args.push("-v".into());
-                args.push(format!("{0}:{0}", b.display()));
-            }
-            args.push("--entrypoint".into());
-            args.push(self.argv[0].clone());
-            args.push(self.image.clone());
-            args.extend(self.argv[1..].iter().cloned());
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            docker(&refs)?;
+        if !*created {
+            let body = ContainerCreateBody {
+                hostname: Some(self.name.clone()),
+                image: Some(self.image.clone()),
+                entrypoint: Some(vec![self.argv[0].clone()]),
+                cmd: Some(self.argv[1..].to_vec()),
+                labels: Some(HashMap::from([(LABEL.to_string(), self.run_id.clone())])),
+                host_config: Some(HostConfig {
+                    binds: Some(self.binds.iter().map(|b| format!("{0}:{0}", b.display())).collect()),
+                    network_mode: Some(self.network.clone()),
+                    ..Default::default()
+                }),
+                networking_config: Some(NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        self.network.clone(),
+                        EndpointSettings {
+                            ipam_config: Some(EndpointIpamConfig {
+                                ipv4_address: Some(self.ip.to_string()),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                    )])),
+                }),
+                ..Default::default()
+            };
+            let options = CreateContainerOptions {
+                name: Some(self.container.clone()),
+                ..Default::default()
+            };
+            call(
+                "create",
+                |d| async move { d.create_container(Some(options), body).await },
+            )?;
             *created = true;
-            Ok(())
         }
+        let name = self.container.clone();
+        call("start", |d| async move { d.start_container(&name, None).await })
     }
 
     fn kill(&self) {
-        let _ = docker(&["kill", "--signal", "KILL", &self.container]);
+        let name = self.container.clone();
+        let _ = call("kill", |d| async move {
+            d.kill_container(&name, Some(KillContainerOptions { signal: "KILL".into() }))
+                .await
+        });
     }
 
     fn remove(&self) {
         let created = *self.created.lock().expect("container state");
-        if created
-            && let Ok(logs) = Command::new("docker")
-                .args(["logs", "--timestamps", &self.container])
-                .output()
-        {
-            let mut text = logs.stdout;
-            text.extend_from_slice(&logs.stderr);
-            let _ = std::fs::write(&self.log, text);
+        if created {
+            let name = self.container.clone();
+            let logs = call("logs", |d| async move {
+                d.logs(
+                    &name,
+                    Some(LogsOptions {
+                        stdout: true,
+                        stderr: true,
+                        timestamps: true,
+                        ..Default::default()
+                    }),
+                )
+                .try_fold(Vec::new(), |mut text, chunk| async move {
+                    text.extend_from_slice(&chunk.into_bytes());
+                    Ok(text)
+                })
+                .await
+            });
+            if let Ok(text) = logs {
+                let _ = std::fs::write(&self.log, text);
+            }
         }
-        let _ = docker(&["rm", "-f", "-v", &self.container]);
+        let _ = remove_container(&self.container);
     }
 }

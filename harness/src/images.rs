@@ -1,15 +1,19 @@
 //! Local images for the docker runtime, for machines with an engine but no
 //! registry: each holds exactly the host files a node runs (the provisioned
 //! binary, or Java and ZooKeeper's jars), at the same paths, plus the shared
-//! libraries they load, imported with `docker import` from a tar of those
-//! files. Same paths as on the host means the same command line on both runtimes.
+//! libraries they load, imported (the engine's `images/create` from a source,
+//! as `docker import` does) from a tar of those files. Same paths as on the host
+//! means the same command line on both runtimes.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::docker::{docker, has_image};
+use bollard::query_parameters::{CreateImageOptions, ListImagesOptions, RemoveImageOptions};
+use futures_util::TryStreamExt;
+
+use crate::docker::{call, has_image};
 
 /// The runner image: only the libraries our own binary loads (the binary is
 /// bind-mounted, so a rebuilt splitbrain needs no new image).
@@ -114,7 +118,10 @@ pub fn build(tag: &str, roots: &[PathBuf], force: bool) -> Result<bool, String> 
             return Ok(false);
         }
         // untag the old one first, so that a rebuild leaves no nameless image behind
-        docker(&["rmi", tag])?;
+        let old = tag.to_string();
+        call("rmi", |d| async move {
+            d.remove_image(&old, None::<RemoveImageOptions>, None).await
+        })?;
     }
     let files = closure(roots)?;
     let mut list = tempfile_in_cache(tag)?;
@@ -124,19 +131,12 @@ pub fn build(tag: &str, roots: &[PathBuf], force: bool) -> Result<bool, String> 
         writeln!(list.1, "{}", f.strip_prefix("/").unwrap_or(f).display()).map_err(|e| e.to_string())?;
     }
     drop(list.1);
-    let mut tar = Command::new("tar")
+    let tarred = Command::new("tar")
         .args(["--no-recursion", "-C", "/", "-cf", "-", "-T"])
         .arg(&list.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("tar: {e}"))?;
-    let import = Command::new("docker")
-        .args(["import", "--message", "built by splitbrain images build", "-", tag])
-        .stdin(tar.stdout.take().expect("tar stdout"))
+        .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("docker import: {e}"))?;
-    let tarred = tar.wait_with_output().map_err(|e| format!("tar: {e}"))?;
+        .map_err(|e| format!("tar: {e}"))?;
     let _ = std::fs::remove_file(&list.0);
     if !tarred.status.success() {
         return Err(format!(
@@ -144,12 +144,20 @@ pub fn build(tag: &str, roots: &[PathBuf], force: bool) -> Result<bool, String> 
             String::from_utf8_lossy(&tarred.stderr).trim()
         ));
     }
-    if !import.status.success() {
-        return Err(format!(
-            "docker import {tag}: {}",
-            String::from_utf8_lossy(&import.stderr).trim()
-        ));
-    }
+    let (repo, version) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
+    let options = CreateImageOptions {
+        from_src: Some("-".into()),
+        repo: Some(repo.into()),
+        tag: Some(version.into()),
+        message: Some("built by splitbrain images build".into()),
+        ..Default::default()
+    };
+    let rootfs = bollard::body_full(tarred.stdout.into());
+    call("import", |d| async move {
+        d.create_image(Some(options), Some(rootfs), None)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    })?;
     Ok(true)
 }
 
@@ -175,15 +183,26 @@ pub fn build_runner(force: bool) -> Result<bool, String> {
     build(RUNNER, &libs, force)
 }
 
-/// Images present, for `images list`.
+/// Images present, for `images list`: tag and size.
 pub fn list() -> Result<String, String> {
-    docker(&[
-        "images",
-        "--filter",
-        "reference=splitbrain/*",
-        "--format",
-        "{{.Repository}}:{{.Tag}}\t{{.Size}}",
-    ])
+    let filters = Some(std::collections::HashMap::from([(
+        "reference".to_string(),
+        vec!["splitbrain/*".to_string()],
+    )]));
+    let images = call("images", |d| async move {
+        d.list_images(Some(ListImagesOptions {
+            filters,
+            ..Default::default()
+        }))
+        .await
+    })?;
+    let mut out = String::new();
+    for image in images {
+        for tag in &image.repo_tags {
+            out.push_str(&format!("{tag}\t{:.1} MB\n", image.size as f64 / 1e6));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

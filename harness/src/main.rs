@@ -3,16 +3,13 @@
 mod alloc;
 mod bench;
 mod check;
-mod consul;
-mod db;
 mod docker;
-mod etcd;
 mod images;
 mod member;
 mod netns;
 mod provision;
 mod run;
-mod zookeeper;
+mod systems;
 
 use std::process::ExitCode;
 
@@ -67,9 +64,9 @@ enum Command {
 enum ImagesCommand {
     /// Build splitbrain/<system>:<version> from the provisioned binaries (skips existing ones)
     Build {
-        /// Systems, comma-separated
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "etcd,zookeeper,consul")]
-        system: Vec<workloads::System>,
+        /// Systems, comma-separated [default: all]
+        #[arg(long, value_delimiter = ',', value_parser = systems::system_parser())]
+        system: Vec<String>,
         /// Version to build [default: the newest available, as `run` would pick]
         #[arg(long)]
         version: Option<String>,
@@ -159,9 +156,15 @@ fn images(command: ImagesCommand) -> Result<u8, String> {
     match command {
         ImagesCommand::List => print!("{}", images::list()?),
         ImagesCommand::Build { system, version, force } => {
-            for system in system {
-                let db = db::Db::provision(system, version.as_deref(), None)?;
-                let tag = db.image();
+            let names = if system.is_empty() {
+                systems::names().into_iter().map(String::from).collect()
+            } else {
+                system
+            };
+            for name in names {
+                let system = systems::find(&name)?;
+                let db = system.provision(version.as_deref(), None)?;
+                let tag = systems::image(system, db.as_ref());
                 eprintln!("splitbrain: image {tag} ...");
                 let built = images::build(&tag, &db.image_roots(), force)?;
                 println!("{tag}: {}", if built { "built" } else { "exists" });

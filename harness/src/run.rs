@@ -11,19 +11,19 @@ use checkers::{ModelKind, Options, Value};
 use nemeses::{Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, LockSpec, ReadMode, Register, Slot, System, Target};
+use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Slot, Target};
 
-use crate::db::Db;
 use crate::docker::DockerNetwork;
 use crate::images;
 use crate::member::Member;
 use crate::netns::{Network, Node, node_paths};
+use crate::systems::{self, DynDb, NodeSpec, System};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// System under test
-    #[arg(long, value_enum, default_value_t = System::Etcd)]
-    pub system: System,
+    #[arg(long, default_value = "etcd", value_parser = systems::system_parser())]
+    pub system: String,
     /// Workload
     #[arg(long, value_enum, default_value_t = WorkloadArg::Register)]
     pub workload: WorkloadArg,
@@ -75,8 +75,8 @@ pub struct Args {
     pub readers: usize,
     /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
     /// consul consistent|default|stale [default: the first, the strongest]
-    #[arg(long, value_enum)]
-    pub read_mode: Option<ReadMode>,
+    #[arg(long, value_parser = systems::read_mode_parser())]
+    pub read_mode: Option<String>,
     /// Seconds before an op's outcome is unknown
     #[arg(long, default_value_t = 1.0)]
     pub op_timeout: f64,
@@ -141,11 +141,15 @@ enum Workload {
 
 /// Everything decided before anything starts, so bad input fails fast.
 struct Plan {
-    system: System,
+    system: &'static dyn System,
     workload: Workload,
+    /// The register workload's clients, or the lock workload's locks.
+    registers: Option<Arc<dyn DynRegisters>>,
+    locks: Option<Arc<dyn DynLocks>>,
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
-    read_mode: ReadMode,
+    /// The register workload's; empty for locks.
+    read_mode: &'static str,
     concurrency: usize,
     seed: u64,
     time_limit: Duration,
@@ -165,7 +169,7 @@ fn positive(name: &str, v: f64) -> Result<Duration, String> {
 }
 
 fn plan(args: &Args) -> Result<Plan, String> {
-    let system = args.system;
+    let system = systems::find(&args.system)?;
     let workload = match args.workload {
         WorkloadArg::Register => Workload::Register,
         WorkloadArg::Lock => Workload::Lock {
@@ -204,9 +208,21 @@ fn plan(args: &Args) -> Result<Plan, String> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let read_mode = match args.read_mode {
-        Some(m) => system.read_mode(m.name())?,
-        None => system.read_modes()[0],
+    let (registers, locks) = match workload {
+        Workload::Register => (Some(system.registers()?), None),
+        Workload::Lock { .. } => (None, Some(system.locks()?)),
+    };
+    let read_mode = match (&registers, &args.read_mode) {
+        (Some(r), Some(m)) => r.read_modes().iter().copied().find(|x| x == m).ok_or_else(|| {
+            format!(
+                "--read-mode {m}: {} reads are {}",
+                system.name(),
+                r.read_modes().join(", ")
+            )
+        })?,
+        (Some(r), None) => r.read_modes()[0],
+        (None, Some(_)) => return Err("--read-mode is for the register workload".into()),
+        (None, None) => "",
     };
     let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
     if !(1..=1000).contains(&concurrency) {
@@ -236,6 +252,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
     Ok(Plan {
         system,
         workload,
+        registers,
+        locks,
         kinds,
         shapes,
         read_mode,
@@ -250,7 +268,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
 struct RunCluster {
     run_id: String,
     nodes: Vec<Arc<dyn Member>>,
-    db: Arc<Db>,
+    db: Arc<dyn DynDb>,
     handle: tokio::runtime::Handle,
     /// The lock workload's, for `client-pause`.
     lock: Option<Arc<LockSpec>>,
@@ -308,7 +326,7 @@ impl Cluster for RunCluster {
 pub async fn start_cluster(
     id: &str,
     nodes: usize,
-    db: &Db,
+    db: &dyn DynDb,
     dir: &Path,
     resource: Option<bool>,
     runtime: &Runtime,
@@ -350,7 +368,12 @@ pub async fn start_cluster(
     for (i, (name, _)) in members.iter().enumerate() {
         let (log, data) = node_paths(dir, name);
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-        let mut argv = db.argv(i, &members, &data, id)?;
+        let mut argv = db.argv(&NodeSpec {
+            me: i,
+            members: &members,
+            data_dir: &data,
+            run_id: id,
+        })?;
         let image = match runtime {
             Runtime::Docker { image, binary_path } => {
                 if let Some(b) = binary_path {
@@ -526,24 +549,24 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Ok(_) => {}
         Err(e) => eprintln!("splitbrain: warning: cannot clean up after dead runs: {e}"),
     }
-    let db = Db::provision(plan.system, args.version.as_deref(), args.binary.as_deref())?;
+    let db = plan.system.provision(args.version.as_deref(), args.binary.as_deref())?;
     let iptables = plan
         .kinds
         .contains(&Kind::Partition)
         .then(crate::provision::iptables)
         .transpose()?;
-    let runtime = choose_runtime(args, &plan, &db)?;
+    let runtime = choose_runtime(args, &plan, db.as_ref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(run_async(args, plan, Arc::new(db), runtime, iptables))
+    rt.block_on(run_async(args, plan, db, runtime, iptables))
 }
 
 /// The runtime `--runtime` asks for; `auto` says what it chose and why.
-fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> {
-    let image = args.image.clone().unwrap_or_else(|| db.image());
+fn choose_runtime(args: &Args, plan: &Plan, db: &dyn DynDb) -> Result<Runtime, String> {
+    let image = args.image.clone().unwrap_or_else(|| systems::image(plan.system, db));
     let mut needed = vec![image.clone()];
     if plan.workload != Workload::Register {
         needed.push(images::RUNNER.to_string());
@@ -553,7 +576,7 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> 
         if let Some(missing) = needed.iter().find(|t| !crate::docker::has_image(t)) {
             return Err(format!(
                 "image {missing} is missing: run `splitbrain images build --system {}`",
-                plan.system
+                plan.system.name()
             ));
         }
         Ok(Runtime::Docker {
@@ -583,7 +606,7 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &Db) -> Result<Runtime, String> 
 async fn run_async(
     args: &Args,
     plan: Plan,
-    db: Arc<Db>,
+    db: Arc<dyn DynDb>,
     runtime: Runtime,
     iptables: Option<nemeses::partition::Iptables>,
 ) -> Result<u8, String> {
@@ -610,10 +633,10 @@ async fn run_async(
     }
     let id = run_id();
     let test_name = match plan.workload {
-        Workload::Register => format!("{}-register-{}", plan.system, args.nemesis),
+        Workload::Register => format!("{}-register-{}", plan.system.name(), args.nemesis),
         Workload::Lock { fenced } => format!(
             "{}-lock-{}-{}",
-            plan.system,
+            plan.system.name(),
             if fenced { "fenced" } else { "naive" },
             args.nemesis
         ),
@@ -626,7 +649,7 @@ async fn run_async(
             "workload": if plan.workload == Workload::Register { "register" } else { "lock" }, "nemesis": args.nemesis, "partition_shapes": args.partition,
             "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
             "readers": args.readers,
-            "read_mode": plan.read_mode.name(), "op_timeout_s": args.op_timeout,
+            "read_mode": plan.read_mode, "op_timeout_s": args.op_timeout,
             "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
             "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
             "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
@@ -640,13 +663,16 @@ async fn run_async(
         }),
     )?;
     eprintln!(
-        "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients, {} reads, nemesis {} every {} s, {} s, seed {}",
-        plan.system,
+        "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients{}, nemesis {} every {} s, {} s, seed {}",
+        plan.system.name(),
         db.version(),
         args.nodes,
         runtime.name(),
         plan.concurrency,
-        plan.read_mode.name(),
+        match plan.read_mode {
+            "" => String::new(),
+            mode => format!(", {mode} reads"),
+        },
         args.nemesis,
         args.nemesis_interval,
         args.time_limit,
@@ -660,7 +686,7 @@ async fn run_async(
     };
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let (mut teardown, ips, ready, resource) = tokio::select! {
-        started = start_cluster(&id, args.nodes, &db, &dir.path, fenced, &runtime) => started?,
+        started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime) => started?,
         () = interrupted(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
     };
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
@@ -669,20 +695,22 @@ async fn run_async(
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
     let op_timeout = Duration::from_secs_f64(args.op_timeout);
     let prefix = format!("splitbrain/{id}");
-    let spec = Arc::new(Register {
-        keys: args.keys,
-        values: 5,
-        readers: args.readers as u64,
-        target: Target {
-            system: plan.system,
-            read_mode: plan.read_mode,
-            op_timeout,
-            prefix: prefix.clone(),
-        },
+    let spec = plan.registers.clone().map(|registers| {
+        Arc::new(Register {
+            keys: args.keys,
+            values: 5,
+            readers: args.readers as u64,
+            target: Target {
+                registers,
+                read_mode: plan.read_mode,
+                op_timeout,
+                prefix: prefix.clone(),
+            },
+        })
     });
-    let lock = resource.map(|resource| {
+    let lock = plan.locks.clone().zip(resource).map(|(locks, resource)| {
         Arc::new(LockSpec {
-            system: plan.system,
+            locks,
             prefix: prefix.clone(),
             ttl: Duration::from_secs_f64(args.ttl),
             lock_delay: Duration::from_secs_f64(args.lock_delay),
@@ -694,15 +722,16 @@ async fn run_async(
     });
     if let Some(l) = lock.as_ref().filter(|l| l.ttl < l.lease()) {
         eprintln!(
-            "splitbrain: consul sessions live at least {} s: --ttl {} raised to that",
+            "splitbrain: {} leases live at least {} s: --ttl {} raised to that",
+            plan.system.name(),
             l.lease().as_secs(),
             args.ttl
         );
     }
     if let Some(l) = lock.as_ref().filter(|_| plan.kinds.contains(&Kind::ClientPause)) {
-        let delay = match plan.system {
-            System::Consul => format!(" + lock-delay {} s", args.lock_delay),
-            _ => String::new(),
+        let delay = match l.lock_delay() {
+            Duration::ZERO => String::new(),
+            d => format!(" + lock-delay {} s", d.as_secs_f64()),
         };
         eprintln!(
             "splitbrain: client-pause: a holder stalls {:.1} s (2 x lease {} s{delay} + 3 s), past its lease{}; \
@@ -725,9 +754,10 @@ async fn run_async(
             until,
             seed: plan.seed,
         };
-        workers.push(match &lock {
-            Some(l) => tokio::spawn(l.clone().run_process(slot)),
-            None => tokio::spawn(spec.clone().run_process(slot)),
+        workers.push(match (&lock, &spec) {
+            (Some(l), _) => tokio::spawn(l.clone().run_process(slot)),
+            (None, Some(r)) => tokio::spawn(r.clone().run_process(slot)),
+            (None, None) => unreachable!("a plan has registers or locks"),
         });
     }
     let cluster = Arc::new(RunCluster {
@@ -797,12 +827,12 @@ async fn run_async(
             () = interrupted(&stop) => None,
         };
         let final_reads = async {
-            match &lock {
-                Some(l) => match l.final_read(1_000_000_000, rec.as_ref()).await {
+            match (&lock, &spec) {
+                (Some(l), _) => match l.final_read(1_000_000_000, rec.as_ref()).await {
                     Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
                     Err(e) => eprintln!("splitbrain: {e}"),
                 },
-                None => {
+                (None, Some(spec)) => {
                     let mut read = 0;
                     for (i, ip) in ips.iter().enumerate() {
                         read = spec
@@ -815,6 +845,7 @@ async fn run_async(
                     }
                     eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
                 }
+                (None, None) => {}
             }
         };
         if recovered.is_some() {

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{json, results_dir, root, run_on, show, signal, start_and_wait};
+use common::{json, leftovers, results_dir, root, run_on, show, signal, start_and_wait};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -19,36 +19,6 @@ fn run(args: &[&str], results: &Path) -> Output {
 
 fn results_json(results: &Path, test: &str) -> serde_json::Value {
     json(results, test, "results.json")
-}
-
-/// Namespaces, links and processes a run with this results folder left behind.
-fn leftovers(results: &Path) -> Vec<String> {
-    let mut left = Vec::new();
-    let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
-    left.extend(
-        String::from_utf8_lossy(&ns.stdout)
-            .lines()
-            .filter(|l| l.starts_with("splitbrain-"))
-            .map(String::from),
-    );
-    let links = Command::new("ip")
-        .args(["-o", "link", "show"])
-        .output()
-        .expect("ip link");
-    left.extend(
-        String::from_utf8_lossy(&links.stdout)
-            .lines()
-            .filter_map(|l| l.split(':').nth(1))
-            .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
-            .filter(|n| n.starts_with("sb-") && n.ends_with("-h")),
-    );
-    let procs = Command::new("pgrep")
-        .arg("-af")
-        .arg(results.to_str().expect("utf-8 path"))
-        .output()
-        .expect("pgrep");
-    left.extend(String::from_utf8_lossy(&procs.stdout).lines().map(String::from));
-    left
 }
 
 #[test]

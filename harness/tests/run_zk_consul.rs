@@ -150,16 +150,6 @@ fn ctrl_c_during_setup_ends_the_run_within_a_second() {
     assert!(took < Duration::from_secs(1), "took {took:?} to stop: {seen:?}");
     assert!(seen.iter().any(|l| l.contains("interrupted during setup")), "{seen:?}");
     assert!(!seen.iter().any(|l| l.contains("cluster ready")), "{seen:?}");
-    let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
-    let left = String::from_utf8_lossy(&ns.stdout).into_owned();
-    let procs = Command::new("pgrep")
-        .arg("-af")
-        .arg(results.to_str().expect("utf-8 path"))
-        .output()
-        .expect("pgrep");
-    assert!(
-        !left.contains("splitbrain-") && procs.stdout.is_empty(),
-        "left behind: {left} {}",
-        String::from_utf8_lossy(&procs.stdout)
-    );
+    let left = common::leftovers(&results);
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

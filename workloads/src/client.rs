@@ -1,16 +1,13 @@
-//! One client connection per logical process, whatever the system.
+//! What the workloads need of a system's clients (traits each system implements
+//! in its own folder), and one client connection per logical process.
 
 use std::net::Ipv4Addr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use checkers::{F, Record, Type, Value};
-
-use crate::consul::Consul;
-use crate::etcd::Etcd;
-use crate::system::{ReadMode, System};
-use crate::zookeeper::ZooKeeper;
 
 /// One logical process's place in a run, whatever the workload: it is bound
 /// to the node at `ip`; its ids are `first`, then `first + stride`, ... as
@@ -42,18 +39,106 @@ pub fn cas_pair(value: &Value) -> (&Value, &Value) {
     }
 }
 
-pub enum Client {
-    /// Boxed: etcd's client holds every gRPC service stub (3.5 kB).
-    Etcd(Box<Etcd>),
-    ZooKeeper(ZooKeeper),
-    Consul(Consul),
+/// A future a trait object can return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl ClientError {
+    /// The request certainly never took effect.
+    pub fn definite(message: String) -> ClientError {
+        ClientError {
+            definite: true,
+            message,
+        }
+    }
+
+    /// The request may have taken effect.
+    pub fn maybe(message: String) -> ClientError {
+        ClientError {
+            definite: false,
+            message,
+        }
+    }
+}
+
+/// A system's register clients: what the register workload needs of it. Systems
+/// write plain async fns; the workload holds them as [`DynRegisters`].
+pub trait Registers: Send + Sync + 'static {
+    type Client: RegisterClient + 'static;
+    /// Read modes, the strongest first (the default, and the final reads').
+    fn read_modes(&self) -> &'static [&'static str];
+    /// A connection (for ZooKeeper, a session) to the node at `ip`, for registers
+    /// `0..keys` under the target's prefix, reading in its read mode.
+    fn connect(
+        &self,
+        ip: Ipv4Addr,
+        target: &Target,
+        keys: u64,
+    ) -> impl Future<Output = Result<Self::Client, ClientError>> + Send;
+}
+
+/// One connection's read / write / cas on registers.
+pub trait RegisterClient: Send {
+    /// Performs `f` on `key`: the outcome and the completion's value (a cas that
+    /// found another value is `fail`); an error when it did not complete.
+    fn call(
+        &mut self,
+        f: &F,
+        key: &Value,
+        value: &Value,
+    ) -> impl Future<Output = Result<(Type, Value), ClientError>> + Send;
+}
+
+/// [`Registers`] as a trait object.
+pub trait DynRegisters: Send + Sync {
+    fn read_modes(&self) -> &'static [&'static str];
+    fn connect<'a>(&'a self, ip: Ipv4Addr, target: &'a Target, keys: u64)
+    -> BoxFuture<'a, Result<Client, ClientError>>;
+}
+
+impl<R: Registers> DynRegisters for R {
+    fn read_modes(&self) -> &'static [&'static str] {
+        Registers::read_modes(self)
+    }
+    fn connect<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        target: &'a Target,
+        keys: u64,
+    ) -> BoxFuture<'a, Result<Client, ClientError>> {
+        Box::pin(async move {
+            let c = Registers::connect(self, ip, target, keys).await?;
+            Ok(Client(Box::new(c)))
+        })
+    }
+}
+
+/// [`RegisterClient`] as a trait object.
+trait DynRegisterClient: Send {
+    fn call<'a>(
+        &'a mut self,
+        f: &'a F,
+        key: &'a Value,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>>;
+}
+
+impl<C: RegisterClient> DynRegisterClient for C {
+    fn call<'a>(
+        &'a mut self,
+        f: &'a F,
+        key: &'a Value,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(Type, Value), ClientError>> {
+        Box::pin(RegisterClient::call(self, f, key, value))
+    }
 }
 
 /// What every connection of a run shares.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Target {
-    pub system: System,
-    pub read_mode: ReadMode,
+    pub registers: Arc<dyn DynRegisters>,
+    /// One of the system's [`Registers::read_modes`].
+    pub read_mode: &'static str,
     /// An op that takes longer has an unknown outcome.
     pub op_timeout: Duration,
     /// Prefix of every key, unique per run.
@@ -61,60 +146,24 @@ pub struct Target {
 }
 
 impl Target {
-    /// Opens a connection (for ZooKeeper, a session) to the node at `ip`.
+    /// Opens a connection to the node at `ip`, within twice the op timeout.
     pub async fn connect(&self, ip: Ipv4Addr, keys: u64) -> Result<Client, ClientError> {
-        let t = self.op_timeout;
-        let connecting = async {
-            Ok(match self.system {
-                System::Etcd => Client::Etcd(
-                    Etcd::connect(ip, t, self.read_mode == ReadMode::Serializable, &self.prefix)
-                        .await
-                        .map_err(|message| ClientError {
-                            definite: true,
-                            message,
-                        })
-                        .map(Box::new)?,
-                ),
-                System::ZooKeeper => Client::ZooKeeper(
-                    ZooKeeper::connect(ip, t, self.read_mode == ReadMode::Sync, &self.prefix, keys).await?,
-                ),
-                System::Consul => {
-                    let mode = match self.read_mode {
-                        ReadMode::Consistent => "?consistent",
-                        ReadMode::Stale => "?stale",
-                        _ => "",
-                    };
-                    Client::Consul(
-                        Consul::connect(ip, t, mode, &self.prefix).map_err(|message| ClientError {
-                            definite: true,
-                            message,
-                        })?,
-                    )
-                }
-            })
-        };
-        tokio::time::timeout(t * 2, connecting).await.unwrap_or_else(|_| {
-            Err(ClientError {
-                definite: true,
-                message: format!("connecting to {ip}: timed out"),
-            })
-        })
+        match tokio::time::timeout(self.op_timeout * 2, self.registers.connect(ip, self, keys)).await {
+            Ok(connected) => connected,
+            Err(_) => Err(ClientError::definite(format!("connecting to {ip}: timed out"))),
+        }
     }
 }
+
+/// A register connection of one logical process.
+pub struct Client(Box<dyn DynRegisterClient>);
 
 impl Client {
     /// Performs one op: its outcome type and completion value. A timeout or an
     /// error leaves a read `fail` (it changed nothing) and a write `info`, unless
     /// the request certainly never left.
     pub async fn invoke(&mut self, timeout: Duration, f: &F, key: &Value, value: &Value) -> (Type, Value) {
-        let call = async {
-            match self {
-                Client::Etcd(c) => c.call(f, key, value).await,
-                Client::ZooKeeper(c) => c.call(f, key, value).await,
-                Client::Consul(c) => c.call(f, key, value).await,
-            }
-        };
-        match tokio::time::timeout(timeout, call).await {
+        match tokio::time::timeout(timeout, self.0.call(f, key, value)).await {
             Ok(Ok(done)) => done,
             _ if *f == F::Read => (Type::Fail, Value::Nil),
             Ok(Err(e)) if e.definite => (Type::Fail, value.clone()),

@@ -14,13 +14,101 @@ use std::time::{Duration, Instant};
 use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{ClientError, Slot};
-use crate::consul::{self, ConsulLock};
-use crate::etcd::{self, EtcdLock};
+use crate::client::{BoxFuture, ClientError, Slot};
 use crate::proxy::Proxy;
 use crate::resource::{Answer, Resource};
-use crate::system::System;
-use crate::zookeeper::{self, ZooKeeperLock};
+
+/// A system's locks: what the lock workload needs of it. Systems write plain
+/// async fns; the workload holds them as [`DynLocks`].
+pub trait Locks: Send + Sync + 'static {
+    type Lock: Lock + 'static;
+    /// The node's port the lock client talks to (through the process's proxy).
+    fn port(&self) -> u16;
+    /// The lease as the system applies a `ttl` (Consul has a floor).
+    fn lease(&self, ttl: Duration) -> Duration {
+        ttl
+    }
+    /// How long the lock stays free after a lease lapses, given `--lock-delay`
+    /// (only Consul has such a delay).
+    fn lock_delay(&self, _asked: Duration) -> Duration {
+        Duration::ZERO
+    }
+    /// A lock-service connection at `endpoint` (host:port).
+    fn connect(
+        &self,
+        endpoint: &str,
+        params: LockParams<'_>,
+    ) -> impl Future<Output = Result<Self::Lock, ClientError>> + Send;
+}
+
+/// What a lock connection is opened with.
+#[derive(Clone, Copy, Debug)]
+pub struct LockParams<'a> {
+    /// Bound of a request that may wait for the lock.
+    pub wait: Duration,
+    /// Bound of any other request.
+    pub op_timeout: Duration,
+    /// Lease / session TTL.
+    pub ttl: Duration,
+    pub lock_delay: Duration,
+    /// Prefix of the lock's name, unique per run.
+    pub prefix: &'a str,
+}
+
+/// One process's lock: acquire returns the fencing token.
+pub trait Lock: Send {
+    fn acquire(&mut self) -> impl Future<Output = Result<i64, ClientError>> + Send;
+    fn release(&mut self) -> impl Future<Output = Result<(), ClientError>> + Send;
+}
+
+/// [`Locks`] as a trait object.
+pub trait DynLocks: Send + Sync {
+    fn port(&self) -> u16;
+    fn lease(&self, ttl: Duration) -> Duration;
+    fn lock_delay(&self, asked: Duration) -> Duration;
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn DynLock>, ClientError>>;
+}
+
+impl<L: Locks> DynLocks for L {
+    fn port(&self) -> u16 {
+        Locks::port(self)
+    }
+    fn lease(&self, ttl: Duration) -> Duration {
+        Locks::lease(self, ttl)
+    }
+    fn lock_delay(&self, asked: Duration) -> Duration {
+        Locks::lock_delay(self, asked)
+    }
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: LockParams<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn DynLock>, ClientError>> {
+        Box::pin(async move {
+            let l = Locks::connect(self, endpoint, params).await?;
+            Ok(Box::new(l) as Box<dyn DynLock>)
+        })
+    }
+}
+
+/// [`Lock`] as a trait object.
+pub trait DynLock: Send {
+    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>>;
+    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>>;
+}
+
+impl<L: Lock> DynLock for L {
+    fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(Lock::acquire(self))
+    }
+    fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(Lock::release(self))
+    }
+}
 
 /// The client pause the nemesis armed, taken by the next holder to reach its
 /// critical section. One at a time: pauses piling up on every holder in turn
@@ -67,9 +155,8 @@ impl ClientPauses {
 }
 
 /// What the lock workload does; shared by all its processes.
-#[derive(Debug)]
 pub struct LockSpec {
-    pub system: System,
+    pub locks: Arc<dyn DynLocks>,
     /// Prefix of the lock's name, unique per run.
     pub prefix: String,
     /// Lease / session TTL.
@@ -82,31 +169,6 @@ pub struct LockSpec {
     pub think: Duration,
     pub resource: SocketAddr,
     pub pauses: Arc<ClientPauses>,
-}
-
-/// A lock-service connection of one process.
-enum Locker {
-    Etcd(Box<EtcdLock>),
-    ZooKeeper(ZooKeeperLock),
-    Consul(ConsulLock),
-}
-
-impl Locker {
-    async fn acquire(&mut self) -> Result<i64, ClientError> {
-        match self {
-            Locker::Etcd(l) => l.acquire().await,
-            Locker::ZooKeeper(l) => l.acquire().await,
-            Locker::Consul(l) => l.acquire().await,
-        }
-    }
-
-    async fn release(&mut self) -> Result<(), ClientError> {
-        match self {
-            Locker::Etcd(l) => l.release().await,
-            Locker::ZooKeeper(l) => l.release().await,
-            Locker::Consul(l) => l.release().await,
-        }
-    }
 }
 
 /// How a lock call that did not complete ok is recorded: `fail` only when it
@@ -148,21 +210,14 @@ impl LockSpec {
         self.lease() * 2 + self.lock_delay() + Duration::from_secs(3)
     }
 
-    /// Consul's lock-delay; the other systems have none.
-    fn lock_delay(&self) -> Duration {
-        if self.system == System::Consul {
-            self.lock_delay
-        } else {
-            Duration::ZERO
-        }
+    /// How long the lock stays free after a lease lapses.
+    pub fn lock_delay(&self) -> Duration {
+        self.locks.lock_delay(self.lock_delay)
     }
 
     /// The lease as the system will apply it.
     pub fn lease(&self) -> Duration {
-        match self.system {
-            System::Consul => self.ttl.max(consul::MIN_TTL),
-            _ => self.ttl,
-        }
+        self.locks.lease(self.ttl)
     }
 
     /// How long an acquire may wait: past a lapsed lease and a lock delay.
@@ -170,33 +225,15 @@ impl LockSpec {
         self.pause() + self.lock_delay() + self.op_timeout
     }
 
-    fn node_port(&self) -> u16 {
-        match self.system {
-            System::Etcd => etcd::PORT,
-            System::ZooKeeper => zookeeper::PORT,
-            System::Consul => consul::PORT,
-        }
-    }
-
-    async fn connect(&self, endpoint: &str) -> Result<Locker, ClientError> {
-        let wait = self.acquire_timeout();
-        let definite = |message| ClientError {
-            definite: true,
-            message,
+    async fn connect(&self, endpoint: &str) -> Result<Box<dyn DynLock>, ClientError> {
+        let params = LockParams {
+            wait: self.acquire_timeout(),
+            op_timeout: self.op_timeout,
+            ttl: self.ttl,
+            lock_delay: self.lock_delay,
+            prefix: &self.prefix,
         };
-        Ok(match self.system {
-            System::Etcd => Locker::Etcd(Box::new(
-                EtcdLock::connect(endpoint, wait, self.ttl, &self.prefix)
-                    .await
-                    .map_err(definite)?,
-            )),
-            System::ZooKeeper => {
-                Locker::ZooKeeper(ZooKeeperLock::connect(endpoint, self.op_timeout, self.ttl, &self.prefix).await?)
-            }
-            System::Consul => Locker::Consul(
-                ConsulLock::connect(endpoint, wait, self.ttl, self.lock_delay, &self.prefix).map_err(definite)?,
-            ),
-        })
+        self.locks.connect(endpoint, params).await
     }
 
     /// One logical process in `slot`, until its `stop` or `until`.
@@ -211,9 +248,9 @@ impl LockSpec {
             seed,
         } = slot;
         let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let proxy = Proxy::start(SocketAddr::from((ip, self.node_port()))).await?;
+        let proxy = Proxy::start(SocketAddr::from((ip, self.locks.port()))).await?;
         let endpoint = proxy.addr.to_string();
-        let mut locker: Option<Locker> = None;
+        let mut locker: Option<Box<dyn DynLock>> = None;
         let mut resource: Option<Resource> = None;
         let mut process = first;
         while !stop.load(Ordering::Relaxed) && Instant::now() < self.pauses.end(until) {

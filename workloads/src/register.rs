@@ -11,7 +11,7 @@ use checkers::{F, Op, Process, Record, Type, Value};
 use crate::client::{Client, Slot, Target};
 
 /// What the register workload does; shared by all its processes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Register {
     /// Registers `0..keys`, stored under the target's prefix.
     pub keys: u64,
@@ -123,7 +123,7 @@ impl Register {
     /// mode: the final reads after the cluster healed. Returns how many came back ok.
     pub async fn final_reads(&self, ip: Ipv4Addr, process: u64, rec: &dyn Record) -> Result<usize, String> {
         let strongest = Target {
-            read_mode: self.target.system.read_modes()[0],
+            read_mode: self.target.registers.read_modes()[0],
             ..self.target.clone()
         };
         let mut client = strongest.connect(ip, self.keys).await.map_err(|e| e.message)?;

@@ -1,54 +1,61 @@
-//! etcd through its v3 gRPC API: get, put, and cas as a txn comparing the value.
+//! etcd's clients: registers through the v3 KV API (get, put, cas as a txn
+//! comparing the value), and locks through the v3 lock API on a lease of ours.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use checkers::{F, Type, Value};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 
-use crate::client::ClientError;
+use super::PORT;
 
-pub const PORT: u16 = 2379;
-
-pub struct Etcd {
-    client: Client,
-    serializable: bool,
-    prefix: String,
-}
-
-impl From<etcd_client::Error> for ClientError {
-    fn from(e: etcd_client::Error) -> ClientError {
-        let message = e.to_string();
-        // no connection: the request never left (only connect-time errors count:
-        // a reset or an unreachable host may come after the request went out)
-        let definite = ["onnection refused", "tcp connect error"]
-            .iter()
-            .any(|m| message.contains(m));
-        ClientError { definite, message }
-    }
+fn error(e: etcd_client::Error) -> ClientError {
+    let message = e.to_string();
+    // no connection: the request never left (only connect-time errors count:
+    // a reset or an unreachable host may come after the request went out)
+    let definite = ["onnection refused", "tcp connect error"]
+        .iter()
+        .any(|m| message.contains(m));
+    ClientError { definite, message }
 }
 
 /// A client of the member at `endpoint` (host:port) whose every request is
 /// bounded by `timeout` (the wait for a lock included).
-async fn client(endpoint: &str, timeout: Duration) -> Result<Client, String> {
+async fn client(endpoint: &str, timeout: Duration) -> Result<Client, ClientError> {
     let opts = ConnectOptions::new()
         .with_timeout(timeout)
         .with_connect_timeout(timeout);
     Client::connect([format!("http://{endpoint}")], Some(opts))
         .await
-        .map_err(|e| format!("etcd client for {endpoint}: {e}"))
+        .map_err(|e| ClientError::definite(format!("etcd client for {endpoint}: {e}")))
 }
 
-impl Etcd {
-    pub async fn connect(ip: Ipv4Addr, timeout: Duration, serializable: bool, prefix: &str) -> Result<Etcd, String> {
-        Ok(Etcd {
-            client: client(&format!("{ip}:{PORT}"), timeout).await?,
-            serializable,
-            prefix: prefix.to_string(),
+pub struct EtcdRegisters;
+
+impl Registers for EtcdRegisters {
+    type Client = EtcdRegister;
+    fn read_modes(&self) -> &'static [&'static str] {
+        // linearizable: through the leader's read index; serializable: the member's own state
+        &["linearizable", "serializable"]
+    }
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, _keys: u64) -> Result<EtcdRegister, ClientError> {
+        Ok(EtcdRegister {
+            client: client(&format!("{ip}:{PORT}"), target.op_timeout).await?,
+            serializable: target.read_mode == "serializable",
+            prefix: target.prefix.clone(),
         })
     }
+}
 
-    pub async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+pub struct EtcdRegister {
+    client: Client,
+    serializable: bool,
+    prefix: String,
+}
+
+impl EtcdRegister {
+    async fn run(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), etcd_client::Error> {
         let k = format!("{}/{key}", self.prefix);
         match f {
             F::Read => {
@@ -65,7 +72,7 @@ impl Etcd {
                 Ok((Type::Ok, value.clone()))
             }
             _ => {
-                let (old, new) = crate::client::cas_pair(value);
+                let (old, new) = cas_pair(value);
                 let txn = Txn::new()
                     .when([Compare::value(k.clone(), CompareOp::Equal, old.to_string())])
                     .and_then([TxnOp::put(k, new.to_string(), None)]);
@@ -73,6 +80,29 @@ impl Etcd {
                 Ok((if resp.succeeded() { Type::Ok } else { Type::Fail }, value.clone()))
             }
         }
+    }
+}
+
+impl RegisterClient for EtcdRegister {
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await.map_err(error)
+    }
+}
+
+pub struct EtcdLocks;
+
+impl Locks for EtcdLocks {
+    type Lock = EtcdLock;
+    fn port(&self) -> u16 {
+        PORT
+    }
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<EtcdLock, ClientError> {
+        Ok(EtcdLock {
+            client: client(endpoint, params.wait).await?,
+            name: format!("{}/lock", params.prefix),
+            ttl: params.ttl,
+            held: None,
+        })
     }
 }
 
@@ -100,23 +130,12 @@ impl Drop for EtcdLock {
     }
 }
 
-impl EtcdLock {
-    /// `endpoint` is host:port (the process's proxy); `wait` bounds every request,
-    /// the wait for the lock included.
-    pub async fn connect(endpoint: &str, wait: Duration, ttl: Duration, prefix: &str) -> Result<EtcdLock, String> {
-        Ok(EtcdLock {
-            client: client(endpoint, wait).await?,
-            name: format!("{prefix}/lock"),
-            ttl,
-            held: None,
-        })
-    }
-
+impl Lock for EtcdLock {
     /// Grants a lease, keeps it alive, waits for the lock; returns the token.
-    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let ttl = self.ttl.as_secs().max(1) as i64;
-        let lease = self.client.lease_grant(ttl, None).await?.id();
-        let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await?;
+        let lease = self.client.lease_grant(ttl, None).await.map_err(error)?.id();
+        let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await.map_err(error)?;
         let every = self.ttl / 3;
         let keep_alive = tokio::spawn(async move {
             loop {
@@ -141,7 +160,7 @@ impl EtcdLock {
             Ok(resp) => resp.key().to_vec(),
             Err(e) => {
                 keep_alive.abort();
-                return Err(e.into());
+                return Err(error(e));
             }
         };
         self.held = Some(Held {
@@ -149,21 +168,20 @@ impl EtcdLock {
             key: key.clone(),
             keep_alive,
         });
-        let resp = self.client.get(key, None).await?;
+        let resp = self.client.get(key, None).await.map_err(error)?;
         match resp.kvs().first() {
             Some(kv) => Ok(kv.create_revision()),
-            None => Err(ClientError {
-                definite: false,
-                message: "lock key gone right after the lock was granted".into(),
-            }),
+            None => Err(ClientError::maybe(
+                "lock key gone right after the lock was granted".into(),
+            )),
         }
     }
 
     /// Deletes the lock key and revokes the lease.
-    pub async fn release(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         let Some(held) = self.held.take() else { return Ok(()) };
         held.keep_alive.abort();
-        self.client.unlock(held.key).await?;
+        self.client.unlock(held.key).await.map_err(error)?;
         // best effort: a lease that lapsed during a pause is gone already
         let _ = self.client.lease_revoke(held.lease).await;
         Ok(())

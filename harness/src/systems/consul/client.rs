@@ -1,15 +1,15 @@
-//! Consul's HTTP KV API: write = PUT, cas = PUT ?cas=<ModifyIndex> from a read,
-//! read = GET in the run's consistency mode.
+//! Consul's clients over its HTTP API: registers in KV (write = PUT, cas = PUT
+//! `?cas=<ModifyIndex>` from a consistent read, read = GET in the run's mode), and
+//! locks as a session plus `?acquire=`.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use base64::Engine;
 use checkers::{F, Type, Value};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 
-use crate::client::{ClientError, cas_pair};
-
-pub const PORT: u16 = 8500;
+use super::PORT;
 
 pub struct Consul {
     http: reqwest::Client,
@@ -18,20 +18,11 @@ pub struct Consul {
     mode: &'static str,
 }
 
-impl From<reqwest::Error> for ClientError {
-    fn from(e: reqwest::Error) -> ClientError {
-        // no connection: the request never left
-        ClientError {
-            definite: e.is_connect(),
-            message: e.to_string(),
-        }
-    }
-}
-
-fn other(message: String) -> ClientError {
+fn error(e: reqwest::Error) -> ClientError {
+    // no connection: the request never left
     ClientError {
-        definite: false,
-        message,
+        definite: e.is_connect(),
+        message: e.to_string(),
     }
 }
 
@@ -45,8 +36,27 @@ fn http(timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("consul client: {e}"))
 }
 
+pub struct ConsulRegisters;
+
+impl Registers for ConsulRegisters {
+    type Client = Consul;
+    fn read_modes(&self) -> &'static [&'static str] {
+        // consistent: the leader confirms it leads; default: the leader answers
+        // without confirming; stale: any server answers
+        &["consistent", "default", "stale"]
+    }
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, _keys: u64) -> Result<Consul, ClientError> {
+        let mode = match target.read_mode {
+            "consistent" => "?consistent",
+            "stale" => "?stale",
+            _ => "",
+        };
+        Consul::connect(ip, target.op_timeout, mode, &target.prefix).map_err(ClientError::definite)
+    }
+}
+
 impl Consul {
-    pub fn connect(ip: Ipv4Addr, timeout: Duration, mode: &'static str, prefix: &str) -> Result<Consul, String> {
+    fn connect(ip: Ipv4Addr, timeout: Duration, mode: &'static str, prefix: &str) -> Result<Consul, String> {
         Ok(Consul {
             http: http(timeout)?,
             base: format!("http://{ip}:{PORT}/v1/kv/{prefix}"),
@@ -56,14 +66,20 @@ impl Consul {
 
     /// The key's value and ModifyIndex (0 when absent).
     async fn get(&self, key: &Value, mode: &str) -> Result<(Value, u64), ClientError> {
-        let resp = self.http.get(format!("{}/{key}{mode}", self.base)).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/{key}{mode}", self.base))
+            .send()
+            .await
+            .map_err(error)?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok((Value::Nil, 0));
         }
         if !resp.status().is_success() {
-            return Err(other(format!("GET: {}", resp.status())));
+            return Err(ClientError::maybe(format!("GET: {}", resp.status())));
         }
-        let body: serde_json::Value = serde_json::from_slice(&resp.bytes().await?).map_err(|e| other(e.to_string()))?;
+        let body: serde_json::Value = serde_json::from_slice(&resp.bytes().await.map_err(error)?)
+            .map_err(|e| ClientError::maybe(e.to_string()))?;
         let entry = &body[0];
         let index = entry["ModifyIndex"].as_u64().unwrap_or(0);
         let value = entry["Value"]
@@ -81,21 +97,21 @@ impl Consul {
             Some(i) => format!("{}/{key}?cas={i}", self.base),
             None => format!("{}/{key}", self.base),
         };
-        let resp = self.http.put(url).body(value.to_string()).send().await?;
+        let resp = self.http.put(url).body(value.to_string()).send().await.map_err(error)?;
         if !resp.status().is_success() {
-            return Err(other(format!("PUT: {}", resp.status())));
+            return Err(ClientError::maybe(format!("PUT: {}", resp.status())));
         }
-        Ok(resp.text().await?.trim() == "true")
+        Ok(resp.text().await.map_err(error)?.trim() == "true")
     }
 
-    pub async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+    async fn run(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
         match f {
             F::Read => Ok((Type::Ok, self.get(key, self.mode).await?.0)),
             F::Write => {
                 if self.put(key, value, None).await? {
                     Ok((Type::Ok, value.clone()))
                 } else {
-                    Err(other("PUT answered false".into()))
+                    Err(ClientError::maybe("PUT answered false".into()))
                 }
             }
             _ => {
@@ -108,6 +124,34 @@ impl Consul {
                 Ok((if applied { Type::Ok } else { Type::Fail }, value.clone()))
             }
         }
+    }
+}
+
+impl RegisterClient for Consul {
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await
+    }
+}
+
+pub struct ConsulLocks;
+
+/// Consul's floor for a session TTL.
+const MIN_TTL: Duration = Duration::from_secs(10);
+
+impl Locks for ConsulLocks {
+    type Lock = ConsulLock;
+    fn port(&self) -> u16 {
+        PORT
+    }
+    fn lease(&self, ttl: Duration) -> Duration {
+        ttl.max(MIN_TTL)
+    }
+    fn lock_delay(&self, asked: Duration) -> Duration {
+        asked
+    }
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<ConsulLock, ClientError> {
+        ConsulLock::connect(endpoint, params.wait, params.ttl, params.lock_delay, params.prefix)
+            .map_err(ClientError::definite)
     }
 }
 
@@ -132,12 +176,9 @@ impl Drop for ConsulLock {
     }
 }
 
-/// Consul's floor for a session TTL.
-pub const MIN_TTL: Duration = Duration::from_secs(10);
-
 impl ConsulLock {
     /// `endpoint` is host:port (the process's proxy); `wait` bounds each request.
-    pub fn connect(
+    fn connect(
         endpoint: &str,
         wait: Duration,
         ttl: Duration,
@@ -155,17 +196,25 @@ impl ConsulLock {
     }
 
     async fn put(&self, path: &str, body: String) -> Result<String, ClientError> {
-        let resp = self.http.put(format!("{}/{path}", self.base)).body(body).send().await?;
+        let resp = self
+            .http
+            .put(format!("{}/{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .map_err(error)?;
         let status = resp.status();
-        let text = resp.text().await?;
+        let text = resp.text().await.map_err(error)?;
         if !status.is_success() {
-            return Err(other(format!("PUT {path}: {status} {}", text.trim())));
+            return Err(ClientError::maybe(format!("PUT {path}: {status} {}", text.trim())));
         }
         Ok(text)
     }
+}
 
+impl Lock for ConsulLock {
     /// Creates a session, then tries `?acquire=` until it wins; returns the token.
-    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let body = serde_json::json!({
             "Name": "splitbrain",
             "TTL": format!("{}s", self.ttl.as_secs()),
@@ -173,10 +222,10 @@ impl ConsulLock {
             "Behavior": "release",
         });
         let created: serde_json::Value = serde_json::from_str(&self.put("session/create", body.to_string()).await?)
-            .map_err(|e| other(format!("session/create: {e}")))?;
+            .map_err(|e| ClientError::maybe(format!("session/create: {e}")))?;
         let session = created["ID"]
             .as_str()
-            .ok_or_else(|| other("session/create: no ID".into()))?
+            .ok_or_else(|| ClientError::maybe("session/create: no ID".into()))?
             .to_string();
         let renew = {
             let (http, url, every) = (
@@ -210,7 +259,8 @@ impl ConsulLock {
                 .http
                 .get(format!("{}/kv/{}?index={index}&wait=1s", self.base, self.key))
                 .send()
-                .await?;
+                .await
+                .map_err(error)?;
             index = resp
                 .headers()
                 .get("X-Consul-Index")
@@ -222,17 +272,18 @@ impl ConsulLock {
             .http
             .get(format!("{}/kv/{}?consistent", self.base, self.key))
             .send()
-            .await?;
-        let entry: serde_json::Value =
-            serde_json::from_slice(&resp.bytes().await?).map_err(|e| other(e.to_string()))?;
+            .await
+            .map_err(error)?;
+        let entry: serde_json::Value = serde_json::from_slice(&resp.bytes().await.map_err(error)?)
+            .map_err(|e| ClientError::maybe(e.to_string()))?;
         match (entry[0]["Session"].as_str(), entry[0]["LockIndex"].as_i64()) {
             (Some(s), Some(token)) if s == session => Ok(token),
-            _ => Err(other("lost the lock right after acquiring it".into())),
+            _ => Err(ClientError::maybe("lost the lock right after acquiring it".into())),
         }
     }
 
     /// Releases the key and destroys the session.
-    pub async fn release(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         let Some((session, renew)) = self.held.take() else {
             return Ok(());
         };

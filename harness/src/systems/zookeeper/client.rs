@@ -1,16 +1,16 @@
-//! ZooKeeper: each register a znode; write = setData, cas = getData then setData
-//! with the version read (BadVersion: the cas did not happen), read = getData,
-//! after `sync()` in the sync read mode.
+//! ZooKeeper's clients: each register a znode (write = setData, cas = getData then
+//! setData with the version read, BadVersion: the cas did not happen; read =
+//! getData, after `sync()` in the sync read mode), and the ephemeral-sequential
+//! lock recipe.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use checkers::{F, Type, Value};
+use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 use zookeeper_client::{Acls, Client, CreateMode, Error};
 
-use crate::client::{ClientError, cas_pair};
-
-pub const PORT: u16 = 2181;
+use super::PORT;
 
 pub struct ZooKeeper {
     client: Client,
@@ -18,14 +18,12 @@ pub struct ZooKeeper {
     prefix: String,
 }
 
-impl From<Error> for ClientError {
-    fn from(e: Error) -> ClientError {
-        // the server answered that nothing changed
-        let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
-        ClientError {
-            definite,
-            message: e.to_string(),
-        }
+fn error(e: Error) -> ClientError {
+    // the server answered that nothing changed
+    let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
+    ClientError {
+        definite,
+        message: e.to_string(),
     }
 }
 
@@ -37,9 +35,23 @@ fn decode(data: &[u8]) -> Value {
         .map_or(Value::Nil, Value::Int)
 }
 
+pub struct ZooKeeperRegisters;
+
+impl Registers for ZooKeeperRegisters {
+    type Client = ZooKeeper;
+    fn read_modes(&self) -> &'static [&'static str] {
+        // sync: sync() then getData; plain: getData from the connected server
+        &["sync", "plain"]
+    }
+    async fn connect(&self, ip: Ipv4Addr, target: &Target, keys: u64) -> Result<ZooKeeper, ClientError> {
+        let sync = target.read_mode == "sync";
+        ZooKeeper::connect(ip, target.op_timeout, sync, &target.prefix, keys).await
+    }
+}
+
 impl ZooKeeper {
     /// Connects (a session) and makes sure the run's znodes exist.
-    pub async fn connect(
+    async fn connect(
         ip: Ipv4Addr,
         timeout: Duration,
         sync: bool,
@@ -64,13 +76,13 @@ impl ZooKeeper {
         for path in std::iter::once(zk.prefix.clone()).chain((0..keys).map(|k| format!("{}/{k}", zk.prefix))) {
             match zk.client.create(&path, b"", &opts).await {
                 Ok(_) | Err(Error::NodeExists) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(error(e)),
             }
         }
         Ok(zk)
     }
 
-    pub async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+    async fn run(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), Error> {
         let path = format!("{}/{key}", self.prefix);
         match f {
             F::Read => {
@@ -97,10 +109,28 @@ impl ZooKeeper {
                 {
                     Ok(_) => Ok((Type::Ok, value.clone())),
                     Err(Error::BadVersion) => Ok((Type::Fail, value.clone())),
-                    Err(e) => Err(e.into()),
+                    Err(e) => Err(e),
                 }
             }
         }
+    }
+}
+
+impl RegisterClient for ZooKeeper {
+    async fn call(&mut self, f: &F, key: &Value, value: &Value) -> Result<(Type, Value), ClientError> {
+        self.run(f, key, value).await.map_err(error)
+    }
+}
+
+pub struct ZooKeeperLocks;
+
+impl Locks for ZooKeeperLocks {
+    type Lock = ZooKeeperLock;
+    fn port(&self) -> u16 {
+        PORT
+    }
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<ZooKeeperLock, ClientError> {
+        ZooKeeperLock::connect(endpoint, params.op_timeout, params.ttl, params.prefix).await
     }
 }
 
@@ -116,7 +146,7 @@ pub struct ZooKeeperLock {
 
 impl ZooKeeperLock {
     /// A session of `ttl` to `endpoint` (host:port, the process's proxy).
-    pub async fn connect(
+    async fn connect(
         endpoint: &str,
         timeout: Duration,
         ttl: Duration,
@@ -137,7 +167,7 @@ impl ZooKeeperLock {
             .await
         {
             Ok(_) | Err(Error::NodeExists) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(error(e)),
         }
         Ok(ZooKeeperLock {
             client,
@@ -145,39 +175,42 @@ impl ZooKeeperLock {
             mine: None,
         })
     }
+}
 
+impl Lock for ZooKeeperLock {
     /// Joins the queue and waits until first in it; returns the token.
-    pub async fn acquire(&mut self) -> Result<i64, ClientError> {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
         let opts = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
-        let (_, seq) = self.client.create(&format!("{}/lock-", self.dir), b"", &opts).await?;
+        let (_, seq) = self
+            .client
+            .create(&format!("{}/lock-", self.dir), b"", &opts)
+            .await
+            .map_err(error)?;
         let token = seq.into_i64();
         let me = format!("lock-{seq}");
         self.mine = Some(format!("{}/{me}", self.dir));
         loop {
-            let mut queue = self.client.list_children(&self.dir).await?;
+            let mut queue = self.client.list_children(&self.dir).await.map_err(error)?;
             queue.sort();
             let Some(at) = queue.iter().position(|c| *c == me) else {
                 // our node is gone: the session expired while we waited
-                return Err(ClientError {
-                    definite: false,
-                    message: "lock node vanished (session expired)".into(),
-                });
+                return Err(ClientError::maybe("lock node vanished (session expired)".into()));
             };
             if at == 0 {
                 return Ok(token);
             }
             let before = format!("{}/{}", self.dir, queue[at - 1]);
-            if let (Some(_), watcher) = self.client.check_and_watch_stat(&before).await? {
+            if let (Some(_), watcher) = self.client.check_and_watch_stat(&before).await.map_err(error)? {
                 watcher.changed().await;
             }
         }
     }
 
-    pub async fn release(&mut self) -> Result<(), ClientError> {
+    async fn release(&mut self) -> Result<(), ClientError> {
         match self.mine.take() {
             Some(path) => match self.client.delete(&path, None).await {
                 Ok(()) | Err(Error::NoNode) => Ok(()),
-                Err(e) => Err(e.into()),
+                Err(e) => Err(error(e)),
             },
             None => Ok(()),
         }

@@ -1,0 +1,34 @@
+//! Consul: provisioning (bullseye's 1.8.7, or any build), server agents that
+//! bootstrap from each other, readiness and leader through the status API, and
+//! its clients (registers in KV, locks as sessions with `?acquire=`).
+
+mod client;
+mod provision;
+mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use workloads::{DynLocks, DynRegisters};
+
+use super::{DynDb, System};
+
+/// The HTTP API's port.
+pub const PORT: u16 = 8500;
+
+pub struct Consul;
+
+impl System for Consul {
+    fn name(&self) -> &'static str {
+        "consul"
+    }
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
+        Ok(Arc::new(server::ConsulDb(provision::provision(version, binary)?)))
+    }
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
+        Ok(Arc::new(client::ConsulRegisters))
+    }
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
+        Ok(Arc::new(client::ConsulLocks))
+    }
+}

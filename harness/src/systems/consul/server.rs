@@ -1,0 +1,122 @@
+//! Consul server agents: each one's config and command line (they bootstrap
+//! from each other), readiness (a leader and every server a raft peer), the leader.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::PORT;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
+
+/// A provisioned Consul.
+pub struct ConsulDb(pub Binary);
+
+impl Db for ConsulDb {
+    fn installed(&self) -> &Binary {
+        &self.0
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        argv(&self.0.path, node)
+    }
+
+    /// Every agent sees the same leader and all servers as raft peers.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("consul", within, || async {
+            let v = views(ips).await;
+            let ok: Vec<&(String, usize)> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
+            if ok.len() == ips.len() && !ok[0].0.is_empty() && ok.iter().all(|(l, p)| *l == ok[0].0 && *p == ips.len())
+            {
+                return Ok(());
+            }
+            Err(v
+                .into_iter()
+                .map(|r| match r {
+                    Ok((l, p)) if l.is_empty() => format!("no leader, {p} peers"),
+                    Ok((l, p)) => format!("leader {l}, {p} peers"),
+                    Err(e) => e,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        let v = views(ips).await;
+        let leader = v
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|(l, _)| l.clone())
+            .find(|l| !l.is_empty())?;
+        ips.iter().position(|ip| leader.starts_with(&format!("{ip}:")))
+    }
+}
+
+/// Writes agent `node`'s config under its data dir; returns its argv.
+fn argv(binary: &Path, node: &NodeSpec) -> Result<Vec<String>, String> {
+    let NodeSpec {
+        me, members, data_dir, ..
+    } = *node;
+    let (name, ip) = &members[me];
+    std::fs::create_dir_all(data_dir.join("data")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    // no update checks, no DNS/gRPC/HTTPS, fastest raft timing, and a node id of
+    // its own (all agents share one host)
+    let config = data_dir.join("splitbrain.json");
+    std::fs::write(
+        &config,
+        r#"{"disable_update_check": true, "disable_host_node_id": true, "disable_remote_exec": true,
+"performance": {"raft_multiplier": 1}, "ports": {"dns": -1, "grpc": -1, "https": -1},
+"ui": false, "leave_on_terminate": false, "skip_leave_on_interrupt": true, "log_level": "INFO"}
+"#,
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut argv = vec![
+        binary.display().to_string(),
+        "agent".into(),
+        "-server".into(),
+        format!("-bootstrap-expect={}", members.len()),
+        format!("-node={name}"),
+        format!("-bind={ip}"),
+        format!("-advertise={ip}"),
+        format!("-client={ip}"),
+        format!("-data-dir={}", data_dir.join("data").display()),
+        format!("-config-file={}", config.display()),
+    ];
+    argv.extend(
+        members
+            .iter()
+            .filter(|(n, _)| n != name)
+            .map(|(_, peer)| format!("-retry-join={peer}")),
+    );
+    Ok(argv)
+}
+
+async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = http
+        .get(format!("http://{ip}:{PORT}{path}"))
+        .send()
+        .await
+        .map_err(|e| format!("{ip}: {e}"))?;
+    let body = resp.bytes().await.map_err(|e| format!("{ip}: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("{ip}{path}: {e}"))
+}
+
+/// Each agent's view: (leader address, raft peers), or why it did not answer.
+async fn views(ips: &[Ipv4Addr]) -> Vec<Result<(String, usize), String>> {
+    let mut out = Vec::new();
+    for ip in ips {
+        let view = async {
+            let leader = get(*ip, "/v1/status/leader").await?.as_str().unwrap_or("").to_string();
+            let peers = get(*ip, "/v1/status/peers").await?.as_array().map_or(0, Vec::len);
+            Ok((leader, peers))
+        };
+        out.push(view.await);
+    }
+    out
+}

@@ -1,0 +1,34 @@
+//! etcd: provisioning (trixie's 3.5.16, bookworm's 3.4.23, or any build), each
+//! member's command line, readiness and leader through the status API, and its
+//! clients (registers over KV and txn, the v3 lock API on a lease of ours).
+
+mod client;
+mod provision;
+mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use workloads::{DynLocks, DynRegisters};
+
+use super::{DynDb, System};
+
+/// Client port; peers talk on 2380.
+pub const PORT: u16 = 2379;
+
+pub struct Etcd;
+
+impl System for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
+        Ok(Arc::new(server::EtcdDb(provision::etcd(version, binary)?)))
+    }
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
+        Ok(Arc::new(client::EtcdRegisters))
+    }
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
+        Ok(Arc::new(client::EtcdLocks))
+    }
+}

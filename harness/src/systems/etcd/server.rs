@@ -1,0 +1,126 @@
+//! etcd members: the command line of each, readiness, the leader.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions};
+
+use super::PORT;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
+
+/// A provisioned etcd.
+pub struct EtcdDb(pub Binary);
+
+impl Db for EtcdDb {
+    fn installed(&self) -> &Binary {
+        &self.0
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        Ok(argv(&self.0.path, node))
+    }
+
+    /// Every member answers and all see the same elected leader.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("etcd", within, || async {
+            let s = statuses(ips).await;
+            let leaders: Vec<u64> = s.iter().filter_map(|r| r.as_ref().ok()).map(|(_, l)| *l).collect();
+            if leaders.len() == ips.len() && leaders[0] != 0 && leaders.iter().all(|l| *l == leaders[0]) {
+                return Ok(());
+            }
+            Err(s
+                .into_iter()
+                .map(|r| match r {
+                    Ok((_, 0)) => "no leader elected".to_string(),
+                    Ok((_, l)) => format!("sees leader {l:x}"),
+                    Err(e) => e,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The member most members consider leader.
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        let s = statuses(ips).await;
+        let ids: Vec<Option<u64>> = s.iter().map(|r| r.as_ref().ok().map(|(id, _)| *id)).collect();
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        for (_, l) in s.iter().filter_map(|r| r.as_ref().ok()) {
+            if *l == 0 {
+                continue;
+            }
+            match votes.iter_mut().find(|(id, _)| id == l) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((*l, 1)),
+            }
+        }
+        let (leader, _) = votes.into_iter().max_by_key(|(_, n)| *n)?;
+        ids.iter().position(|id| *id == Some(leader))
+    }
+}
+
+const PEER_PORT: u16 = 2380;
+
+fn endpoint(ip: Ipv4Addr) -> String {
+    format!("http://{ip}:{PORT}")
+}
+
+/// The argv of member `node`; the cluster token is the run's.
+fn argv(binary: &Path, node: &NodeSpec) -> Vec<String> {
+    let NodeSpec {
+        me,
+        members,
+        data_dir,
+        run_id,
+    } = *node;
+    let token = format!("splitbrain-{run_id}");
+    let (name, ip) = &members[me];
+    let cluster: Vec<String> = members
+        .iter()
+        .map(|(n, a)| format!("{n}=http://{a}:{PEER_PORT}"))
+        .collect();
+    [
+        binary.display().to_string(),
+        format!("--name={name}"),
+        format!("--data-dir={}", data_dir.display()),
+        format!("--listen-peer-urls=http://{ip}:{PEER_PORT}"),
+        format!("--initial-advertise-peer-urls=http://{ip}:{PEER_PORT}"),
+        format!("--listen-client-urls=http://{ip}:{PORT}"),
+        format!("--advertise-client-urls=http://{ip}:{PORT}"),
+        format!("--initial-cluster={}", cluster.join(",")),
+        "--initial-cluster-state=new".into(),
+        format!("--initial-cluster-token={token}"),
+        "--logger=zap".into(),
+        "--log-outputs=stderr".into(),
+    ]
+    .into()
+}
+
+async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client::Error> {
+    let opts = ConnectOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout);
+    Client::connect([endpoint], Some(opts)).await
+}
+
+/// Each member's (own id, leader id it sees), or why it did not answer.
+async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
+    let mut out = Vec::new();
+    for ip in ips {
+        let ep = endpoint(*ip);
+        let status = async {
+            let mut c = client(&ep, Duration::from_millis(500)).await?;
+            let s = c.status().await?;
+            let id = s.header().map_or(0, |h| h.member_id());
+            Ok::<_, etcd_client::Error>((id, s.leader()))
+        };
+        out.push(match tokio::time::timeout(Duration::from_secs(1), status).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(format!("{ep}: {e}")),
+            Err(_) => Err(format!("{ep}: no answer within 1 s")),
+        });
+    }
+    out
+}

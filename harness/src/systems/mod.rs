@@ -1,0 +1,163 @@
+//! The systems under test, one folder each, and the registry the rest of
+//! splitbrain finds them in.
+//!
+//! A system is a [`System`] (what it is called, how it is provisioned, which
+//! clients it has) and, once provisioned, a [`Db`] (its servers: command line,
+//! readiness, leader). The runner, the runtimes, the nemeses and the workloads
+//! know systems only through these traits and the workloads' client traits
+//! ([`workloads::Registers`], [`workloads::Locks`]); nothing outside this folder
+//! names a system. A capability a system lacks is the default method's error.
+
+mod consul;
+mod etcd;
+mod zookeeper;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use workloads::{BoxFuture, DynLocks, DynRegisters};
+
+use crate::provision::Binary;
+
+/// Every system splitbrain can test: adding one is a folder beside these and a line here.
+const REGISTRY: &[&dyn System] = &[&etcd::Etcd, &zookeeper::ZooKeeper, &consul::Consul];
+
+/// One system under test, before anything is provisioned.
+pub trait System: Send + Sync {
+    /// Its name on the command line and in results.
+    fn name(&self) -> &'static str;
+    /// Finds or fetches its binaries: `binary` (an operator's build) over `version`
+    /// over the newest that can be had.
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String>;
+    /// The register workload's clients.
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
+        Err(format!("{} has no register client", self.name()))
+    }
+    /// The lock workload's locks.
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
+        Err(format!("{} has no lock", self.name()))
+    }
+}
+
+/// One node of a cluster to start.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeSpec<'a> {
+    /// Its index in `members`.
+    pub me: usize,
+    /// Every node's name and address.
+    pub members: &'a [(String, Ipv4Addr)],
+    /// Its data dir, where any config it needs goes too.
+    pub data_dir: &'a Path,
+    /// Keeps clusters of different runs apart.
+    pub run_id: &'a str,
+}
+
+/// A provisioned system: what the runner and the runtimes need of its servers.
+/// Systems write plain async fns; the rest holds them as [`DynDb`].
+pub trait Db: Send + Sync + 'static {
+    /// What runs as each node's main process (for ZooKeeper, java) and the version.
+    fn installed(&self) -> &Binary;
+    /// The argv of `node`, writing any config it needs into its data dir.
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String>;
+    /// The host files a node runs, which its docker image holds at the same paths.
+    fn image_roots(&self) -> Vec<PathBuf> {
+        vec![self.installed().path.clone()]
+    }
+    /// Waits until every node serves and the cluster has a leader; how long it took.
+    fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> impl Future<Output = Result<Duration, String>> + Send;
+    /// The node the cluster considers leader, if it can tell.
+    fn leader(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Option<usize>> + Send;
+}
+
+/// [`Db`] as a trait object.
+pub trait DynDb: Send + Sync {
+    fn version(&self) -> &str;
+    fn binary(&self) -> &Path;
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String>;
+    fn image_roots(&self) -> Vec<PathBuf>;
+    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
+    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>>;
+}
+
+impl<D: Db> DynDb for D {
+    fn version(&self) -> &str {
+        &self.installed().version
+    }
+    fn binary(&self) -> &Path {
+        &self.installed().path
+    }
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        Db::argv(self, node)
+    }
+    fn image_roots(&self) -> Vec<PathBuf> {
+        Db::image_roots(self)
+    }
+    fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>> {
+        Box::pin(Db::wait_ready(self, ips, within))
+    }
+    fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>> {
+        Box::pin(Db::leader(self, ips))
+    }
+}
+
+/// The system called `name`, or the names to use instead.
+pub fn find(name: &str) -> Result<&'static dyn System, String> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| format!("--system {name}: use {}", names().join(", ")))
+}
+
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.name()).collect()
+}
+
+/// `--system`: the registry's names, listed by `--help` and in the error for any other.
+pub fn system_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(names())
+}
+
+/// `--read-mode`: every read mode of every system (each system checks its own).
+pub fn read_mode_parser() -> clap::builder::PossibleValuesParser {
+    let mut modes: Vec<&'static str> = Vec::new();
+    for s in REGISTRY {
+        for m in s.registers().map(|r| r.read_modes()).unwrap_or(&[]) {
+            if !modes.contains(m) {
+                modes.push(m);
+            }
+        }
+    }
+    clap::builder::PossibleValuesParser::new(modes)
+}
+
+/// The local image of the docker runtime for a system's version.
+pub fn image(system: &dyn System, db: &dyn DynDb) -> String {
+    format!("splitbrain/{}:{}", system.name(), db.version())
+}
+
+/// Polls `probe` every 250 ms until it says ready or `within` passes; then the
+/// error names the system and each node's last answer.
+async fn wait_until<F, Fut>(system: &str, within: Duration, mut probe: F) -> Result<Duration, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), Vec<String>>>,
+{
+    let start = Instant::now();
+    loop {
+        let why = match probe().await {
+            Ok(()) => return Ok(start.elapsed()),
+            Err(why) => why,
+        };
+        if start.elapsed() > within {
+            return Err(format!(
+                "{system} not ready after {} s: {}",
+                within.as_secs(),
+                why.join("; ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,36 @@
+//! ZooKeeper: provisioning (jars and the machine's Java), each server's zoo.cfg
+//! and command line, readiness and leader through `srvr`, and its clients
+//! (registers as znodes, the ephemeral-sequential lock recipe).
+
+mod client;
+mod provision;
+mod server;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use workloads::{DynLocks, DynRegisters};
+
+use super::{DynDb, System};
+
+pub const PORT: u16 = 2181;
+
+pub struct ZooKeeper;
+
+impl System for ZooKeeper {
+    fn name(&self) -> &'static str {
+        "zookeeper"
+    }
+    fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
+        if binary.is_some() {
+            return Err("zookeeper has no --binary (it runs jars): pick a version with --version".into());
+        }
+        Ok(Arc::new(server::ZooKeeperDb(provision::provision(version)?)))
+    }
+    fn registers(&self) -> Result<Arc<dyn DynRegisters>, String> {
+        Ok(Arc::new(client::ZooKeeperRegisters))
+    }
+    fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
+        Ok(Arc::new(client::ZooKeeperLocks))
+    }
+}

@@ -1,0 +1,138 @@
+//! ZooKeeper servers: each one's zoo.cfg and java command line, readiness and
+//! the leader through the `srvr` four-letter word.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::PORT;
+use super::provision::Install;
+use crate::provision::Binary;
+use crate::systems::{Db, NodeSpec, wait_until};
+
+/// A provisioned ZooKeeper.
+pub struct ZooKeeperDb(pub Install);
+
+impl Db for ZooKeeperDb {
+    fn installed(&self) -> &Binary {
+        &self.0.java
+    }
+
+    fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
+        argv(&self.0, node)
+    }
+
+    fn image_roots(&self) -> Vec<PathBuf> {
+        let z = &self.0;
+        let mut roots = vec![z.java.path.clone()];
+        // the whole Java home: the launcher finds its libraries and modules relative to itself
+        if let Some(home) = std::fs::canonicalize(&z.java.path)
+            .ok()
+            .and_then(|j| j.parent()?.parent().map(Path::to_path_buf))
+        {
+            roots.push(home);
+        }
+        for jar in z.classpath.split(':') {
+            let jar = PathBuf::from(jar);
+            // bookworm's jar names its dependencies beside it, by absolute path
+            match jar.parent() {
+                Some(dir) if dir == Path::new("/usr/share/java") => roots.push(dir.to_path_buf()),
+                _ => roots.push(jar),
+            }
+        }
+        roots
+    }
+
+    /// Every server serves and exactly one leads.
+    async fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> Result<Duration, String> {
+        wait_until("zookeeper", within, || async {
+            let m = modes(ips).await;
+            let leaders = m.iter().filter(|r| matches!(r, Ok(x) if x == "leader")).count();
+            if m.iter().all(|r| r.is_ok()) && leaders == 1 {
+                return Ok(());
+            }
+            Err(m.into_iter().map(|r| r.unwrap_or_else(|e| e)).collect())
+        })
+        .await
+    }
+
+    async fn leader(&self, ips: &[Ipv4Addr]) -> Option<usize> {
+        modes(ips)
+            .await
+            .iter()
+            .position(|m| matches!(m, Ok(x) if x == "leader"))
+    }
+}
+
+/// Writes server `node`'s zoo.cfg and myid under its data dir; returns its argv.
+fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
+    let NodeSpec {
+        me, members, data_dir, ..
+    } = *node;
+    let data = data_dir.join("data");
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    std::fs::write(data.join("myid"), format!("{}\n", me + 1)).map_err(|e| e.to_string())?;
+    let servers: String = members
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ip))| format!("server.{}={ip}:2888:3888\n", i + 1))
+        .collect();
+    // fast elections and sessions for tests: a tick of 200 ms
+    let cfg = format!(
+        "tickTime=200\ninitLimit=20\nsyncLimit=8\ndataDir={}\nclientPort={PORT}\nclientPortAddress={}\n{servers}\
+         standaloneEnabled=false\nreconfigEnabled=false\nadmin.enableServer=false\n\
+         4lw.commands.whitelist=srvr,mntr,ruok\nminSessionTimeout=1000\nmaxSessionTimeout=10000\n\
+         autopurge.purgeInterval=0\npreAllocSize=1024\nsnapCount=10000\ncnxTimeout=500\n",
+        data.display(),
+        members[me].1
+    );
+    let path = data_dir.join("zoo.cfg");
+    std::fs::write(&path, cfg).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok([
+        install.java.path.display().to_string(),
+        "-Xmx128m".into(),
+        "-Xms32m".into(),
+        "-XX:+UseSerialGC".into(),
+        "-XX:TieredStopAtLevel=1".into(),
+        "-XX:-UsePerfData".into(),
+        "-Djava.net.preferIPv4Stack=true".into(),
+        "-Dorg.slf4j.simpleLogger.showDateTime=true".into(),
+        "-cp".into(),
+        install.classpath.clone(),
+        "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
+        path.display().to_string(),
+    ]
+    .into())
+}
+
+/// A four-letter word's answer, or why there was none.
+async fn four_letter(ip: Ipv4Addr, word: &str) -> Result<String, String> {
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect((ip, PORT)).await?;
+        s.write_all(word.as_bytes()).await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        Ok::<_, std::io::Error>(out)
+    };
+    match tokio::time::timeout(Duration::from_secs(1), exchange).await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(format!("{ip}: {e}")),
+        Err(_) => Err(format!("{ip}: no answer to {word} within 1 s")),
+    }
+}
+
+/// Each server's mode (leader, follower), or why it is not serving.
+async fn modes(ips: &[Ipv4Addr]) -> Vec<Result<String, String>> {
+    let mut out = Vec::new();
+    for ip in ips {
+        out.push(four_letter(*ip, "srvr").await.and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Mode: "))
+                .map(str::to_string)
+                .ok_or_else(|| format!("{ip}: {}", text.lines().next().unwrap_or("not serving")))
+        }));
+    }
+    out
+}
