@@ -92,7 +92,7 @@ fn a_time_limit_holds_while_keys_explode() {
     let report = check(&history, &kv_options(limit)).expect("check");
     let took = start.elapsed();
     // the check waits 30 ms for searches to stop on their own
-    assert!(took < limit + Duration::from_millis(500), "took {took:?}");
+    assert!(took < limit + Duration::from_secs(1), "took {took:?}");
     assert_ne!(report.verdict, Verdict::Valid);
     for k in report.keys.iter().filter(|k| k.verdict == Verdict::Unknown) {
         assert!(k.reason.as_deref().is_some_and(|r| r.contains("time limit")), "{k:?}");
@@ -116,7 +116,7 @@ fn a_key_proven_invalid_stays_invalid_when_the_time_runs_out() {
     let start = Instant::now();
     let report = check(&kv(&text), &kv_options(limit)).expect("check");
     assert!(
-        start.elapsed() < limit + Duration::from_millis(500),
+        start.elapsed() < limit + Duration::from_secs(1),
         "took {:?}",
         start.elapsed()
     );

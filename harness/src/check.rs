@@ -15,16 +15,15 @@ pub struct Args {
     /// key "resource", else linearizable]
     #[arg(long, value_parser = ["linearizable", "lock"])]
     pub checker: Option<String>,
-    /// Sequential model: register, cas-register, kv, multi-register, mutex, set
-    /// [default: from the format, else from the ops' f]
-    #[arg(long, value_parser = parse_model)]
+    /// Sequential model [default: from the format, else from the ops' f]
+    #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Initial model state, as EDN or JSON (`nil`, `0`, `""`, `{:x 0 :y 0}`)
     /// [default: the format's convention, else the model's empty state]
     #[arg(long)]
     pub initial: Option<String>,
-    /// History format: jsonl, edn, porcupine-etcd, porcupine-kv [default: detected]
-    #[arg(long, value_parser = parse_format)]
+    /// History format [default: detected from the content]
+    #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Give up (verdict unknown, with the reason) after this many seconds per file,
     /// reading it included; keys already proven invalid stay invalid
@@ -46,17 +45,6 @@ pub struct Args {
 /// second or two, while a key still undecided after a minute is in a state
 /// explosion that more time seldom resolves (and that holds gigabytes by then).
 pub const DEFAULT_TIME_LIMIT: f64 = 60.0;
-
-fn parse_model(s: &str) -> Result<ModelKind, String> {
-    ModelKind::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
-        format!("unknown model {s:?}; use one of {}", names.join(", "))
-    })
-}
-
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}; use jsonl, edn, porcupine-etcd or porcupine-kv"))
-}
 
 /// Reads a history file, detecting its format unless one is given.
 pub fn read(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {

@@ -177,7 +177,11 @@ fn unknown_f_for_the_model_is_exit_3() {
 fn bad_flags_and_missing_files_are_exit_3() {
     let o = splitbrain(&["check", "--model", "nope", &shared("porcupine/etcd/etcd_002.log")]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("unknown model"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid value 'nope' for '--model <MODEL>'; use register, cas-register"),
+        "{}",
+        stderr(&o)
+    );
     let o = splitbrain(&["check", "/nonexistent/history.jsonl"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("/nonexistent/history.jsonl"), "{}", stderr(&o));
