@@ -1,10 +1,10 @@
-//! Finding or fetching the programs a test runs: the systems' binaries and iptables.
+//! Finding or fetching the programs a test runs, for every system (each system's
+//! folder says which packages and versions) and for the nemeses (iptables).
 //!
-//! What the machine has installed is used as it is (bookworm's etcd 3.4.23 and
-//! ZooKeeper 3.8, iptables). Everything else (those when absent, etcd 3.5.16 and
-//! ZooKeeper 3.9.3 from trixie, Consul 1.8.7 from bullseye) is fetched as .debs into
-//! splitbrain's cache with a private apt configuration and state, so the machine's
-//! sources stay as they are, and unpacked with `dpkg-deb -x`, never installed.
+//! What the machine has installed is used as it is. Everything else is fetched as
+//! .debs into splitbrain's cache with a private apt configuration and state, so the
+//! machine's sources stay as they are, and unpacked with `dpkg-deb -x`, never
+//! installed.
 //!
 //! The private apt for a suite lives in `$CACHE/apt-<suite>/`: `apt.conf` (passed
 //! with `apt-get -c`, read after the machine's apt.conf.d, so it can override
@@ -39,7 +39,8 @@ const IPTABLES_PACKAGES: &[&str] = &[
 /// The keyring Debian's archives are checked against.
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
-/// `$SPLITBRAIN_CACHE`, else `$XDG_CACHE_HOME/splitbrain`, else `$HOME/.cache/splitbrain`.
+/// `$SPLITBRAIN_CACHE`, else `$XDG_CACHE_HOME/splitbrain`, else `$HOME/.cache/splitbrain`
+/// (without a home, under the temporary directory).
 pub fn cache_dir() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(dir) = var("SPLITBRAIN_CACHE") {
@@ -48,9 +49,10 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = var("XDG_CACHE_HOME") {
         return dir.join("splitbrain");
     }
-    var("HOME")
-        .unwrap_or_else(|| PathBuf::from("/root"))
-        .join(".cache/splitbrain")
+    match var("HOME") {
+        Some(home) => home.join(".cache/splitbrain"),
+        None => std::env::temp_dir().join("splitbrain-cache"),
+    }
 }
 
 /// `$CACHE/<name>/<version>/<inside>`, after unpacking `packages` of Debian `suite`
