@@ -403,6 +403,46 @@ pub async fn start_cluster(
     Ok((teardown, ips, ready, resource_addr))
 }
 
+/// Each node's view of the membership after recovery, by node name (`n1`: the
+/// names it sees, or why it gave none); says so when the views differ from the
+/// cluster that was started.
+async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value {
+    let name = |ip: &Ipv4Addr| match ips.iter().position(|x| x == ip) {
+        Some(i) => format!("n{}", i + 1),
+        None => ip.to_string(),
+    };
+    let all: Vec<String> = ips.iter().map(name).collect();
+    let mut views = serde_json::Map::new();
+    let mut odd = Vec::new();
+    for (i, view) in db.members(ips).await.into_iter().enumerate() {
+        let seen = view.map(|v| {
+            let mut names: Vec<String> = v.iter().map(name).collect();
+            names.sort();
+            names
+        });
+        if seen.as_ref() != Ok(&all) {
+            odd.push(format!(
+                "n{} sees {}",
+                i + 1,
+                seen.as_ref().map_or_else(|e| e.clone(), |v| v.join(","))
+            ));
+        }
+        views.insert(
+            format!("n{}", i + 1),
+            seen.map_or_else(|e| json!({"error": e}), |v| json!(v)),
+        );
+    }
+    if odd.is_empty() {
+        eprintln!(
+            "splitbrain: membership after recovery: every node sees {}",
+            all.join(",")
+        );
+    } else {
+        eprintln!("splitbrain: membership after recovery differs: {}", odd.join("; "));
+    }
+    serde_json::Value::Object(views)
+}
+
 /// Resolves once the run is interrupted (Ctrl-C, SIGTERM), within 50 ms.
 async fn interrupted(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
@@ -820,6 +860,7 @@ async fn run_async(
     let nemesis_result = tokio::task::block_in_place(|| nemesis_thread.finish());
 
     let mut recovered = None;
+    let mut membership = None;
     if !stop.load(Ordering::Relaxed) {
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
         recovered = tokio::select! {
@@ -853,6 +894,7 @@ async fn run_async(
                 () = final_reads => {}
                 () = interrupted(&stop) => {}
             }
+            membership = Some(membership_after(db.as_ref(), &ips).await);
         }
     }
     teardown.now();
@@ -860,8 +902,8 @@ async fn run_async(
     let history = rec.history()?;
     nemesis_result?;
     let recovery = match &recovered {
-        Some(Ok(d)) => json!({"recovered": true, "after_s": d.as_secs_f64()}),
-        Some(Err(e)) => json!({"recovered": false, "error": e}),
+        Some(Ok(d)) => json!({"recovered": true, "after_s": d.as_secs_f64(), "membership": membership}),
+        Some(Err(e)) => json!({"recovered": false, "error": e, "membership": membership}),
         None => json!(null),
     };
     let summary = Summary::of(&history);

@@ -55,6 +55,7 @@ fn etcd_with_linearizable_reads_stays_valid_under_partition_kill_pause() {
     // faults were really injected and recorded
     let faults = r["summary"]["faults"].as_array().expect("faults");
     assert!(faults.len() >= 3, "{faults:?}");
+    common::assert_full_membership(&r);
     let history =
         std::fs::read_to_string(results.join("etcd-register-partition,kill,pause/latest/history.jsonl")).unwrap();
     assert!(history.contains("\"process\":\"nemesis\""));

@@ -47,6 +47,7 @@ fn assert_valid_under_faults(system: &str, read_mode: &str) {
     let ok = r["summary"]["ops"]["ok"].as_u64().unwrap();
     assert!(ok > 1000, "only {ok} ok ops: {}", show(&o));
     assert!(r["summary"]["faults"].as_array().unwrap().len() >= 3);
+    common::assert_full_membership(&r);
 }
 
 fn assert_stale_reads_caught(system: &str, read_mode: &str, shape: &str) {

@@ -69,6 +69,8 @@ pub trait Db: Send + Sync + 'static {
     fn wait_ready(&self, ips: &[Ipv4Addr], within: Duration) -> impl Future<Output = Result<Duration, String>> + Send;
     /// The node the cluster considers leader, if it can tell.
     fn leader(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Option<usize>> + Send;
+    /// Each node's view of the membership (the members' addresses), or why it gave none.
+    fn members(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Vec<Result<Vec<Ipv4Addr>, String>>> + Send;
 }
 
 /// [`Db`] as a trait object.
@@ -79,6 +81,7 @@ pub trait DynDb: Send + Sync {
     fn image_roots(&self) -> Vec<PathBuf>;
     fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
     fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>>;
+    fn members<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Vec<Result<Vec<Ipv4Addr>, String>>>;
 }
 
 impl<D: Db> DynDb for D {
@@ -99,6 +102,9 @@ impl<D: Db> DynDb for D {
     }
     fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>> {
         Box::pin(Db::leader(self, ips))
+    }
+    fn members<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Vec<Result<Vec<Ipv4Addr>, String>>> {
+        Box::pin(Db::members(self, ips))
     }
 }
 

@@ -50,6 +50,14 @@ pub fn json(results: &Path, test: &str, file: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// Asserts that after recovery every node saw the whole 3-node cluster.
+pub fn assert_full_membership(results: &serde_json::Value) {
+    let m = &results["recovery"]["membership"];
+    for node in ["n1", "n2", "n3"] {
+        assert_eq!(m[node], serde_json::json!(["n1", "n2", "n3"]), "{node}: {m}");
+    }
+}
+
 /// Sends a signal by name (INT, TERM) with kill(1).
 pub fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")

@@ -51,6 +51,22 @@ impl Db for ConsulDb {
             .find(|l| !l.is_empty())?;
         ips.iter().position(|ip| leader.starts_with(&format!("{ip}:")))
     }
+
+    /// Each agent's raft peers (`/v1/status/peers`).
+    async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
+        let mut out = Vec::new();
+        for ip in ips {
+            out.push(get(*ip, "/v1/status/peers").await.map(|peers| {
+                peers
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str()?.split(':').next()?.parse().ok())
+                    .collect()
+            }));
+        }
+        out
+    }
 }
 
 /// Writes agent `node`'s config under its data dir; returns its argv.

@@ -59,6 +59,33 @@ impl Db for EtcdDb {
         let (leader, _) = votes.into_iter().max_by_key(|(_, n)| *n)?;
         ids.iter().position(|id| *id == Some(leader))
     }
+
+    /// `member list` as each member answers it: the hosts of the peer URLs.
+    async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
+        let mut out = Vec::new();
+        for ip in ips {
+            let ep = endpoint(*ip);
+            let list = async {
+                let mut c = client(&ep, Duration::from_millis(500)).await?;
+                c.member_list().await
+            };
+            out.push(match tokio::time::timeout(Duration::from_secs(1), list).await {
+                Ok(Ok(list)) => Ok(list
+                    .members()
+                    .iter()
+                    .filter_map(|m| m.peer_urls().first().and_then(|u| url_host(u)))
+                    .collect()),
+                Ok(Err(e)) => Err(format!("{ep}: {e}")),
+                Err(_) => Err(format!("{ep}: no answer within 1 s")),
+            });
+        }
+        out
+    }
+}
+
+/// The address in `http://10.237.1.11:2380`.
+fn url_host(url: &str) -> Option<Ipv4Addr> {
+    url.split("://").nth(1)?.split(':').next()?.parse().ok()
 }
 
 const PEER_PORT: u16 = 2380;

@@ -64,6 +64,20 @@ impl Db for ZooKeeperDb {
             .iter()
             .position(|m| matches!(m, Ok(x) if x == "leader"))
     }
+
+    /// The `server.N=<address>:...` lines of each server's `conf`.
+    async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
+        let mut out = Vec::new();
+        for ip in ips {
+            out.push(four_letter(*ip, "conf").await.map(|text| {
+                text.lines()
+                    .filter(|l| l.starts_with("server."))
+                    .filter_map(|l| l.split_once('=')?.1.split(':').next()?.parse().ok())
+                    .collect()
+            }));
+        }
+        out
+    }
 }
 
 /// Writes server `node`'s zoo.cfg and myid under its data dir; returns its argv.
@@ -83,7 +97,7 @@ fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
     let cfg = format!(
         "tickTime=200\ninitLimit=20\nsyncLimit=8\ndataDir={}\nclientPort={PORT}\nclientPortAddress={}\n{servers}\
          standaloneEnabled=false\nreconfigEnabled=false\nadmin.enableServer=false\n\
-         4lw.commands.whitelist=srvr,mntr,ruok\nminSessionTimeout=1000\nmaxSessionTimeout=10000\n\
+         4lw.commands.whitelist=srvr,mntr,ruok,conf\nminSessionTimeout=1000\nmaxSessionTimeout=10000\n\
          autopurge.purgeInterval=0\npreAllocSize=1024\nsnapCount=10000\ncnxTimeout=500\n",
         data.display(),
         members[me].1
