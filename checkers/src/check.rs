@@ -453,64 +453,76 @@ impl Report {
             self.elapsed_ms
         );
         for k in &bad {
-            let name = k.key.as_deref().map_or(String::new(), |k| format!("key {k}: "));
-            let _ = writeln!(out, "\n{name}{} ({} ops)", k.verdict.as_str(), k.ops);
-            if let Some(r) = &k.reason {
-                let _ = writeln!(out, "  {r}");
-            }
-            if let Some(cx) = &k.counterexample {
-                let _ = writeln!(out, "  cannot linearize  {}", cx.op);
-                let shown = &cx.states[..cx.states.len().min(TEXT_TAIL)];
-                let _ = writeln!(
-                    out,
-                    "  states it could have seen, none of which allows it{}",
-                    if cx.states_total > shown.len() {
-                        format!(" (the first {} of {}):", shown.len(), cx.states_total)
-                    } else {
-                        ":".to_string()
-                    }
-                );
-                for s in shown {
-                    let _ = write!(out, "    {}", s.state);
-                    if !s.after.is_empty() {
-                        let ops: Vec<String> = s
-                            .after
-                            .iter()
-                            .map(|o| format!("{} {} by {}", o.f, o.invoke, o.process))
-                            .collect();
-                        let _ = write!(out, "   (after concurrent {})", ops.join(", "));
-                    }
-                    let _ = writeln!(out);
-                }
-                if !cx.concurrent.is_empty() {
-                    let _ = writeln!(out, "  concurrent with it:");
-                    for o in &cx.concurrent {
-                        let _ = writeln!(out, "    {o}");
-                    }
-                }
-                if let Some(why) = &cx.prefix_missing {
-                    let _ = writeln!(out, "  longest linearizable prefix: {why}");
-                    continue;
-                }
-                let tail = &cx.prefix[cx.prefix.len().saturating_sub(TEXT_TAIL)..];
-                let _ = writeln!(
-                    out,
-                    "  longest linearizable prefix: {} ops{}",
-                    cx.prefix_len,
-                    if cx.prefix_len > tail.len() {
-                        format!(", the last {}:", tail.len())
-                    } else {
-                        ":".to_string()
-                    }
-                );
-                for (o, s) in tail {
-                    let _ = writeln!(out, "    {o}   => {s}");
-                }
-            }
+            let _ = write!(out, "\n{}", k.to_text());
         }
         let valid = self.keys.len() - bad.len();
         if !bad.is_empty() && valid > 0 {
             let _ = writeln!(out, "\n{valid} other key{} valid", if valid == 1 { "" } else { "s" });
+        }
+        out
+    }
+}
+
+impl KeyResult {
+    /// What a person reads about one key that is not valid: why, or the op that
+    /// cannot be linearized, the states it could have seen, the ops concurrent with
+    /// it and the end of one longest linearizable prefix.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let name = self.key.as_deref().map_or(String::new(), |k| format!("key {k}: "));
+        let _ = writeln!(out, "{name}{} ({} ops)", self.verdict.as_str(), self.ops);
+        if let Some(r) = &self.reason {
+            let _ = writeln!(out, "  {r}");
+        }
+        if let Some(cx) = &self.counterexample {
+            let _ = writeln!(out, "  cannot linearize  {}", cx.op);
+            let shown = &cx.states[..cx.states.len().min(TEXT_TAIL)];
+            let _ = writeln!(
+                out,
+                "  states it could have seen, none of which allows it{}",
+                if cx.states_total > shown.len() {
+                    format!(" (the first {} of {}):", shown.len(), cx.states_total)
+                } else {
+                    ":".to_string()
+                }
+            );
+            for s in shown {
+                let _ = write!(out, "    {}", s.state);
+                if !s.after.is_empty() {
+                    let ops: Vec<String> = s
+                        .after
+                        .iter()
+                        .map(|o| format!("{} {} by {}", o.f, o.invoke, o.process))
+                        .collect();
+                    let _ = write!(out, "   (after concurrent {})", ops.join(", "));
+                }
+                let _ = writeln!(out);
+            }
+            if !cx.concurrent.is_empty() {
+                let _ = writeln!(out, "  concurrent with it:");
+                for o in &cx.concurrent {
+                    let _ = writeln!(out, "    {o}");
+                }
+            }
+            if let Some(why) = &cx.prefix_missing {
+                let _ = writeln!(out, "  longest linearizable prefix: {why}");
+                return out;
+            }
+            let tail = &cx.prefix[cx.prefix.len().saturating_sub(TEXT_TAIL)..];
+            let _ = writeln!(
+                out,
+                "  longest linearizable prefix: {} ops{}",
+                cx.prefix_len,
+                if cx.prefix_len > tail.len() {
+                    format!(", the last {}:", tail.len())
+                } else {
+                    ":".to_string()
+                }
+            );
+            for (o, s) in tail {
+                let _ = writeln!(out, "    {o}   => {s}");
+            }
         }
         out
     }

@@ -907,17 +907,20 @@ async fn run_async(
         None => json!(null),
     };
     let summary = Summary::of(&history);
-    let (verdict, report_json, report_text) = if lock.is_some() {
+    let (verdict, report_json, report_text, junit) = if lock.is_some() {
         let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
-        (report.verdict, json!(report), report.to_text())
+        let junit = results::junit::lock(&test_name, &report)?;
+        (report.verdict, json!(report), report.to_text(), junit)
     } else {
         let mut opts = Options::new(ModelKind::CasRegister);
         opts.initial = Some(Value::Nil);
         // a run never hangs in its check: past this the verdict is unknown, with the reason
         opts.time_limit = Some(CHECK_TIME_LIMIT);
         let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
-        (report.verdict, json!(report), report.to_text())
+        let junit = results::junit::linearizability(&test_name, &report)?;
+        (report.verdict, json!(report), report.to_text(), junit)
     };
+    std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;
     dir.write_json(
         "results.json",
         &json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,

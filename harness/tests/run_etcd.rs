@@ -56,6 +56,8 @@ fn etcd_with_linearizable_reads_stays_valid_under_partition_kill_pause() {
     let faults = r["summary"]["faults"].as_array().expect("faults");
     assert!(faults.len() >= 3, "{faults:?}");
     common::assert_full_membership(&r);
+    let junit = std::fs::read_to_string(results.join("etcd-register-partition,kill,pause/latest/junit.xml")).unwrap();
+    assert!(junit.contains("<testcase") && !junit.contains("<failure"), "{junit}");
     let history =
         std::fs::read_to_string(results.join("etcd-register-partition,kill,pause/latest/history.jsonl")).unwrap();
     assert!(history.contains("\"process\":\"nemesis\""));
@@ -100,6 +102,12 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
         "{out}"
     );
     assert_eq!(results_json(&results, "etcd-register-partition")["verdict"], "invalid");
+    // CI sees the same: a JUnit case per key, the bad one failing with its op
+    let junit = std::fs::read_to_string(results.join("etcd-register-partition/latest/junit.xml")).unwrap();
+    assert!(
+        junit.contains("<failure") && junit.contains("cannot linearize"),
+        "{junit}"
+    );
     assert!(leftovers(&results).is_empty(), "{:?}", leftovers(&results));
 }
 

@@ -2,6 +2,7 @@
 //! what ran, every op, the verdict, throughput, latency, unavailability.
 
 pub mod folder;
+pub mod junit;
 pub mod recorder;
 pub mod summary;
 
