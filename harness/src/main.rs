@@ -8,6 +8,7 @@ mod images;
 mod member;
 mod netns;
 mod provision;
+mod report;
 mod run;
 mod systems;
 
@@ -41,6 +42,11 @@ enum Command {
     Run(Box<run::Args>),
     /// Remove namespaces, processes and links that killed runs left behind.
     Clean,
+    /// Write report.html again from a run folder (test.json, history.jsonl, results.json).
+    Report {
+        /// The run folder: DIR/<test>/<timestamp>, or its `latest` link
+        run_dir: std::path::PathBuf,
+    },
     /// Time the checker on the shared histories and on generated large ones.
     Bench(bench::Args),
     /// Local images for the docker runtime (no registry needed).
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Clean => clean(),
+        Command::Report { run_dir } => report::run(&run_dir),
         Command::Bench(args) => bench::run(&args),
         Command::Resource { listen, fenced } => serve_resource(listen, fenced),
         Command::Images { command } => images(command),

@@ -921,11 +921,10 @@ async fn run_async(
         (report.verdict, json!(report), report.to_text(), junit)
     };
     std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;
-    dir.write_json(
-        "results.json",
-        &json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
-                "summary": summary, "check": report_json}),
-    )?;
+    let results_json = json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
+                              "summary": summary, "check": report_json});
+    dir.write_json("results.json", &results_json)?;
+    crate::report::write(&dir.path, &results_json, &history)?;
     println!("{}", summary.to_text());
     print!("{report_text}");
     println!("results: {}", dir.path.display());

@@ -108,6 +108,51 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
         junit.contains("<failure") && junit.contains("cannot linearize"),
         "{junit}"
     );
+    // and a person sees it: report.html in a real browser
+    let run_dir = results.join("etcd-register-partition/latest");
+    let png = results.join("report.png");
+    if let Some(dom) = common::chromium(&run_dir.join("report.html"), &png) {
+        assert!(
+            dom.contains("id=\"verdict\" class=\"invalid\">INVALID"),
+            "no verdict in the DOM"
+        );
+        assert!(
+            dom.matches("<svg class=\"plot\"").count() >= 2,
+            "no throughput and latency plots"
+        );
+        assert!(
+            dom.contains("<g class=\"fault\">") && dom.contains("start-partition"),
+            "no fault band"
+        );
+        assert!(
+            dom.contains("cannot linearize") && dom.contains("class=\"op culprit\""),
+            "no counterexample view"
+        );
+        // the culprit the checker names is the op the lanes mark
+        let r = results_json(&results, "etcd-register-partition");
+        let culprit = r["check"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|k| k["counterexample"]["op"]["index"].as_u64())
+            .expect("an invalid key with its op");
+        assert!(
+            dom.contains(&format!("class=\"op culprit\" data-index=\"{culprit}\"")),
+            "op {culprit} is not marked"
+        );
+        // a blank page of this size compresses to a few kB; this one has plots and lanes
+        let size = std::fs::metadata(&png).unwrap().len();
+        assert!(size > 30_000, "screenshot of {size} bytes looks blank");
+    }
+    // `splitbrain report` writes the same page again from the folder
+    std::fs::remove_file(run_dir.join("report.html")).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("report")
+        .arg(&run_dir)
+        .output()
+        .expect("report");
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    assert!(run_dir.join("report.html").is_file());
     assert!(leftovers(&results).is_empty(), "{:?}", leftovers(&results));
 }
 

@@ -4,6 +4,7 @@
 pub mod folder;
 pub mod junit;
 pub mod recorder;
+pub mod report;
 pub mod summary;
 
 pub use folder::RunDir;

@@ -58,6 +58,38 @@ pub fn assert_full_membership(results: &serde_json::Value) {
     }
 }
 
+/// Debian's chromium, headless: the page's DOM after it loaded, and a screenshot.
+/// `None` (said) where no chromium is installed (`.ci/run` installs it).
+pub fn chromium(page: &Path, png: &Path) -> Option<String> {
+    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|b| Path::new(b).is_file());
+    let Some(bin) = bin else {
+        eprintln!("skipped the browser check: no chromium (apt-get install chromium)");
+        return None;
+    };
+    let url = format!("file://{}", std::fs::canonicalize(page).expect("page").display());
+    let headless = |extra: &[String]| {
+        Command::new(bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1000,1600",
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("run chromium")
+    };
+    let dom = headless(&["--dump-dom".to_string()]);
+    assert!(dom.status.success(), "{}", show(&dom));
+    let shot = headless(&[format!("--screenshot={}", png.display())]);
+    assert!(shot.status.success(), "{}", show(&shot));
+    Some(String::from_utf8_lossy(&dom.stdout).into_owned())
+}
+
 /// Sends a signal by name (INT, TERM) with kill(1).
 pub fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")

@@ -1,0 +1,470 @@
+//! `report.html`: one self-contained page per run (no network, no scripts from
+//! anywhere, it opens from `file://`): what ran and how to run it again, the
+//! throughput and latency over time under the fault windows, the faults, the
+//! verdict per key, and for a key that cannot be linearized the ops around the
+//! culprit, one lane per process.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use checkers::{History, Op, Process, Type};
+use serde_json::Value;
+
+/// Width and height of the time plots, in SVG units.
+const W: f64 = 900.0;
+const H: f64 = 180.0;
+/// Left margin for the axis labels.
+const LEFT: f64 = 50.0;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The command that runs this test again, from test.json.
+pub fn reproduce(test: &Value) -> String {
+    let mut cmd = format!(
+        "splitbrain run --system {} --workload {} --nemesis {} --time-limit {} --nodes {} --seed {}",
+        text(&test["system"]),
+        text(&test["workload"]),
+        text(&test["nemesis"]),
+        text(&test["time_limit_s"]),
+        text(&test["nodes"]),
+        text(&test["seed"]),
+    );
+    let flags = [
+        ("--version", "version"),
+        ("--runtime", "runtime"),
+        ("--nemesis-interval", "nemesis_interval_s"),
+        ("--partition", "partition_shapes"),
+        ("--concurrency", "concurrency"),
+        ("--readers", "readers"),
+        ("--read-mode", "read_mode"),
+        ("--resource", "resource"),
+    ];
+    for (flag, field) in flags {
+        match &test[field] {
+            Value::Null => {}
+            Value::String(s) if s.is_empty() => {}
+            v => {
+                let _ = write!(cmd, " {flag} {}", text(v));
+            }
+        }
+    }
+    cmd
+}
+
+/// Fault windows (start s, end s, what) from the run's summary.
+fn faults(results: &Value) -> Vec<(f64, f64, String)> {
+    results["summary"]["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                w["start_s"].as_f64().unwrap_or(0.0),
+                w["end_s"].as_f64().unwrap_or(0.0),
+                text(&w["fault"]),
+            )
+        })
+        .collect()
+}
+
+/// Client ops paired: (process, invoke op, completion op if any).
+fn calls(history: &History) -> Vec<(u64, &Op, Option<&Op>)> {
+    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut out = Vec::new();
+    for op in &history.ops {
+        let Process::Client(p) = op.process else { continue };
+        if op.kind == Type::Invoke {
+            if let Some(prev) = open.insert(p, op) {
+                out.push((p, prev, None));
+            }
+        } else if let Some(inv) = open.remove(&p) {
+            out.push((p, inv, Some(op)));
+        }
+    }
+    out.extend(open.into_iter().map(|(p, inv)| (p, inv, None)));
+    out
+}
+
+fn secs(op: &Op) -> f64 {
+    op.time.unwrap_or(0) as f64 / 1e9
+}
+
+/// A named, coloured line: (seconds, value) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+/// SVG of series over time (seconds), with the fault windows as bands behind.
+fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f64, String)]) -> String {
+    let ymax = series
+        .iter()
+        .flat_map(|(_, _, pts)| pts.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let x = |t: f64| LEFT + (W - LEFT - 10.0) * (t / span.max(1e-9)).clamp(0.0, 1.0);
+    let y = |v: f64| H - 20.0 - (H - 40.0) * (v / ymax);
+    let mut svg = format!(
+        "<svg class=\"plot\" data-title=\"{}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+        esc(title)
+    );
+    for (i, (a, b, what)) in bands.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            "<g class=\"fault\"><rect x=\"{:.1}\" y=\"10\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\" opacity=\"0.25\"><title>{}</title></rect>\
+             <text x=\"{:.1}\" y=\"22\" font-size=\"10\">{}</text></g>",
+            x(*a),
+            (x(*b) - x(*a)).max(1.0),
+            H - 30.0,
+            if i % 2 == 0 { "#f4a261" } else { "#e76f51" },
+            esc(&format!("{a:.1}-{b:.1} s: {what}")),
+            x(*a) + 2.0,
+            esc(what.split(':').next().unwrap_or(what)),
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#333\"/><line x1=\"{LEFT}\" y1=\"10\" x2=\"{LEFT}\" y2=\"{0}\" stroke=\"#333\"/>",
+        H - 20.0,
+        W - 10.0
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"4\" y=\"16\" font-size=\"10\">{ymax:.1} {unit}</text><text x=\"4\" y=\"{}\" font-size=\"10\">0</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"10\">{span:.0} s</text>",
+        H - 22.0,
+        W - 40.0,
+        H - 6.0
+    );
+    for (name, color, pts) in series {
+        let path: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
+        let _ = writeln!(
+            svg,
+            "<polyline class=\"series\" data-name=\"{name}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"><title>{name}</title></polyline>",
+            path.join(" ")
+        );
+    }
+    svg.push_str("</svg>\n");
+    let legend: Vec<String> = series
+        .iter()
+        .map(|(n, c, _)| format!("<span style=\"color:{c}\">&#9632; {n}</span>"))
+        .collect();
+    format!(
+        "<h3>{}</h3>\n<div class=\"legend\">{}</div>\n{svg}",
+        esc(title),
+        legend.join(" ")
+    )
+}
+
+/// Throughput (ok / fail / info completions per second) and latency (p50, p99 of
+/// ok ops) per time bucket.
+fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
+    let calls = calls(history);
+    let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
+    let bucket = (span / 120.0).max(0.25);
+    let n = (span / bucket).ceil() as usize + 1;
+    let mut counts = vec![[0usize; 3]; n];
+    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for (_, inv, done) in &calls {
+        let Some(done) = done else { continue };
+        let b = ((secs(done) / bucket) as usize).min(n - 1);
+        let k = match done.kind {
+            Type::Ok => 0,
+            Type::Fail => 1,
+            _ => 2,
+        };
+        counts[b][k] += 1;
+        if done.kind == Type::Ok {
+            lat[b].push((secs(done) - secs(inv)) * 1e3);
+        }
+    }
+    let at = |i: usize| (i as f64 + 0.5) * bucket;
+    let rate = |k: usize| {
+        (0..n)
+            .map(|i| (at(i), counts[i][k] as f64 / bucket))
+            .collect::<Vec<_>>()
+    };
+    let pct = |p: f64| {
+        (0..n)
+            .filter(|&i| !lat[i].is_empty())
+            .map(|i| {
+                let mut l = lat[i].clone();
+                l.sort_by(f64::total_cmp);
+                (at(i), l[((l.len() as f64 * p) as usize).min(l.len() - 1)])
+            })
+            .collect::<Vec<_>>()
+    };
+    plot(
+        "Throughput",
+        "ops/s",
+        span,
+        &[
+            ("ok", "#2a9d8f", rate(0)),
+            ("fail", "#e9c46a", rate(1)),
+            ("info", "#d62828", rate(2)),
+        ],
+        bands,
+    ) + &plot(
+        "Latency of ok ops",
+        "ms",
+        span,
+        &[("p50", "#264653", pct(0.5)), ("p99", "#9b2226", pct(0.99))],
+        bands,
+    )
+}
+
+/// One lane per process: each op a bar from invoke to completion. `marked` maps an
+/// op's index to its class (`culprit`, `concurrent`, `prefix`).
+fn lanes(history: &History, marked: &BTreeMap<u64, &'static str>) -> String {
+    let calls: Vec<_> = calls(history)
+        .into_iter()
+        .filter(|(_, inv, _)| marked.contains_key(&inv.index))
+        .collect();
+    if calls.is_empty() {
+        return String::new();
+    }
+    let t0 = calls.iter().map(|(_, i, _)| secs(i)).fold(f64::MAX, f64::min);
+    let t1 = calls
+        .iter()
+        .map(|(_, i, d)| d.map_or(secs(i), secs))
+        .fold(f64::MIN, f64::max)
+        .max(t0 + 1e-6);
+    let mut procs: Vec<u64> = calls.iter().map(|(p, _, _)| *p).collect();
+    procs.sort_unstable();
+    procs.dedup();
+    let lane_h = 26.0;
+    let h = 20.0 + lane_h * procs.len() as f64;
+    let x = |t: f64| 80.0 + (W - 90.0) * (t - t0) / (t1 - t0);
+    let mut svg = format!(
+        "<svg class=\"lanes\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+    );
+    for (row, p) in procs.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"11\">process {p}</text>",
+            20.0 + lane_h * row as f64 + 12.0
+        );
+    }
+    for (p, inv, done) in &calls {
+        let row = procs.iter().position(|q| q == p).unwrap_or(0) as f64;
+        let class = marked[&inv.index];
+        let color = match class {
+            "culprit" => "#d62828",
+            "concurrent" => "#f4a261",
+            _ => "#8d99ae",
+        };
+        let outcome = done.map_or("never completed".to_string(), |d| {
+            format!("{} {}", d.kind.as_str(), d.value)
+        });
+        let (a, b) = (x(secs(inv)), x(done.map_or(t1, secs)));
+        let _ = writeln!(
+            svg,
+            "<rect class=\"op {class}\" data-index=\"{}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\" fill=\"{color}\">\
+             <title>{}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>",
+            inv.index,
+            14.0 + lane_h * row,
+            (b - a).max(2.0),
+            esc(&format!(
+                "op {}: process {p} {} {} -> {outcome} ({:.3} to {:.3} s)",
+                inv.index,
+                inv.f,
+                inv.value,
+                secs(inv),
+                done.map_or(f64::NAN, secs)
+            )),
+            a + 2.0,
+            26.0 + lane_h * row,
+            esc(&format!(
+                "{} {}",
+                inv.f,
+                done.map_or(inv.value.to_string(), |d| d.value.to_string())
+            )),
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The index of the op an `OpView` (as JSON) stands for.
+fn index(view: &Value) -> Option<u64> {
+    view["index"].as_u64()
+}
+
+/// One invalid key: the ops around the culprit as lanes, the states it could have
+/// seen (each once) and the end of the longest linearizable prefix.
+fn counterexample(history: &History, key: &Value) -> String {
+    let cx = &key["counterexample"];
+    let mut marked: BTreeMap<u64, &'static str> = BTreeMap::new();
+    for (op, _) in cx["prefix"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p.get(0)?, ())))
+    {
+        if let Some(i) = index(op) {
+            marked.insert(i, "prefix");
+        }
+    }
+    for op in cx["concurrent"].as_array().into_iter().flatten() {
+        if let Some(i) = index(op) {
+            marked.insert(i, "concurrent");
+        }
+    }
+    if let Some(i) = index(&cx["op"]) {
+        marked.insert(i, "culprit");
+    }
+    let mut out = format!(
+        "<div class=\"counterexample\"><h3>Key {}: cannot linearize <code class=\"culprit\">{}</code></h3>\n",
+        esc(&text(&key["key"])),
+        esc(&op_line(&cx["op"]))
+    );
+    out.push_str("<p class=\"legend\"><span style=\"color:#d62828\">&#9632; the op that cannot be linearized</span> \
+                  <span style=\"color:#f4a261\">&#9632; ops concurrent with it</span> \
+                  <span style=\"color:#8d99ae\">&#9632; the end of the longest linearizable prefix</span> (hover for details)</p>\n");
+    out.push_str(&lanes(history, &marked));
+    let mut states: Vec<String> = Vec::new();
+    for s in cx["states"].as_array().into_iter().flatten() {
+        let st = text(&s["state"]);
+        if !states.contains(&st) {
+            states.push(st);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<p>States it could have seen, none of which allows it: {}</p>",
+        states
+            .iter()
+            .map(|s| format!("<code>{}</code>", esc(s)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out.push_str("<details><summary>The longest linearizable prefix, its end</summary><ol>\n");
+    for p in cx["prefix"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "<li>{} &rArr; <code>{}</code></li>",
+            esc(&op_line(&p[0])),
+            esc(&text(&p[1]))
+        );
+    }
+    out.push_str("</ol></details></div>\n");
+    out
+}
+
+fn op_line(v: &Value) -> String {
+    format!(
+        "process {}: {} {} -> {} (op {})",
+        text(&v["process"]),
+        text(&v["f"]),
+        text(&v["invoke"]),
+        text(&v["outcome"]),
+        text(&v["index"])
+    )
+}
+
+/// The whole page.
+pub fn render(test: &Value, results: &Value, history: &History) -> String {
+    let verdict = text(&results["verdict"]);
+    let bands = faults(results);
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>splitbrain: {} {} {}</title>\n<style>\
+         body{{font-family:sans-serif;margin:20px;max-width:960px}} table{{border-collapse:collapse}} \
+         td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}} .valid{{color:#2a9d8f}} \
+         .invalid{{color:#d62828}} .unknown{{color:#b5838d}} code{{background:#f4f4f4;padding:1px 3px}} \
+         .legend{{font-size:12px}}</style></head><body>\n",
+        esc(&text(&test["system"])),
+        esc(&text(&test["workload"])),
+        esc(&verdict)
+    );
+    let _ = writeln!(
+        page,
+        "<h1>{} {} &times;{}: <span id=\"verdict\" class=\"{v}\">{}</span></h1>",
+        esc(&text(&test["system"])),
+        esc(&text(&test["version"])),
+        esc(&text(&test["nodes"])),
+        esc(&verdict.to_uppercase()),
+        v = esc(&verdict)
+    );
+    page.push_str("<table id=\"header\">\n");
+    for (label, field) in [
+        ("runtime", "runtime"),
+        ("workload", "workload"),
+        ("nemesis", "nemesis"),
+        ("seed", "seed"),
+        ("read mode", "read_mode"),
+        ("resource", "resource"),
+        ("run id", "run_id"),
+    ] {
+        let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text(&test[field])));
+    }
+    let _ = writeln!(
+        page,
+        "<tr><th>reproduce</th><td><code id=\"reproduce\">{}</code></td></tr></table>",
+        esc(&reproduce(test))
+    );
+    page.push_str(&time_plots(history, &bands));
+    page.push_str(
+        "<h2>Faults</h2>\n<table id=\"faults\"><tr><th>from</th><th>to</th><th>what</th><th>no ok op for</th></tr>\n",
+    );
+    for w in results["summary"]["faults"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            page,
+            "<tr><td>{:.1} s</td><td>{:.1} s</td><td>{}</td><td>{:.1} s</td></tr>",
+            w["start_s"].as_f64().unwrap_or(0.0),
+            w["end_s"].as_f64().unwrap_or(0.0),
+            esc(&text(&w["fault"])),
+            w["unavailable_s"].as_f64().unwrap_or(0.0)
+        );
+    }
+    page.push_str("</table>\n");
+    let check = &results["check"];
+    if let Some(keys) = check["keys"].as_array() {
+        page.push_str(
+            "<h2>Keys</h2>\n<table id=\"keys\"><tr><th>key</th><th>verdict</th><th>ops</th><th>why</th></tr>\n",
+        );
+        for k in keys {
+            let v = text(&k["verdict"]);
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td></tr>",
+                esc(&text(&k["key"])),
+                esc(&text(&k["ops"])),
+                esc(&k["reason"].as_str().map_or_else(String::new, str::to_string))
+            );
+        }
+        page.push_str("</table>\n");
+        for k in keys.iter().filter(|k| !k["counterexample"].is_null()) {
+            page.push_str(&counterexample(history, k));
+        }
+    }
+    if let Some(violations) = check["violations"].as_array() {
+        page.push_str("<h2>Lock safety</h2>\n<table id=\"violations\"><tr><th>kind</th><th>what</th></tr>\n");
+        for v in violations {
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"invalid\">{}</td><td>{}</td></tr>",
+                esc(&text(&v["kind"])),
+                esc(&text(&v["message"]))
+            );
+        }
+        let _ = writeln!(
+            page,
+            "</table>\n<p>stats: <code>{}</code></p>",
+            esc(&check["stats"].to_string())
+        );
+    }
+    page.push_str("</body></html>\n");
+    page
+}
