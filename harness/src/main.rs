@@ -10,6 +10,7 @@ mod netns;
 mod provision;
 mod report;
 mod run;
+mod suite;
 mod systems;
 
 use std::process::ExitCode;
@@ -28,18 +29,21 @@ pub const EXIT_ERROR: u8 = 3;
     version,
     about = "Chaos tests and linearizability checks for etcd, ZooKeeper and Consul"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Check histories for linearizability. Exit 0 valid, 1 invalid, 2 unknown, 3 error.
     Check(check::Args),
     /// Run a test against a real cluster: workload, faults, heal, check.
     /// Exit 0 valid, 1 invalid, 2 unknown, 3 setup error.
     Run(Box<run::Args>),
+    /// Run a matrix of tests from a TOML file, one after another, with one JUnit
+    /// file for all. Exit 0 every test as expected, 1 one was not, 2 unknown, 3 error.
+    Suite(suite::Args),
     /// Remove namespaces, processes and links that killed runs left behind.
     Clean,
     /// Write report.html again from a run folder (test.json, history.jsonl, results.json).
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Suite(args) => suite::run(&args),
         Command::Clean => clean(),
         Command::Report { run_dir } => report::run(&run_dir),
         Command::Bench(args) => bench::run(&args),

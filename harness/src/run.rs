@@ -168,6 +168,11 @@ fn positive(name: &str, v: f64) -> Result<Duration, String> {
     }
 }
 
+/// Checks a run's flags as `run` would before starting anything (for `suite`).
+pub fn validate(args: &Args) -> Result<(), String> {
+    plan(args).map(drop)
+}
+
 fn plan(args: &Args) -> Result<Plan, String> {
     let system = systems::find(&args.system)?;
     let workload = match args.workload {
