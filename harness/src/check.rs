@@ -35,6 +35,9 @@ pub struct Args {
     /// Print one JSON report per file instead of text
     #[arg(long)]
     pub json: bool,
+    /// Also write the report.html of the (one) history checked to this file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// History files
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -99,6 +102,14 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     };
     if lock {
         let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
+        page(
+            args,
+            path,
+            "lock",
+            &history,
+            &report.verdict,
+            serde_json::to_value(&report),
+        )?;
         let shown = if args.json {
             Shown::Json(serde_json::to_value(&report).expect("report serialises"))
         } else {
@@ -120,6 +131,14 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     opts.time_limit = Some(Duration::from_secs_f64(args.time_limit).saturating_sub(start.elapsed()));
     opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
     let report = checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
+    page(
+        args,
+        path,
+        opts.model.name(),
+        &history,
+        &report.verdict,
+        serde_json::to_value(&report),
+    )?;
     // a report can be large: build only the one asked for
     let shown = if args.json {
         Shown::Json(serde_json::to_value(&report).expect("report serialises"))
@@ -129,7 +148,34 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     Ok((report.verdict, shown))
 }
 
+/// `--report FILE.html`: the run report's page for a history checked on its own.
+fn page(
+    args: &Args,
+    path: &Path,
+    model: &str,
+    history: &History,
+    verdict: &Verdict,
+    check: serde_json::Result<serde_json::Value>,
+) -> Result<(), String> {
+    let Some(out) = &args.report else { return Ok(()) };
+    let test = serde_json::json!({
+        "title": format!("{} ({model})", path.display()),
+        "reproduce": format!("splitbrain check {} {}", if model == "lock" { "--checker lock".to_string() } else { format!("--model {model}") }, path.display()),
+        "workload": model,
+    });
+    let results = serde_json::json!({
+        "verdict": verdict,
+        "summary": results::Summary::of(history),
+        "check": check.map_err(|e| e.to_string())?,
+    });
+    std::fs::write(out, results::report::render(&test, &results, history))
+        .map_err(|e| format!("{}: {e}", out.display()))
+}
+
 pub fn run(args: &Args) -> Result<u8, String> {
+    if args.report.is_some() && args.files.len() != 1 {
+        return Err("--report writes the page of one history: give one file".into());
+    }
     if !(args.time_limit > 0.0 && Duration::try_from_secs_f64(args.time_limit).is_ok()) {
         return Err("--time-limit must be a positive number of seconds".into());
     }

@@ -223,3 +223,39 @@ fn our_jsonl_round_trips_through_check() {
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("key a: invalid"), "{}", stdout(&o));
 }
+
+#[test]
+fn check_writes_the_report_page_of_a_history() {
+    let page = std::env::temp_dir().join(format!("splitbrain-test-{}-report.html", std::process::id()));
+    let o = splitbrain(&[
+        "check",
+        "--initial",
+        "0",
+        "--report",
+        page.to_str().unwrap(),
+        &shared("knossos/cas-register/bad/rethink-fail-minimal.edn"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).expect("report.html written");
+    assert!(html.contains("id=\"verdict\" class=\"invalid\">INVALID"), "{html}");
+    assert!(
+        html.contains("class=\"op culprit\"") && html.contains("cannot linearize"),
+        "{html}"
+    );
+    assert!(html.contains("splitbrain check --model register"), "{html}");
+    let _ = std::fs::remove_file(&page);
+    // one page, one history
+    let o = splitbrain(&[
+        "check",
+        "--report",
+        page.to_str().unwrap(),
+        &shared("porcupine/etcd/etcd_002.log"),
+        &shared("porcupine/etcd/etcd_000.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("--report writes the page of one history"),
+        "{}",
+        stderr(&o)
+    );
+}

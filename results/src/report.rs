@@ -388,12 +388,22 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         esc(&text(&test["workload"])),
         esc(&verdict)
     );
+    // a history checked on its own names itself (`title`) and how to check it again
+    let title = test["title"].as_str().map_or_else(
+        || {
+            format!(
+                "{} {} ×{}",
+                text(&test["system"]),
+                text(&test["version"]),
+                text(&test["nodes"])
+            )
+        },
+        str::to_string,
+    );
     let _ = writeln!(
         page,
-        "<h1>{} {} &times;{}: <span id=\"verdict\" class=\"{v}\">{}</span></h1>",
-        esc(&text(&test["system"])),
-        esc(&text(&test["version"])),
-        esc(&text(&test["nodes"])),
+        "<h1>{}: <span id=\"verdict\" class=\"{v}\">{}</span></h1>",
+        esc(&title),
         esc(&verdict.to_uppercase()),
         v = esc(&verdict)
     );
@@ -407,12 +417,16 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         ("resource", "resource"),
         ("run id", "run_id"),
     ] {
-        let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text(&test[field])));
+        if !test[field].is_null() {
+            let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text(&test[field])));
+        }
     }
     let _ = writeln!(
         page,
         "<tr><th>reproduce</th><td><code id=\"reproduce\">{}</code></td></tr></table>",
-        esc(&reproduce(test))
+        esc(&test["reproduce"]
+            .as_str()
+            .map_or_else(|| reproduce(test), str::to_string))
     );
     page.push_str(&time_plots(history, &bands));
     page.push_str(
