@@ -10,6 +10,7 @@ mod netns;
 mod provision;
 mod report;
 mod run;
+mod serve;
 mod suite;
 mod systems;
 
@@ -44,6 +45,8 @@ pub(crate) enum Command {
     /// Run a matrix of tests from a TOML file, one after another, with one JUnit
     /// file for all. Exit 0 every test as expected, 1 one was not, 2 unknown, 3 error.
     Suite(suite::Args),
+    /// The results browser on 127.0.0.1: every run, its verdict, report and files.
+    Serve(serve::Args),
     /// Remove namespaces, processes and links that killed runs left behind.
     Clean,
     /// Write report.html again from a run folder (test.json, history.jsonl, results.json).
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Suite(args) => suite::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Clean => clean(),
         Command::Report { run_dir } => report::run(&run_dir),
         Command::Bench(args) => bench::run(&args),

@@ -153,6 +153,43 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
         .expect("report");
     assert_eq!(again.status.code(), Some(0), "{}", show(&again));
     assert!(run_dir.join("report.html").is_file());
+    {
+        // the results browser lists the run with its verdict and serves its report
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let _serve = common::Background(
+            Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+                .args(["serve", "--port", &port.to_string(), "--results"])
+                .arg(&results)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("serve"),
+        );
+        let up = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(up.elapsed() < Duration::from_secs(10), "serve did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let index = format!("http://127.0.0.1:{port}/");
+        if let Some(dom) = common::chromium_url(&index, &results.join("serve.png")) {
+            assert!(dom.contains("<td class=\"invalid\">invalid</td>"), "{dom}");
+            assert!(
+                dom.contains("/runs/etcd-register-partition/") && dom.contains("report.html"),
+                "{dom}"
+            );
+            let stamp = std::fs::read_link(&run_dir).unwrap();
+            let report = format!("{index}runs/etcd-register-partition/{}/report.html", stamp.display());
+            let served = common::chromium_url(&report, &results.join("served.png")).unwrap();
+            assert!(
+                served.contains("id=\"verdict\" class=\"invalid\""),
+                "the report is not served"
+            );
+        }
+        // the browser stops at Ctrl-C, sent when `_serve` drops here
+    }
     assert!(leftovers(&results).is_empty(), "{:?}", leftovers(&results));
 }
 

@@ -61,6 +61,12 @@ pub fn assert_full_membership(results: &serde_json::Value) {
 /// Debian's chromium, headless: the page's DOM after it loaded, and a screenshot.
 /// `None` (said) where no chromium is installed (`.ci/run` installs it).
 pub fn chromium(page: &Path, png: &Path) -> Option<String> {
+    let url = format!("file://{}", std::fs::canonicalize(page).expect("page").display());
+    chromium_url(&url, png)
+}
+
+/// [`chromium`] for any URL (the results browser's pages).
+pub fn chromium_url(url: &str, png: &Path) -> Option<String> {
     let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|b| Path::new(b).is_file());
@@ -68,7 +74,6 @@ pub fn chromium(page: &Path, png: &Path) -> Option<String> {
         eprintln!("skipped the browser check: no chromium (apt-get install chromium)");
         return None;
     };
-    let url = format!("file://{}", std::fs::canonicalize(page).expect("page").display());
     let headless = |extra: &[String]| {
         Command::new(bin)
             .args([
@@ -79,7 +84,7 @@ pub fn chromium(page: &Path, png: &Path) -> Option<String> {
                 "--window-size=1000,1600",
             ])
             .args(extra)
-            .arg(&url)
+            .arg(url)
             .output()
             .expect("run chromium")
     };
