@@ -13,6 +13,8 @@ use serde_json::Value;
 /// Width and height of the time plots, in SVG units.
 const W: f64 = 900.0;
 const H: f64 = 180.0;
+/// Violations listed in the page; results.json has every one.
+const LISTED: usize = 40;
 /// Left margin for the axis labels.
 const LEFT: f64 = 50.0;
 
@@ -295,6 +297,101 @@ fn lanes(history: &History, marked: &BTreeMap<u64, &'static str>) -> String {
     svg
 }
 
+/// Who held the lock when, a lane per process: each critical section (acquire ok
+/// to the release's invocation) a bar with its token, each write to the resource a
+/// mark: accepted, rejected as stale, or one the checker names in a violation.
+fn holders(history: &History, check: &Value) -> String {
+    let flagged: std::collections::BTreeSet<u64> = check["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|v| v["ops"].as_array().into_iter().flatten())
+        .filter_map(|o| o["index"].as_u64())
+        .collect();
+    let key_is = |op: &Op, k: &str| op.key.as_ref().and_then(|v| v.as_str()) == Some(k);
+    let mut sections: Vec<(u64, f64, f64, String)> = Vec::new();
+    let mut open: BTreeMap<u64, (f64, String)> = BTreeMap::new();
+    let mut writes: Vec<(u64, f64, &'static str, String)> = Vec::new();
+    let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
+    for (p, inv, done) in calls(history) {
+        if key_is(inv, "lock") && inv.f.to_string() == "acquire" {
+            if let Some(d) = done.filter(|d| d.kind == Type::Ok) {
+                open.insert(p, (secs(d), d.value.to_string()));
+            }
+        } else if key_is(inv, "lock") && inv.f.to_string() == "release" {
+            if let Some((a, token)) = open.remove(&p) {
+                sections.push((p, a, secs(inv), token));
+            }
+        } else if key_is(inv, "resource") && inv.f.to_string() == "write" {
+            let Some(d) = done else { continue };
+            let class = if flagged.contains(&inv.index) {
+                "violation"
+            } else if d.kind == Type::Ok {
+                "accepted"
+            } else {
+                "rejected"
+            };
+            let what = format!(
+                "op {}: process {p} write {} -> {} {}",
+                inv.index,
+                inv.value,
+                d.kind.as_str(),
+                d.value
+            );
+            writes.push((p, secs(d), class, what));
+        }
+    }
+    sections.extend(open.into_iter().map(|(p, (a, token))| (p, a, span, token)));
+    let mut procs: Vec<u64> = sections.iter().map(|s| s.0).chain(writes.iter().map(|w| w.0)).collect();
+    procs.sort_unstable();
+    procs.dedup();
+    if procs.is_empty() {
+        return String::new();
+    }
+    let lane_h = 22.0;
+    let h = 30.0 + lane_h * procs.len() as f64;
+    let x = |t: f64| 80.0 + (W - 90.0) * (t / span.max(1e-9)).clamp(0.0, 1.0);
+    let row = |p: u64| procs.iter().position(|q| *q == p).unwrap_or(0) as f64;
+    let mut svg = format!(
+        "<h2>Lock holders</h2>\n<p class=\"legend\">a bar per critical section with its token; writes: \
+         <span style=\"color:#2a9d8f\">&#9679; accepted</span> <span style=\"color:#8d99ae\">&#10005; rejected as stale</span> \
+         <span style=\"color:#d62828\">&#9679; named in a violation (lost update, stale write accepted)</span></p>\n\
+         <svg class=\"holders\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+    );
+    for p in &procs {
+        let _ = writeln!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"11\">process {p}</text>",
+            24.0 + lane_h * row(*p)
+        );
+    }
+    for (p, a, b, token) in &sections {
+        let _ = writeln!(
+            svg,
+            "<rect class=\"section\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" fill=\"#a8dadc\"><title>{}</title></rect>",
+            x(*a),
+            12.0 + lane_h * row(*p),
+            (x(*b) - x(*a)).max(1.0),
+            esc(&format!("process {p} held token {token} from {a:.3} to {b:.3} s"))
+        );
+    }
+    for (p, t, class, what) in &writes {
+        let (cx, cy) = (x(*t), 19.0 + lane_h * row(*p));
+        let mark = match *class {
+            "rejected" => format!(
+                "<path d=\"M{:.1},{:.1} l6,6 m0,-6 l-6,6\" stroke=\"#8d99ae\" stroke-width=\"1.5\"/>",
+                cx - 3.0,
+                cy - 3.0
+            ),
+            "violation" => format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\" fill=\"#d62828\"/>"),
+            _ => format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"2.5\" fill=\"#2a9d8f\"/>"),
+        };
+        let _ = writeln!(svg, "<g class=\"write {class}\">{mark}<title>{}</title></g>", esc(what));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 /// The index of the op an `OpView` (as JSON) stands for.
 fn index(view: &Value) -> Option<u64> {
     view["index"].as_u64()
@@ -417,7 +514,7 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         ("resource", "resource"),
         ("run id", "run_id"),
     ] {
-        if !test[field].is_null() {
+        if !test[field].is_null() && test[field] != "" {
             let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text(&test[field])));
         }
     }
@@ -464,13 +561,21 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         }
     }
     if let Some(violations) = check["violations"].as_array() {
+        page.push_str(&holders(history, check));
         page.push_str("<h2>Lock safety</h2>\n<table id=\"violations\"><tr><th>kind</th><th>what</th></tr>\n");
-        for v in violations {
+        for v in violations.iter().take(LISTED) {
             let _ = writeln!(
                 page,
                 "<tr><td class=\"invalid\">{}</td><td>{}</td></tr>",
                 esc(&text(&v["kind"])),
                 esc(&text(&v["message"]))
+            );
+        }
+        if violations.len() > LISTED {
+            let _ = writeln!(
+                page,
+                "<tr><td></td><td>... and {} more (results.json has them all)</td></tr>",
+                violations.len() - LISTED
             );
         }
         let _ = writeln!(

@@ -1,0 +1,77 @@
+//! report.html from known histories: a lock history with a lost update draws the
+//! holders with the offending write marked; a register history that cannot be
+//! linearized marks its culprit; the page needs nothing from the network.
+
+use std::io::BufReader;
+
+use checkers::format::{Format, read_history};
+use checkers::{ModelKind, Options, Value, check, check_lock};
+use serde_json::json;
+
+fn history(jsonl: &str) -> checkers::History {
+    read_history(BufReader::new(jsonl.as_bytes()), Format::Jsonl).expect("history")
+}
+
+fn test_json() -> serde_json::Value {
+    json!({"system": "etcd", "version": "3.5.16", "nodes": 3, "workload": "lock", "nemesis": "client-pause",
+           "time_limit_s": 20, "seed": 7, "runtime": "netns", "resource": "naive"})
+}
+
+/// Process 1 writes with token 2; process 0 then writes with its stale token 1 and
+/// the naive resource takes it.
+const LOCK: &str = r#"{"process":0,"type":"invoke","f":"acquire","key":"lock","value":null,"time":1000000}
+{"process":0,"type":"ok","f":"acquire","key":"lock","value":1,"time":2000000}
+{"process":0,"type":"invoke","f":"read","key":"resource","value":[1,null],"time":3000000}
+{"process":0,"type":"ok","f":"read","key":"resource","value":[1,0],"time":4000000}
+{"process":1,"type":"invoke","f":"acquire","key":"lock","value":null,"time":5000000}
+{"process":1,"type":"ok","f":"acquire","key":"lock","value":2,"time":6000000}
+{"process":1,"type":"invoke","f":"read","key":"resource","value":[2,null],"time":7000000}
+{"process":1,"type":"ok","f":"read","key":"resource","value":[2,0],"time":8000000}
+{"process":1,"type":"invoke","f":"write","key":"resource","value":[2,1],"time":9000000}
+{"process":1,"type":"ok","f":"write","key":"resource","value":[2,1,1],"time":10000000}
+{"process":0,"type":"invoke","f":"write","key":"resource","value":[1,1],"time":11000000}
+{"process":0,"type":"ok","f":"write","key":"resource","value":[1,1,2],"time":12000000}
+{"process":1,"type":"invoke","f":"release","key":"lock","value":2,"time":13000000}
+{"process":1,"type":"ok","f":"release","key":"lock","value":2,"time":14000000}
+{"process":0,"type":"invoke","f":"release","key":"lock","value":1,"time":15000000}
+{"process":0,"type":"ok","f":"release","key":"lock","value":1,"time":16000000}
+"#;
+
+#[test]
+fn a_lock_history_shows_holders_and_marks_the_bad_write() {
+    let h = history(LOCK);
+    let report = check_lock(&h).expect("lock check");
+    let results = json!({"verdict": report.verdict, "summary": results::Summary::of(&h), "check": report});
+    let page = results::report::render(&test_json(), &results, &h);
+    assert!(page.contains("id=\"verdict\" class=\"invalid\">INVALID"), "{page}");
+    assert!(page.contains("<svg class=\"holders\""), "{page}");
+    assert_eq!(page.matches("class=\"section\"").count(), 2, "{page}");
+    assert!(
+        page.contains("class=\"write violation\"") && page.contains("op 10: process 0 write"),
+        "{page}"
+    );
+    assert!(page.contains("lost update"), "{page}");
+    assert!(page.contains("splitbrain run --system etcd --workload lock"), "{page}");
+    // self-contained: no script or style from anywhere else
+    assert!(!page.contains("http://") || !page.contains("src=\"http"), "{page}");
+    assert!(!page.contains("<script src"), "{page}");
+}
+
+#[test]
+fn an_invalid_register_history_marks_its_culprit() {
+    let h = history(
+        r#"{"process":0,"type":"invoke","f":"write","key":1,"value":3,"time":1000000}
+{"process":0,"type":"ok","f":"write","key":1,"value":3,"time":2000000}
+{"process":1,"type":"invoke","f":"read","key":1,"value":null,"time":3000000}
+{"process":1,"type":"ok","f":"read","key":1,"value":4,"time":4000000}
+"#,
+    );
+    let mut opts = Options::new(ModelKind::CasRegister);
+    opts.initial = Some(Value::Nil);
+    let report = check(&h, &opts).expect("check");
+    let results = json!({"verdict": report.verdict, "summary": results::Summary::of(&h), "check": report});
+    let page = results::report::render(&test_json(), &results, &h);
+    assert!(page.contains("class=\"op culprit\" data-index=\"2\""), "{page}");
+    assert!(page.contains("cannot linearize"), "{page}");
+    assert!(page.matches("<svg class=\"plot\"").count() == 2, "{page}");
+}
