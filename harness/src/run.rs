@@ -832,7 +832,15 @@ async fn run_async(
         }),
     };
 
-    // progress every 2 s until the workers are done
+    // progress every 2 s until the workers are done: a bar on a terminal, lines in logs
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(plan.time_limit.as_secs().max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("[{elapsed:>4}] {bar:30} {pos}/{len} s  {msg}")
+                .expect("progress template"),
+        );
+        bar
+    });
     let mut last = (Instant::now(), 0usize);
     let mut ticker = tokio::time::interval(Duration::from_secs(2));
     ticker.tick().await;
@@ -849,15 +857,23 @@ async fn run_async(
         let done = t.ok + t.fail + t.info;
         let rate = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
         last = (Instant::now(), done);
-        eprintln!(
-            "[{:>4.0}s] {:>6.0} ops/s  ok {}  fail {}  info {}  fault: {}",
-            start.elapsed().as_secs_f64(),
-            rate,
+        let status = format!(
+            "{rate:>6.0} ops/s  ok {}  fail {}  info {}  fault: {}",
             t.ok,
             t.fail,
             t.info,
             nemesis.active().unwrap_or_else(|| "none".into())
         );
+        match &bar {
+            Some(bar) => {
+                bar.set_position(start.elapsed().as_secs().min(bar.length().unwrap_or(0)));
+                bar.set_message(status);
+            }
+            None => eprintln!("[{:>4.0}s] {status}", start.elapsed().as_secs_f64()),
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish();
     }
     for w in workers {
         w.await.map_err(|e| format!("client task: {e}"))??;
