@@ -186,7 +186,10 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let mut worst: Option<u8> = None;
     let mut json = Vec::new();
     for path in &args.files {
-        let code = match check_file(args, path, &initial, Instant::now()) {
+        let progress = Progress::start(path, args.time_limit);
+        let checked = check_file(args, path, &initial, Instant::now());
+        drop(progress);
+        let code = match checked {
             Ok((verdict, shown)) => {
                 match shown {
                     Shown::Json(mut v) => {
@@ -218,6 +221,66 @@ pub fn run(args: &Args) -> Result<u8, String> {
         println!("{}", serde_json::to_string_pretty(&out).expect("json"));
     }
     Ok(worst.unwrap_or(0))
+}
+
+/// Says that a long check is still going: after 2 s, a spinner on a terminal, else a
+/// line every 10 s (CI logs). Stops when dropped.
+struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(path: &Path, limit: f64) -> Progress {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, what) = (done.clone(), path.display().to_string());
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            let wait = |d: Duration| {
+                let until = Instant::now() + d;
+                while Instant::now() < until {
+                    if flag.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                true
+            };
+            if !wait(Duration::from_secs(2)) {
+                return;
+            }
+            let line = |t: f64| format!("checking {what}: {t:.0} s of at most {limit:.0} s");
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                let spinner = indicatif::ProgressBar::new_spinner();
+                spinner.enable_steady_tick(Duration::from_millis(120));
+                while wait(Duration::from_millis(500)) {
+                    spinner.set_message(line(start.elapsed().as_secs_f64()));
+                }
+                spinner.finish_and_clear();
+            } else {
+                loop {
+                    eprintln!("splitbrain: {}", line(start.elapsed().as_secs_f64()));
+                    if !wait(Duration::from_secs(10)) {
+                        return;
+                    }
+                }
+            }
+        });
+        Progress {
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Orders exit codes for several files: error over invalid over unknown over valid.

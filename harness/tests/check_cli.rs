@@ -112,6 +112,12 @@ fn a_time_limit_holds_on_a_history_the_search_cannot_decide() {
         stderr(&o)
     );
     let out = stdout(&o);
+    // a long check says it is still going (a line, not a spinner: stderr is a pipe)
+    assert!(
+        stderr(&o).contains("splitbrain: checking") && stderr(&o).contains("of at most 3 s"),
+        "{}",
+        stderr(&o)
+    );
     match o.status.code() {
         Some(2) => assert!(
             out.starts_with("UNKNOWN") && out.contains("time limit reached"),

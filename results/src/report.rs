@@ -13,6 +13,8 @@ use serde_json::Value;
 /// Width and height of the time plots, in SVG units.
 const W: f64 = 900.0;
 const H: f64 = 180.0;
+/// A colour per f in the latency plot.
+const PALETTE: [&str; 6] = ["#264653", "#9b2226", "#2a9d8f", "#e76f51", "#6a4c93", "#ee9b00"];
 /// Violations listed in the page; results.json has every one.
 const LISTED: usize = 40;
 /// Left margin for the axis labels.
@@ -105,7 +107,7 @@ fn secs(op: &Op) -> f64 {
 }
 
 /// A named, coloured line: (seconds, value) points.
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+type Series<'a> = (String, &'a str, Vec<(f64, f64)>);
 
 /// SVG of series over time (seconds), with the fault windows as bands behind.
 fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f64, String)]) -> String {
@@ -149,10 +151,16 @@ fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f6
         H - 6.0
     );
     for (name, color, pts) in series {
+        // p50 lines dashed, beside their p99 of the same colour
+        let dash = if name.ends_with("p50") {
+            " stroke-dasharray=\"4 3\""
+        } else {
+            ""
+        };
         let path: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
         let _ = writeln!(
             svg,
-            "<polyline class=\"series\" data-name=\"{name}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"><title>{name}</title></polyline>",
+            "<polyline class=\"series\" data-name=\"{name}\" fill=\"none\" stroke=\"{color}\"{dash} stroke-width=\"1.5\" points=\"{}\"><title>{name}</title></polyline>",
             path.join(" ")
         );
     }
@@ -176,7 +184,8 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
     let bucket = (span / 120.0).max(0.25);
     let n = (span / bucket).ceil() as usize + 1;
     let mut counts = vec![[0usize; 3]; n];
-    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); n];
+    // per f (read, write, cas, acquire, ...): latencies of ok ops per bucket
+    let mut lat: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
     for (_, inv, done) in &calls {
         let Some(done) = done else { continue };
         let b = ((secs(done) / bucket) as usize).min(n - 1);
@@ -187,7 +196,7 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
         };
         counts[b][k] += 1;
         if done.kind == Type::Ok {
-            lat[b].push((secs(done) - secs(inv)) * 1e3);
+            lat.entry(inv.f.to_string()).or_insert_with(|| vec![Vec::new(); n])[b].push((secs(done) - secs(inv)) * 1e3);
         }
     }
     let at = |i: usize| (i as f64 + 0.5) * bucket;
@@ -196,7 +205,7 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
             .map(|i| (at(i), counts[i][k] as f64 / bucket))
             .collect::<Vec<_>>()
     };
-    let pct = |p: f64| {
+    let pct = |lat: &[Vec<f64>], p: f64| {
         (0..n)
             .filter(|&i| !lat[i].is_empty())
             .map(|i| {
@@ -211,16 +220,24 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
         "ops/s",
         span,
         &[
-            ("ok", "#2a9d8f", rate(0)),
-            ("fail", "#e9c46a", rate(1)),
-            ("info", "#d62828", rate(2)),
+            ("ok".to_string(), "#2a9d8f", rate(0)),
+            ("fail".to_string(), "#e9c46a", rate(1)),
+            ("info".to_string(), "#d62828", rate(2)),
         ],
         bands,
     ) + &plot(
-        "Latency of ok ops",
+        "Latency of ok ops, per f (p99 solid, p50 dashed)",
         "ms",
         span,
-        &[("p50", "#264653", pct(0.5)), ("p99", "#9b2226", pct(0.99))],
+        &lat.iter()
+            .zip(PALETTE.iter().cycle())
+            .flat_map(|((f, l), color)| {
+                [
+                    (format!("{f} p99"), *color, pct(l, 0.99)),
+                    (format!("{f} p50"), *color, pct(l, 0.5)),
+                ]
+            })
+            .collect::<Vec<_>>(),
         bands,
     )
 }
