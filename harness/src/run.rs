@@ -928,9 +928,10 @@ async fn run_async(
         None => json!(null),
     };
     let summary = Summary::of(&history);
+    let page = dir.file("report.html").display().to_string();
     let (verdict, report_json, report_text, junit) = if lock.is_some() {
         let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
-        let junit = results::junit::lock(&test_name, &report)?;
+        let junit = results::junit::lock(&test_name, &report, &page)?;
         (report.verdict, json!(report), report.to_text(), junit)
     } else {
         let mut opts = Options::new(ModelKind::CasRegister);
@@ -938,7 +939,7 @@ async fn run_async(
         // a run never hangs in its check: past this the verdict is unknown, with the reason
         opts.time_limit = Some(CHECK_TIME_LIMIT);
         let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
-        let junit = results::junit::linearizability(&test_name, &report)?;
+        let junit = results::junit::linearizability(&test_name, &report, &page)?;
         (report.verdict, json!(report), report.to_text(), junit)
     };
     std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;

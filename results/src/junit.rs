@@ -1,16 +1,13 @@
 //! `junit.xml`: a run's checks as JUnit test cases, so any CI shows them as tests.
 //! One case per checked key (or one for the lock check); a key that is not valid
 //! is a failure (invalid) or an error (unknown) carrying the first violation and
-//! where the whole report is.
+//! the path of the run's report.html.
 
 use std::time::Duration;
 
 use checkers::lock::LockReport;
 use checkers::{Report, Verdict};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
-
-/// Where a failure points a reader for the whole story.
-const SEE: &str = "results.json";
 
 fn status(verdict: Verdict, message: &str, description: String) -> TestCaseStatus {
     match verdict {
@@ -36,8 +33,9 @@ fn document(suite: TestSuite, name: &str) -> Result<String, String> {
     report.to_string().map_err(|e| format!("junit.xml: {e}"))
 }
 
-/// The linearizability check of run `test` (the run folder's test name), one case a key.
-pub fn linearizability(test: &str, report: &Report) -> Result<String, String> {
+/// The linearizability check of run `test` (the run folder's test name), one case a
+/// key; `page` is the run's report.html.
+pub fn linearizability(test: &str, report: &Report, page: &str) -> Result<String, String> {
     let mut suite = TestSuite::new(test);
     suite.set_time(Duration::from_secs_f64(report.elapsed_ms / 1000.0));
     for k in &report.keys {
@@ -48,7 +46,7 @@ pub fn linearizability(test: &str, report: &Report) -> Result<String, String> {
             (None, None) => k.verdict.as_str().to_string(),
         };
         let description = format!(
-            "{}\nmodel {}, initial {}; the full report: {SEE}",
+            "{}\nmodel {}, initial {}; the whole story: {page}",
             k.to_text(),
             report.model,
             report.initial
@@ -61,8 +59,8 @@ pub fn linearizability(test: &str, report: &Report) -> Result<String, String> {
     document(suite, test)
 }
 
-/// The lock-safety check of run `test`, as one case.
-pub fn lock(test: &str, report: &LockReport) -> Result<String, String> {
+/// The lock-safety check of run `test`, as one case; `page` is the run's report.html.
+pub fn lock(test: &str, report: &LockReport, page: &str) -> Result<String, String> {
     let mut suite = TestSuite::new(test);
     suite.set_time(Duration::from_secs_f64(report.elapsed_ms / 1000.0));
     let message = match (report.violations.first(), &report.reason) {
@@ -70,7 +68,7 @@ pub fn lock(test: &str, report: &LockReport) -> Result<String, String> {
         (None, Some(why)) => why.clone(),
         (None, None) => report.verdict.as_str().to_string(),
     };
-    let description = format!("{}\nthe full report: {SEE}", report.to_text());
+    let description = format!("{}\nthe whole story: {page}", report.to_text());
     let mut case = TestCase::new("lock safety", status(report.verdict, &message, description));
     case.set_classname(format!("{test}.lock"));
     suite.add_test_case(case);

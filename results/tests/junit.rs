@@ -32,7 +32,7 @@ fn registers_one_case_a_key_the_invalid_one_failing_with_its_op() {
     let mut opts = Options::new(ModelKind::CasRegister);
     opts.initial = Some(Value::Nil);
     let report = check(&history(REGISTERS), &opts).expect("check");
-    let xml = results::junit::linearizability("etcd-register-partition", &report).unwrap();
+    let xml = results::junit::linearizability("etcd-register-partition", &report, "store/x/report.html").unwrap();
     let suites = parse(&xml);
     assert_eq!(suites.suites.len(), 1);
     let suite = &suites.suites[0];
@@ -50,7 +50,7 @@ fn registers_one_case_a_key_the_invalid_one_failing_with_its_op() {
         TestStatus::Failure(f) => {
             assert!(f.message.contains("cannot linearize"), "{}", f.message);
             assert!(f.message.contains("read"), "{}", f.message);
-            assert!(f.text.contains("results.json"), "{}", f.text);
+            assert!(f.text.contains("store/x/report.html"), "{}", f.text);
         }
         other => panic!("key 1 should fail: {other:?}\n{xml}"),
     }
@@ -64,7 +64,7 @@ fn an_undecided_key_is_an_error_with_the_reason() {
     // no time at all: every key is unknown
     opts.time_limit = Some(std::time::Duration::ZERO);
     let report = check(&history(REGISTERS), &opts).expect("check");
-    let xml = results::junit::linearizability("t", &report).unwrap();
+    let xml = results::junit::linearizability("t", &report, "store/x/report.html").unwrap();
     let suites = parse(&xml);
     for case in &suites.suites[0].cases {
         match &case.status {
@@ -98,7 +98,7 @@ const LOCK: &str = r#"{"process":0,"type":"invoke","f":"acquire","key":"lock","v
 #[test]
 fn a_lost_update_fails_the_lock_case() {
     let report = check_lock(&history(LOCK)).expect("lock check");
-    let xml = results::junit::lock("etcd-lock-naive-client-pause", &report).unwrap();
+    let xml = results::junit::lock("etcd-lock-naive-client-pause", &report, "store/x/report.html").unwrap();
     let suites = parse(&xml);
     let case = &suites.suites[0].cases[0];
     assert!(case.name.ends_with("lock safety"), "{}", case.name);
