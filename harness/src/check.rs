@@ -102,20 +102,9 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     };
     if lock {
         let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
-        page(
-            args,
-            path,
-            "lock",
-            &history,
-            &report.verdict,
-            serde_json::to_value(&report),
-        )?;
-        let shown = if args.json {
-            Shown::Json(serde_json::to_value(&report).expect("report serialises"))
-        } else {
-            Shown::Text(report.to_text())
-        };
-        return Ok((report.verdict, shown));
+        return show(args, path, "lock", &history, report.verdict, &report, || {
+            report.to_text()
+        });
     }
     if args.model == Some(ModelKind::Mutex) && is_lock_history(&history) {
         // Knossos-style: the lock alone, as if it had no lease; the resource's ops aside
@@ -131,33 +120,43 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     opts.time_limit = Some(Duration::from_secs_f64(args.time_limit).saturating_sub(start.elapsed()));
     opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
     let report = checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
-    page(
-        args,
-        path,
-        opts.model.name(),
-        &history,
-        &report.verdict,
-        serde_json::to_value(&report),
-    )?;
-    // a report can be large: build only the one asked for
-    let shown = if args.json {
-        Shown::Json(serde_json::to_value(&report).expect("report serialises"))
-    } else {
-        Shown::Text(report.to_text())
-    };
-    Ok((report.verdict, shown))
+    show(args, path, opts.model.name(), &history, report.verdict, &report, || {
+        report.to_text()
+    })
 }
 
-/// `--report FILE.html`: the run report's page for a history checked on its own.
-fn page(
+/// What a checked file shows (JSON or text) and, with `--report`, its page. A report
+/// can be large: each form is built only when asked for.
+fn show<R: serde::Serialize>(
     args: &Args,
     path: &Path,
     model: &str,
     history: &History,
-    verdict: &Verdict,
-    check: serde_json::Result<serde_json::Value>,
+    verdict: Verdict,
+    report: &R,
+    text: impl FnOnce() -> String,
+) -> Result<(Verdict, Shown), String> {
+    if let Some(out) = &args.report {
+        let check = serde_json::to_value(report).map_err(|e| e.to_string())?;
+        page(out, path, model, history, verdict, check)?;
+    }
+    let shown = if args.json {
+        Shown::Json(serde_json::to_value(report).expect("report serialises"))
+    } else {
+        Shown::Text(text())
+    };
+    Ok((verdict, shown))
+}
+
+/// `--report FILE.html`: the run report's page for a history checked on its own.
+fn page(
+    out: &Path,
+    path: &Path,
+    model: &str,
+    history: &History,
+    verdict: Verdict,
+    check: serde_json::Value,
 ) -> Result<(), String> {
-    let Some(out) = &args.report else { return Ok(()) };
     let test = serde_json::json!({
         "title": format!("{} ({model})", path.display()),
         "reproduce": format!("splitbrain check {} {}", if model == "lock" { "--checker lock".to_string() } else { format!("--model {model}") }, path.display()),
@@ -166,7 +165,7 @@ fn page(
     let results = serde_json::json!({
         "verdict": verdict,
         "summary": results::Summary::of(history),
-        "check": check.map_err(|e| e.to_string())?,
+        "check": check,
     });
     std::fs::write(out, results::report::render(&test, &results, history))
         .map_err(|e| format!("{}: {e}", out.display()))
