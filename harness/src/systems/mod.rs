@@ -144,6 +144,18 @@ pub fn image(system: &dyn System, db: &dyn DynDb) -> String {
     format!("splitbrain/{}:{}", system.name(), db.version())
 }
 
+/// Asks each node in turn: its answer, or why it gave none.
+async fn per_node<T, Fut>(ips: &[Ipv4Addr], ask: impl Fn(Ipv4Addr) -> Fut) -> Vec<Result<T, String>>
+where
+    Fut: Future<Output = Result<T, String>>,
+{
+    let mut out = Vec::with_capacity(ips.len());
+    for &ip in ips {
+        out.push(ask(ip).await);
+    }
+    out
+}
+
 /// Polls `probe` every 250 ms until it says ready or `within` passes; then the
 /// error names the system and each node's last answer.
 async fn wait_until<F, Fut>(system: &str, within: Duration, mut probe: F) -> Result<Duration, String>

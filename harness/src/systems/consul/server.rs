@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::PORT;
 use crate::provision::Binary;
-use crate::systems::{Db, NodeSpec, wait_until};
+use crate::systems::{Db, NodeSpec, per_node, wait_until};
 
 /// A provisioned Consul.
 pub struct ConsulDb(pub Binary);
@@ -54,18 +54,16 @@ impl Db for ConsulDb {
 
     /// Each agent's raft peers (`/v1/status/peers`).
     async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
-        let mut out = Vec::new();
-        for ip in ips {
-            out.push(get(*ip, "/v1/status/peers").await.map(|peers| {
-                peers
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str()?.split(':').next()?.parse().ok())
-                    .collect()
-            }));
-        }
-        out
+        per_node(ips, |ip| async move {
+            let peers = get(ip, "/v1/status/peers").await?;
+            Ok(peers
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str()?.split(':').next()?.parse().ok())
+                .collect())
+        })
+        .await
     }
 }
 
@@ -125,14 +123,10 @@ async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
 
 /// Each agent's view: (leader address, raft peers), or why it did not answer.
 async fn views(ips: &[Ipv4Addr]) -> Vec<Result<(String, usize), String>> {
-    let mut out = Vec::new();
-    for ip in ips {
-        let view = async {
-            let leader = get(*ip, "/v1/status/leader").await?.as_str().unwrap_or("").to_string();
-            let peers = get(*ip, "/v1/status/peers").await?.as_array().map_or(0, Vec::len);
-            Ok((leader, peers))
-        };
-        out.push(view.await);
-    }
-    out
+    per_node(ips, |ip| async move {
+        let leader = get(ip, "/v1/status/leader").await?.as_str().unwrap_or("").to_string();
+        let peers = get(ip, "/v1/status/peers").await?.as_array().map_or(0, Vec::len);
+        Ok((leader, peers))
+    })
+    .await
 }

@@ -8,7 +8,7 @@ use etcd_client::{Client, ConnectOptions};
 
 use super::PORT;
 use crate::provision::Binary;
-use crate::systems::{Db, NodeSpec, wait_until};
+use crate::systems::{Db, NodeSpec, per_node, wait_until};
 
 /// A provisioned etcd.
 pub struct EtcdDb(pub Binary);
@@ -62,24 +62,15 @@ impl Db for EtcdDb {
 
     /// `member list` as each member answers it: the hosts of the peer URLs.
     async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
-        let mut out = Vec::new();
-        for ip in ips {
-            let ep = endpoint(*ip);
-            let list = async {
-                let mut c = client(&ep, Duration::from_millis(500)).await?;
-                c.member_list().await
-            };
-            out.push(match tokio::time::timeout(Duration::from_secs(1), list).await {
-                Ok(Ok(list)) => Ok(list
-                    .members()
-                    .iter()
-                    .filter_map(|m| m.peer_urls().first().and_then(|u| url_host(u)))
-                    .collect()),
-                Ok(Err(e)) => Err(format!("{ep}: {e}")),
-                Err(_) => Err(format!("{ep}: no answer within 1 s")),
-            });
-        }
-        out
+        per_node(ips, |ip| async move {
+            let list = ask(ip, async |c| c.member_list().await).await?;
+            Ok(list
+                .members()
+                .iter()
+                .filter_map(|m| m.peer_urls().first().and_then(|u| url_host(u)))
+                .collect())
+        })
+        .await
     }
 }
 
@@ -134,20 +125,26 @@ async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client
 
 /// Each member's (own id, leader id it sees), or why it did not answer.
 async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
-    let mut out = Vec::new();
-    for ip in ips {
-        let ep = endpoint(*ip);
-        let status = async {
-            let mut c = client(&ep, Duration::from_millis(500)).await?;
-            let s = c.status().await?;
-            let id = s.header().map_or(0, |h| h.member_id());
-            Ok::<_, etcd_client::Error>((id, s.leader()))
-        };
-        out.push(match tokio::time::timeout(Duration::from_secs(1), status).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err(format!("{ep}: {e}")),
-            Err(_) => Err(format!("{ep}: no answer within 1 s")),
-        });
+    per_node(ips, |ip| async move {
+        let s = ask(ip, async |c| c.status().await).await?;
+        Ok((s.header().map_or(0, |h| h.member_id()), s.leader()))
+    })
+    .await
+}
+
+/// One call to the member at `ip`, connecting included, within 1 s.
+async fn ask<T>(
+    ip: Ipv4Addr,
+    call: impl AsyncFnOnce(&mut Client) -> Result<T, etcd_client::Error>,
+) -> Result<T, String> {
+    let ep = endpoint(ip);
+    let asked = async {
+        let mut c = client(&ep, Duration::from_millis(500)).await?;
+        call(&mut c).await
+    };
+    match tokio::time::timeout(Duration::from_secs(1), asked).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(format!("{ep}: {e}")),
+        Err(_) => Err(format!("{ep}: no answer within 1 s")),
     }
-    out
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::PORT;
 use super::provision::Install;
 use crate::provision::Binary;
-use crate::systems::{Db, NodeSpec, wait_until};
+use crate::systems::{Db, NodeSpec, per_node, wait_until};
 
 /// A provisioned ZooKeeper.
 pub struct ZooKeeperDb(pub Install);
@@ -67,16 +67,15 @@ impl Db for ZooKeeperDb {
 
     /// The `server.N=<address>:...` lines of each server's `conf`.
     async fn members(&self, ips: &[Ipv4Addr]) -> Vec<Result<Vec<Ipv4Addr>, String>> {
-        let mut out = Vec::new();
-        for ip in ips {
-            out.push(four_letter(*ip, "conf").await.map(|text| {
-                text.lines()
-                    .filter(|l| l.starts_with("server."))
-                    .filter_map(|l| l.split_once('=')?.1.split(':').next()?.parse().ok())
-                    .collect()
-            }));
-        }
-        out
+        per_node(ips, |ip| async move {
+            let text = four_letter(ip, "conf").await?;
+            Ok(text
+                .lines()
+                .filter(|l| l.starts_with("server."))
+                .filter_map(|l| l.split_once('=')?.1.split(':').next()?.parse().ok())
+                .collect())
+        })
+        .await
     }
 }
 
@@ -139,14 +138,12 @@ async fn four_letter(ip: Ipv4Addr, word: &str) -> Result<String, String> {
 
 /// Each server's mode (leader, follower), or why it is not serving.
 async fn modes(ips: &[Ipv4Addr]) -> Vec<Result<String, String>> {
-    let mut out = Vec::new();
-    for ip in ips {
-        out.push(four_letter(*ip, "srvr").await.and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("Mode: "))
-                .map(str::to_string)
-                .ok_or_else(|| format!("{ip}: {}", text.lines().next().unwrap_or("not serving")))
-        }));
-    }
-    out
+    per_node(ips, |ip| async move {
+        let text = four_letter(ip, "srvr").await?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::to_string)
+            .ok_or_else(|| format!("{ip}: {}", text.lines().next().unwrap_or("not serving")))
+    })
+    .await
 }
