@@ -1,0 +1,184 @@
+//! Every thread of a process held still with ptrace, for the few milliseconds an
+//! injection takes, and let go on every way out with what it was doing intact.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+/// How long stopping every thread may take before we give up (and let go).
+const STOP_WITHIN: Duration = Duration::from_secs(2);
+
+struct Thread {
+    tid: Pid,
+    /// Signals that arrived while we held it: delivered again when we let go.
+    pending: Vec<Signal>,
+}
+
+/// The threads of one process, each stopped under our ptrace; dropping it
+/// detaches them all, and they carry on.
+pub struct Stopped {
+    threads: Vec<Thread>,
+}
+
+fn tasks(pid: u32) -> Result<Vec<Pid>, String> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| format!("pid {pid}: {e}"))?;
+    Ok(dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .collect())
+}
+
+/// Outcome of waiting for a thread we asked to stop or to step.
+enum Stop {
+    /// A ptrace stop (interrupt, group stop or step trap): it is ours to inspect.
+    Held,
+    /// Stopped on the way to deliver this signal: held, the signal kept for later.
+    Signal(Signal),
+    Gone,
+}
+
+fn wait(tid: Pid) -> Result<Stop, String> {
+    match waitpid(tid, Some(WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => Ok(Stop::Held),
+        Ok(WaitStatus::Stopped(_, sig)) => Ok(Stop::Signal(sig)),
+        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD | Errno::ESRCH) => Ok(Stop::Gone),
+        Ok(other) => Err(format!("thread {tid}: unexpected wait status {other:?}")),
+        Err(e) => Err(format!("waiting for thread {tid}: {e}")),
+    }
+}
+
+impl Stopped {
+    /// Stops every thread of `pid`, including ones it starts meanwhile.
+    pub fn all(pid: u32) -> Result<Stopped, String> {
+        let mut held = Stopped { threads: Vec::new() };
+        let deadline = Instant::now() + STOP_WITHIN;
+        loop {
+            let new: Vec<Pid> = tasks(pid)?
+                .into_iter()
+                .filter(|t| !held.threads.iter().any(|h| h.tid == *t))
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("pid {pid} keeps starting threads: not all stopped within 2 s"));
+            }
+            for tid in new {
+                match ptrace::seize(tid, ptrace::Options::empty()) {
+                    Ok(()) => {}
+                    Err(Errno::ESRCH) => continue, // it just ended
+                    Err(Errno::EPERM) => {
+                        return Err(format!(
+                            "ptrace of pid {pid} refused (EPERM: Yama ptrace_scope, a seccomp profile, or another tracer)"
+                        ));
+                    }
+                    Err(e) => return Err(format!("ptrace of thread {tid}: {e}")),
+                }
+                // from here on, dropping `held` detaches it
+                held.threads.push(Thread {
+                    tid,
+                    pending: Vec::new(),
+                });
+                ptrace::interrupt(tid).map_err(|e| format!("stopping thread {tid}: {e}"))?;
+                match wait(tid)? {
+                    Stop::Held => {}
+                    Stop::Signal(sig) => held.threads.last_mut().expect("pushed").pending.push(sig),
+                    Stop::Gone => {
+                        held.threads.pop();
+                    }
+                }
+            }
+        }
+        if held.threads.is_empty() {
+            return Err(format!("pid {pid} has no threads left"));
+        }
+        Ok(held)
+    }
+
+    /// Single-steps every thread whose instruction pointer lies strictly inside one
+    /// of `ranges` (start excluded) until none does: no thread may resume in the
+    /// middle of bytes about to be rewritten.
+    pub fn step_out_of(&mut self, ranges: &[(u64, u64)]) -> Result<(), String> {
+        for t in &mut self.threads {
+            for _ in 0..64 {
+                let rip = match ptrace::getregs(t.tid) {
+                    Ok(r) => r.rip,
+                    Err(_) => break, // gone
+                };
+                if !ranges.iter().any(|&(a, b)| rip > a && rip < b) {
+                    break;
+                }
+                ptrace::step(t.tid, None).map_err(|e| format!("stepping thread {}: {e}", t.tid))?;
+                if let Stop::Signal(sig) = wait(t.tid)? {
+                    t.pending.push(sig);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes one system call in the process, from one of its stopped threads
+    /// pointed at the `syscall` instruction at `at`; every register of that thread
+    /// is put back afterwards. Returns what the kernel returned (`-errno` on error).
+    pub fn syscall(&mut self, at: u64, nr: i64, args: [u64; 6]) -> Result<i64, String> {
+        let t = self.threads.first_mut().ok_or("no thread to make a system call from")?;
+        let saved = ptrace::getregs(t.tid).map_err(|e| format!("registers of thread {}: {e}", t.tid))?;
+        let mut regs = saved;
+        regs.rip = at;
+        regs.rax = nr as u64;
+        // not a syscall being restarted: the kernel must not rewind or redo ours
+        regs.orig_rax = u64::MAX;
+        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) =
+            (args[0], args[1], args[2], args[3], args[4], args[5]);
+        ptrace::setregs(t.tid, regs).map_err(|e| format!("setting registers of thread {}: {e}", t.tid))?;
+        let mut result = Err(format!("thread {}: the system call did not complete", t.tid));
+        for _ in 0..16 {
+            if let Err(e) = ptrace::step(t.tid, None) {
+                result = Err(format!("stepping thread {}: {e}", t.tid));
+                break;
+            }
+            match wait(t.tid)? {
+                Stop::Gone => return Err(format!("thread {} ended during a system call", t.tid)),
+                Stop::Signal(sig) => t.pending.push(sig),
+                Stop::Held => {}
+            }
+            let now = ptrace::getregs(t.tid).map_err(|e| format!("registers of thread {}: {e}", t.tid))?;
+            if now.rip == at + 2 {
+                result = Ok(now.rax as i64);
+                break;
+            }
+            if now.rip != at {
+                result = Err(format!("thread {} went astray at {:#x}", t.tid, now.rip));
+                break;
+            }
+        }
+        ptrace::setregs(t.tid, saved).map_err(|e| format!("restoring registers of thread {}: {e}", t.tid))?;
+        result
+    }
+
+    /// Instruction pointers of the stopped threads.
+    #[cfg(test)]
+    pub fn rips(&self) -> Vec<u64> {
+        self.threads
+            .iter()
+            .filter_map(|t| ptrace::getregs(t.tid).ok().map(|r| r.rip))
+            .collect()
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for t in self.threads.drain(..) {
+            let mut signals = t.pending.into_iter();
+            let _ = ptrace::detach(t.tid, signals.next());
+            // the rare second signal goes to the process: the kernel picks a thread
+            for sig in signals {
+                let _ = nix::sys::signal::kill(t.tid, sig);
+            }
+        }
+    }
+}
