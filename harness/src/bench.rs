@@ -37,6 +37,10 @@ pub struct Args {
     /// recorded by the harness versus a bare client loop, each for this many seconds
     #[arg(long, value_name = "SECONDS")]
     pub etcd: Option<f64>,
+    /// Instead: ns per clock_gettime in a process of ours, native and with its vDSO
+    /// patched by the clock nemesis (no skew, a bump, a drift)
+    #[arg(long)]
+    pub clock: bool,
 }
 
 struct Row {
@@ -163,6 +167,9 @@ pub fn run(args: &Args) -> Result<u8, String> {
     }
     if let Some(secs) = args.etcd {
         return etcd_overhead(secs);
+    }
+    if args.clock {
+        return clock_cost(args.runs);
     }
     let mut rows = Vec::new();
     if !args.generated_only {
@@ -335,4 +342,73 @@ async fn recorded_rate(
     }
     let t = rec.tally();
     Ok((t.ok + t.fail + t.info) as f64 / span.as_secs_f64())
+}
+
+/// The cost of one clock read in a process whose vDSO the clock nemesis patched,
+/// next to the same process unpatched. The probe (this binary) times
+/// CLOCK_MONOTONIC reads itself; a drift changes the probe's own yardstick by
+/// its rate, which is taken out again.
+fn clock_cost(runs: usize) -> Result<u8, String> {
+    use nemeses::clock::{Class, Injection, Skew};
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    const CALLS: u64 = 20_000_000;
+    let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
+    let mut child = Command::new(exe)
+        .arg("clock-probe")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("clock probe: {e}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).map_err(|e| format!("clock probe: {e}"))?;
+    let mut ask = |what: &str| -> Result<String, String> {
+        writeln!(stdin, "{what}").map_err(|e| format!("clock probe: {e}"))?;
+        let mut line = String::new();
+        stdout.read_line(&mut line).map_err(|e| format!("clock probe: {e}"))?;
+        Ok(line.trim().to_string())
+    };
+    let mut best = |rate: f64| -> Result<f64, String> {
+        let mut best = f64::MAX;
+        for _ in 0..runs.max(1) {
+            let ns: f64 = ask(&format!("bench {CALLS}"))?
+                .parse()
+                .map_err(|e| format!("clock probe: {e}"))?;
+            best = best.min(ns / (1.0 + rate));
+        }
+        Ok(best)
+    };
+    let native = best(0.0)?;
+    let injection = Injection::inject(child.id())?;
+    let patched = best(0.0)?;
+    let bump = Skew {
+        offset_ns: 30_000_000_000,
+        ..Skew::default()
+    };
+    injection.set(Class::Mono, Some(bump));
+    let bumped = best(0.0)?;
+    let drift = Skew {
+        offset_ns: 0,
+        rate: 0.01,
+        anchor_ns: Class::Mono.now_ns(),
+    };
+    injection.set(Class::Mono, Some(drift));
+    let drifting = best(0.01)?;
+    injection.remove()?;
+    let _ = child.kill();
+    let _ = child.wait();
+    println!("| clock_gettime(CLOCK_MONOTONIC) | ns per call | vs native |");
+    println!("|---|---:|---:|");
+    for (what, ns) in [
+        ("native vDSO", native),
+        ("patched, no skew", patched),
+        ("patched, bump +30 s", bumped),
+        ("patched, drift x1.01", drifting),
+    ] {
+        println!("| {what} | {ns:.2} | {:+.1}% |", (ns / native - 1.0) * 100.0);
+    }
+    Ok(0)
 }

@@ -61,6 +61,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// A process whose clocks `bench --clock` skews (answers lines on stdin).
+    #[command(hide = true)]
+    ClockProbe,
     /// The lock workload's resource service; `run` starts it in a namespace of its own.
     #[command(hide = true)]
     Resource {
@@ -113,6 +116,10 @@ fn main() -> ExitCode {
         Command::Report { run_dir } => report::run(&run_dir),
         Command::Bench(args) => bench::run(&args),
         Command::Resource { listen, fenced } => serve_resource(listen, fenced),
+        Command::ClockProbe => {
+            nemeses::clock::probe::serve(0);
+            Ok(0)
+        }
         Command::Images { command } => images(command),
     };
     match result {

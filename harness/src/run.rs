@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkers::{ModelKind, Options, Value};
-use nemeses::{Cluster, Kind, Schedule, Shape};
+use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks};
+use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
 use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Slot, Target};
@@ -41,9 +42,34 @@ pub struct Args {
     #[arg(long, default_value_t = 0.05)]
     pub think: f64,
     /// Faults, comma-separated: partition, kill, pause, client-pause (lock
-    /// workload: one holder stalls past its lease); or none
+    /// workload: one holder stalls past its lease), clock (with every other fault
+    /// window, see --clock); or none
     #[arg(long, default_value = "partition,kill,pause")]
     pub nemesis: String,
+    /// Clock faults' shapes to draw from: bump (jump by --clock-offset), strobe
+    /// (flip between true time and --clock-offset every --strobe-period), drift
+    /// (run --clock-rate times fast, or its inverse slow), reset (true time)
+    #[arg(long, default_value = "bump,strobe,drift")]
+    pub clock: String,
+    /// Which clocks a clock fault skews [default: both on Go nodes (etcd, consul),
+    /// wall on JVM nodes (zookeeper)]
+    #[arg(long, value_enum)]
+    pub clock_clocks: Option<ClocksArg>,
+    /// Nodes a clock fault picks, drawn from: one, leader, minority
+    #[arg(long, default_value = "one,leader,minority")]
+    pub clock_target: String,
+    /// Seconds a bump jumps and a strobe flips by (ms to minutes: 0.001 to 3600)
+    #[arg(long, default_value_t = 30.0)]
+    pub clock_offset: f64,
+    /// Speed of a fast drift (a slow drift runs at its inverse): 1.01 to 10
+    #[arg(long, default_value_t = 2.0)]
+    pub clock_rate: f64,
+    /// Which way clock faults go: forward, back, or either at random
+    #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
+    pub clock_direction: DirectionArg,
+    /// Milliseconds between a strobe's flips
+    #[arg(long, default_value_t = 10)]
+    pub strobe_period: u64,
     /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
     #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower")]
     pub partition: String,
@@ -118,6 +144,25 @@ pub enum ResourceArg {
     Fenced,
 }
 
+/// `--clock-clocks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClocksArg {
+    /// REALTIME and its variants: dates, timestamps, wall-clock TTLs
+    Wall,
+    /// MONOTONIC, BOOTTIME and variants: timeouts, leases, elections
+    Mono,
+    /// both
+    Both,
+}
+
+/// `--clock-direction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    Forward,
+    Back,
+    Both,
+}
+
 /// `--runtime`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum RuntimeArg {
@@ -148,6 +193,7 @@ struct Plan {
     locks: Option<Arc<dyn DynLocks>>,
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
+    clock: ClockPlan,
     /// The register workload's; empty for locks.
     read_mode: &'static str,
     concurrency: usize,
@@ -194,7 +240,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             .split(',')
             .map(|k| {
                 Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause or none")
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock or none")
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
@@ -213,6 +259,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             })
         })
         .collect::<Result<_, _>>()?;
+    let clock = clock_plan(args, system)?;
     let (registers, locks) = match workload {
         Workload::Register => (Some(system.registers()?), None),
         Workload::Lock { .. } => (None, Some(system.locks()?)),
@@ -261,11 +308,77 @@ fn plan(args: &Args) -> Result<Plan, String> {
         locks,
         kinds,
         shapes,
+        clock,
         read_mode,
         concurrency,
         seed,
         time_limit: positive("time-limit", args.time_limit)?,
         interval: positive("nemesis-interval", args.nemesis_interval)?,
+    })
+}
+
+/// The clock nemesis's options, checked.
+fn clock_plan(args: &Args, system: &dyn System) -> Result<ClockPlan, String> {
+    let list = |flag: &str, value: &str, names: &[&str]| -> Result<Vec<usize>, String> {
+        value
+            .split(',')
+            .map(|v| {
+                names
+                    .iter()
+                    .position(|n| *n == v.trim())
+                    .ok_or_else(|| format!("--{flag}: unknown value {v:?}; use {}", names.join(", ")))
+            })
+            .collect()
+    };
+    let shapes = list("clock", &args.clock, &["bump", "strobe", "drift", "reset"])?
+        .into_iter()
+        .map(|i| {
+            [
+                ClockShapeKind::Bump,
+                ClockShapeKind::Strobe,
+                ClockShapeKind::Drift,
+                ClockShapeKind::Reset,
+            ][i]
+        })
+        .collect();
+    let targets = list("clock-target", &args.clock_target, &["one", "leader", "minority"])?
+        .into_iter()
+        .map(|i| [ClockTarget::One, ClockTarget::Leader, ClockTarget::Minority][i])
+        .collect();
+    if !(args.clock_offset.is_finite() && (0.001..=3600.0).contains(&args.clock_offset)) {
+        return Err(format!(
+            "--clock-offset {}: use 0.001 to 3600 seconds (the direction is --clock-direction)",
+            args.clock_offset
+        ));
+    }
+    if !(args.clock_rate.is_finite() && (1.01..=10.0).contains(&args.clock_rate)) {
+        return Err(format!(
+            "--clock-rate {}: use 1.01 to 10 (2 runs twice as fast; slow drifts run at 1/2)",
+            args.clock_rate
+        ));
+    }
+    if !(1..=10_000).contains(&args.strobe_period) {
+        return Err(format!("--strobe-period {}: use 1 to 10000 ms", args.strobe_period));
+    }
+    let clocks = match args.clock_clocks {
+        None if system.jvm() => Clocks::Wall,
+        None => Clocks::Both,
+        Some(ClocksArg::Wall) => Clocks::Wall,
+        Some(ClocksArg::Mono) => Clocks::Mono,
+        Some(ClocksArg::Both) => Clocks::Both,
+    };
+    Ok(ClockPlan {
+        shapes,
+        targets,
+        clocks,
+        offset: Duration::from_secs_f64(args.clock_offset),
+        speed: args.clock_rate,
+        strobe_period: Duration::from_millis(args.strobe_period),
+        direction: match args.clock_direction {
+            DirectionArg::Forward => 1,
+            DirectionArg::Back => -1,
+            DirectionArg::Both => 0,
+        },
     })
 }
 
@@ -705,6 +818,11 @@ async fn run_async(
                                               Workload::Register => json!(null) },
             "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
             "iptables": iptables.as_ref().map(|t| t.program()),
+            "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
+                "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
+                "offset_s": args.clock_offset, "rate": args.clock_rate,
+                "direction": plan.clock.direction, "strobe_period_ms": args.strobe_period,
+            })),
         }),
     )?;
     eprintln!(
@@ -773,6 +891,24 @@ async fn run_async(
             args.ttl
         );
     }
+    if plan.kinds.contains(&Kind::Clock) {
+        let c = &plan.clock;
+        eprintln!(
+            "splitbrain: clock faults: {} of {} s (drift x{}), {} clocks, on {}",
+            args.clock,
+            args.clock_offset,
+            args.clock_rate,
+            c.clocks.name(),
+            args.clock_target
+        );
+        if plan.system.jvm() && c.clocks != Clocks::Wall {
+            eprintln!(
+                "splitbrain: warning: {} clocks on JVM nodes: HotSpot sleeps until absolute monotonic deadlines, \
+                 so a forward skew stretches its every timed wait and a backward one makes them spin",
+                c.clocks.name()
+            );
+        }
+    }
     if let Some(l) = lock.as_ref().filter(|_| plan.kinds.contains(&Kind::ClientPause)) {
         let delay = match l.lock_delay() {
             Duration::ZERO => String::new(),
@@ -816,6 +952,7 @@ async fn run_async(
     let schedule = Schedule::new(
         &plan.kinds,
         &plan.shapes,
+        &plan.clock,
         args.nodes,
         plan.interval,
         plan.time_limit,

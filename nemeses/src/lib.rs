@@ -11,7 +11,8 @@ pub mod partition;
 pub mod run;
 pub mod schedule;
 pub mod signal;
+pub mod skew;
 
 pub use cluster::Cluster;
 pub use partition::Shape;
-pub use schedule::{Action, Fault, Kind, Schedule};
+pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule};

@@ -11,6 +11,7 @@ use crate::cluster::Cluster;
 use crate::partition::{self, grudge};
 use crate::schedule::{Action, Fault, Schedule};
 use crate::signal;
+use crate::skew::ClockNemesis;
 
 /// Faults in force, so that heal undoes exactly them.
 #[derive(Default)]
@@ -27,11 +28,13 @@ pub struct Nemesis {
     cluster: Arc<dyn Cluster>,
     rec: Arc<dyn Record>,
     state: Mutex<InForce>,
+    clock: ClockNemesis,
 }
 
 impl Nemesis {
     pub fn new(cluster: Arc<dyn Cluster>, rec: Arc<dyn Record>) -> Nemesis {
         Nemesis {
+            clock: ClockNemesis::new(cluster.clone(), rec.clone()),
             cluster,
             rec,
             state: Mutex::new(InForce::default()),
@@ -94,9 +97,18 @@ impl Nemesis {
                 state.client_paused = true;
                 ("client-pause", what)
             }
+            Fault::Clock(fault) => match self.clock.start(fault) {
+                Ok(what) => ("clock", what),
+                // said already, node by node: the run goes on without this fault
+                Err(_) => return Ok(()),
+            },
         };
         self.record(f, what.clone());
-        state.description = Some(format!("{f} {what}"));
+        let description = format!("{f} {what}");
+        state.description = Some(match state.description.take() {
+            Some(other) => format!("{other} + {description}"),
+            None => description,
+        });
         Ok(())
     }
 
@@ -119,6 +131,11 @@ impl Nemesis {
                 Some(Err(e)) => errors.push(e),
                 _ => healed.push(format!("resume {}", c.name(n))),
             }
+        }
+        match self.clock.heal() {
+            Ok(nodes) if !nodes.is_empty() => healed.push(format!("clock {}", nodes.join(","))),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
         }
         if std::mem::take(&mut state.client_paused) {
             healed.push("client-pause window".to_string());

@@ -15,10 +15,12 @@ pub enum Kind {
     Pause,
     /// Stalls one lock holder (a client, not a node) past its lease.
     ClientPause,
+    /// Skews the clocks of some nodes (on a timeline of its own, beside the others).
+    Clock,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Partition, Kind::Kill, Kind::Pause, Kind::ClientPause];
+    pub const ALL: [Kind; 5] = [Kind::Partition, Kind::Kill, Kind::Pause, Kind::ClientPause, Kind::Clock];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -26,6 +28,7 @@ impl Kind {
             Kind::Kill => "kill",
             Kind::Pause => "pause",
             Kind::ClientPause => "client-pause",
+            Kind::Clock => "clock",
         }
     }
 
@@ -35,7 +38,7 @@ impl Kind {
 }
 
 /// One fault, with its targets chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     /// `pick` seeds which nodes the shape singles out.
     Partition {
@@ -45,16 +48,145 @@ pub enum Fault {
     Kill(Vec<usize>),
     Pause(Vec<usize>),
     ClientPause,
+    Clock(ClockFault),
 }
 
+/// Which nodes a fault singles out.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    Nodes(Vec<usize>),
+    /// Whichever node leads when the fault starts.
+    Leader,
+}
+
+/// `--clock-target`: how clock faults pick their nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockTarget {
+    One,
+    Leader,
+    Minority,
+}
+
+/// `--clock`: the shapes clock faults are drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockShapeKind {
+    Bump,
+    Strobe,
+    Drift,
+    Reset,
+}
+
+/// What happens to the targets' clocks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClockShape {
+    /// Jump by this many ns (negative: back) and stay there.
+    Bump { offset_ns: i64 },
+    /// Flip between true time and `offset_ns` every `period` until healed.
+    Strobe { offset_ns: i64, period: Duration },
+    /// Run at `1 + rate` times real speed (from the start of the fault).
+    Drift { rate: f64 },
+    /// True time again.
+    Reset,
+}
+
+/// Which clock classes a clock fault skews.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clocks {
+    Wall,
+    Mono,
+    Both,
+}
+
+impl Clocks {
+    pub fn name(self) -> &'static str {
+        match self {
+            Clocks::Wall => "wall",
+            Clocks::Mono => "mono",
+            Clocks::Both => "both",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockFault {
+    pub targets: Targets,
+    pub shape: ClockShape,
+    pub clocks: Clocks,
+}
+
+/// The clock nemesis's options: from these and the seed, each clock fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockPlan {
+    pub shapes: Vec<ClockShapeKind>,
+    pub targets: Vec<ClockTarget>,
+    pub clocks: Clocks,
+    /// Size of a bump or a strobe's offset.
+    pub offset: Duration,
+    /// Speed of a fast drift (a slow one runs at its inverse), e.g. 2.0.
+    pub speed: f64,
+    pub strobe_period: Duration,
+    /// Draw forward (+1), backward (-1) or either (0) skews.
+    pub direction: i8,
+}
+
+impl Default for ClockPlan {
+    fn default() -> ClockPlan {
+        ClockPlan {
+            shapes: vec![ClockShapeKind::Bump, ClockShapeKind::Strobe, ClockShapeKind::Drift],
+            targets: vec![ClockTarget::One, ClockTarget::Leader, ClockTarget::Minority],
+            clocks: Clocks::Both,
+            offset: Duration::from_secs(30),
+            speed: 2.0,
+            strobe_period: Duration::from_millis(10),
+            direction: 0,
+        }
+    }
+}
+
+impl ClockPlan {
+    fn draw(&self, rng: &mut Rng, nodes: usize) -> ClockFault {
+        let forward = match self.direction {
+            0 => rng.below(2) == 0,
+            d => d > 0,
+        };
+        let sign = if forward { 1 } else { -1 };
+        let offset_ns = sign * self.offset.as_nanos().min(i64::MAX as u128) as i64;
+        let shape = match self.shapes[rng.below(self.shapes.len() as u64) as usize] {
+            ClockShapeKind::Bump => ClockShape::Bump { offset_ns },
+            ClockShapeKind::Strobe => ClockShape::Strobe {
+                offset_ns,
+                period: self.strobe_period,
+            },
+            ClockShapeKind::Drift => ClockShape::Drift {
+                rate: if forward {
+                    self.speed - 1.0
+                } else {
+                    1.0 / self.speed - 1.0
+                },
+            },
+            ClockShapeKind::Reset => ClockShape::Reset,
+        };
+        let targets = match self.targets[rng.below(self.targets.len() as u64) as usize] {
+            ClockTarget::One => Targets::Nodes(vec![rng.below(nodes as u64) as usize]),
+            ClockTarget::Leader => Targets::Leader,
+            ClockTarget::Minority => Targets::Nodes(minority(rng, nodes)),
+        };
+        ClockFault {
+            targets,
+            shape,
+            clocks: self.clocks,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Start(Fault),
     /// Undo every fault in force.
     Heal,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
     /// Offsets from the start of the workload, increasing.
     pub steps: Vec<(Duration, Action)>,
@@ -76,9 +208,12 @@ fn minority(rng: &mut Rng, n: usize) -> Vec<usize> {
 impl Schedule {
     /// Faults alternate with heals every `interval`, from `interval` on, while
     /// before `total`; the kind and targets of each fault are drawn from `seed`.
+    /// Clock faults run beside the others: each fault window also skews clocks
+    /// (so a node can be cut off and skewed at once), and a heal undoes both.
     pub fn new(
         kinds: &[Kind],
         shapes: &[Shape],
+        clock: &ClockPlan,
         nodes: usize,
         interval: Duration,
         total: Duration,
@@ -88,24 +223,36 @@ impl Schedule {
         if kinds.is_empty() || interval.is_zero() {
             return Schedule { steps };
         }
+        let others: Vec<Kind> = kinds.iter().copied().filter(|k| *k != Kind::Clock).collect();
+        let clocked = kinds.contains(&Kind::Clock);
         let mut rng = Rng::new(seed ^ 0x006e_656d_6573_6973);
+        // its own stream: adding clock faults leaves the other faults as they were
+        let mut clock_rng = Rng::new(seed ^ 0x636c_6f63_6b73);
         let mut at = interval;
         let mut faulted = false;
         while at < total {
-            let action = if faulted {
-                Action::Heal
+            if faulted {
+                steps.push((at, Action::Heal));
             } else {
-                Action::Start(match kinds[rng.below(kinds.len() as u64) as usize] {
-                    Kind::Partition => Fault::Partition {
-                        shape: shapes[rng.below(shapes.len() as u64) as usize],
-                        pick: rng.below(nodes as u64) as usize,
-                    },
-                    Kind::Kill => Fault::Kill(minority(&mut rng, nodes)),
-                    Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
-                    Kind::ClientPause => Fault::ClientPause,
-                })
-            };
-            steps.push((at, action));
+                if !others.is_empty() {
+                    steps.push((
+                        at,
+                        Action::Start(match others[rng.below(others.len() as u64) as usize] {
+                            Kind::Partition => Fault::Partition {
+                                shape: shapes[rng.below(shapes.len() as u64) as usize],
+                                pick: rng.below(nodes as u64) as usize,
+                            },
+                            Kind::Kill => Fault::Kill(minority(&mut rng, nodes)),
+                            Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
+                            Kind::ClientPause => Fault::ClientPause,
+                            Kind::Clock => unreachable!("clock faults have a timeline of their own"),
+                        }),
+                    ));
+                }
+                if clocked {
+                    steps.push((at, Action::Start(Fault::Clock(clock.draw(&mut clock_rng, nodes)))));
+                }
+            }
             faulted = !faulted;
             at += interval;
         }
@@ -119,8 +266,9 @@ mod tests {
 
     fn sched(seed: u64) -> Schedule {
         Schedule::new(
-            &Kind::ALL,
+            &Kind::ALL[..4],
             &Shape::ALL,
+            &ClockPlan::default(),
             5,
             Duration::from_secs(5),
             Duration::from_secs(60),
@@ -146,7 +294,55 @@ mod tests {
                     assert_eq!(i % 2, 0);
                     assert!(!nodes.is_empty() && nodes.len() <= 2, "{nodes:?}");
                 }
-                Action::Start(Fault::Partition { .. } | Fault::ClientPause) => assert_eq!(i % 2, 0),
+                Action::Start(Fault::Partition { .. } | Fault::ClientPause | Fault::Clock(_)) => {
+                    assert_eq!(i % 2, 0)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clock_faults_ride_beside_the_others_without_changing_them() {
+        let with = |kinds: &[Kind]| {
+            Schedule::new(
+                kinds,
+                &Shape::ALL,
+                &ClockPlan::default(),
+                3,
+                Duration::from_secs(5),
+                Duration::from_secs(60),
+                9,
+            )
+        };
+        let plain = with(&[Kind::Partition, Kind::Kill]);
+        let both = with(&[Kind::Partition, Kind::Kill, Kind::Clock]);
+        let others: Vec<_> = both
+            .steps
+            .iter()
+            .filter(|(_, a)| !matches!(a, Action::Start(Fault::Clock(_))))
+            .cloned()
+            .collect();
+        assert_eq!(others, plain.steps);
+        let clocks: Vec<_> = both
+            .steps
+            .iter()
+            .filter_map(|(at, a)| match a {
+                Action::Start(Fault::Clock(c)) => Some((*at, c.clone())),
+                _ => None,
+            })
+            .collect();
+        // one with every fault window, at its start
+        assert_eq!(clocks.len(), 6);
+        assert!(clocks.iter().all(|(at, _)| at.as_secs() % 10 == 5));
+        let shapes: Vec<_> = clocks.iter().map(|(_, c)| std::mem::discriminant(&c.shape)).collect();
+        assert!(shapes.windows(2).any(|w| w[0] != w[1]), "shapes are drawn: {clocks:?}");
+        for (_, c) in &clocks {
+            match c.shape {
+                ClockShape::Bump { offset_ns } | ClockShape::Strobe { offset_ns, .. } => {
+                    assert_eq!(offset_ns.abs(), 30_000_000_000)
+                }
+                ClockShape::Drift { rate } => assert!(rate == 1.0 || rate == -0.5, "{rate}"),
+                ClockShape::Reset => panic!("reset is not among the default shapes"),
             }
         }
     }
@@ -154,9 +350,17 @@ mod tests {
     #[test]
     fn no_kinds_no_faults() {
         assert!(
-            Schedule::new(&[], &Shape::ALL, 3, Duration::from_secs(1), Duration::from_secs(9), 1)
-                .steps
-                .is_empty()
+            Schedule::new(
+                &[],
+                &Shape::ALL,
+                &ClockPlan::default(),
+                3,
+                Duration::from_secs(1),
+                Duration::from_secs(9),
+                1
+            )
+            .steps
+            .is_empty()
         );
     }
 }

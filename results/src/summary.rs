@@ -91,7 +91,13 @@ impl Summary {
         s.latency_ms_max = latencies.last().map_or(0.0, |&l| l as f64 / 1e6);
         oks.sort_unstable();
         let mut open: Option<(String, u64)> = None;
-        for op in history.ops.iter().filter(|o| o.process == Process::Nemesis) {
+        // measurements and notices of the clock nemesis are not faults
+        let notice = |op: &checkers::Op| op.f == F::parse("clock-offsets") || op.f == F::parse("clock-skipped");
+        for op in history
+            .ops
+            .iter()
+            .filter(|o| o.process == Process::Nemesis && !notice(o))
+        {
             let t = op.time.unwrap_or(0);
             let heal = op.f == F::parse("heal");
             if let Some((fault, start)) = open.take() {

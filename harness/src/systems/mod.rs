@@ -39,6 +39,12 @@ pub trait System: Send + Sync {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
+    /// Whether its nodes are JVMs: HotSpot sleeps until absolute CLOCK_MONOTONIC
+    /// deadlines, so a monotonic skew stretches or spins its every timed wait.
+    /// Clock faults skew only their wall clock unless asked.
+    fn jvm(&self) -> bool {
+        false
+    }
 }
 
 /// One node of a cluster to start.

@@ -9,7 +9,8 @@
 //!
 //! Per clock class (wall, mono) the fake computes, from the real reading `t`:
 //! `t + offset + (t - anchor) * rate / 2^32`. With no rate (a bump or a strobe)
-//! it adds seconds and nanoseconds: no division on that path.
+//! it adds seconds and nanoseconds; with one, it splits nanoseconds into seconds
+//! by a multiplication: no division on either path.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
@@ -111,10 +112,16 @@ splitbrain_clock_gettime:
     addq %r8, %r13
     jns 6f
     xorl %r13d, %r13d
+    # seconds = ns / 1e9 by a multiply (exact for every u64), nanoseconds the rest
 6:  movq %r13, %rax
-    xorl %edx, %edx
-    movl $1000000000, %ecx
-    divq %rcx
+    shrq $9, %rax
+    movabsq $0x44b82fa09b5a53, %rdx
+    mulq %rdx
+    shrq $11, %rdx
+    movq %rdx, %rax
+    imulq $1000000000, %rdx, %rdx
+    subq %rdx, %r13
+    movq %r13, %rdx
     jmp 5b
 .Lpass:
     jmp .Lreal
@@ -312,6 +319,28 @@ impl Params {
         seq.store(s.wrapping_add(2), Ordering::Release);
         self.u32_at(b + 4)
             .store(u32::from(skew != Skew::default()), Ordering::Release);
+    }
+
+    /// A class's skew as the target reads it.
+    pub fn get(&self, class: Class) -> Option<Skew> {
+        let b = class.index() * CLASS;
+        if self.u32_at(b + 4).load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        loop {
+            let seq = self.u32_at(b).load(Ordering::Acquire);
+            let skew = Skew {
+                offset_ns: self.i64_at(b + 8).load(Ordering::Relaxed) * 1_000_000_000
+                    + self.i64_at(b + 16).load(Ordering::Relaxed),
+                anchor_ns: self.i64_at(b + 24).load(Ordering::Relaxed),
+                rate: self.i64_at(b + 32).load(Ordering::Relaxed) as f64 / 4_294_967_296.0,
+            };
+            fence(Ordering::Acquire);
+            if seq % 2 == 0 && self.u32_at(b).load(Ordering::Relaxed) == seq {
+                return Some(skew);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Clock reads the fake has answered with a skew, per class.

@@ -13,6 +13,7 @@
 //! through them.
 
 pub mod fake;
+pub mod probe;
 mod trace;
 pub mod vdso;
 
@@ -225,6 +226,11 @@ impl Injection {
     /// Sets or clears (`None`) one class's skew, with the process running.
     pub fn set(&self, class: Class, skew: Option<Skew>) {
         self.params.set(class, skew);
+    }
+
+    /// A class's skew as the process reads it (from the shared page).
+    pub fn get(&self, class: Class) -> Option<Skew> {
+        self.params.get(class)
     }
 
     /// Clock reads answered with a skew so far, per class.

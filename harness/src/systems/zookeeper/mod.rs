@@ -21,6 +21,9 @@ impl System for ZooKeeper {
     fn name(&self) -> &'static str {
         "zookeeper"
     }
+    fn jvm(&self) -> bool {
+        true
+    }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         if binary.is_some() {
             return Err("zookeeper has no --binary (it runs jars): pick a version with --version".into());

@@ -1,0 +1,282 @@
+//! The clock nemesis: which nodes' clocks are skewed how, kept so while the
+//! fault is in force. A keeper thread flips strobes, patches a node again when
+//! its process was restarted, and records every node's offset once a second
+//! (Jepsen's clock-offset ops) as read back from the pages the nodes read.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use checkers::{F, Op, Process, Record, Type, Value};
+
+use crate::clock::{Class, Injection, Skew};
+use crate::cluster::Cluster;
+use crate::schedule::{ClockFault, ClockShape, Clocks, Targets};
+
+/// Nemesis ops that are not faults (no fault window opens at them).
+pub const CLOCK_OFFSETS: &str = "clock-offsets";
+pub const CLOCK_SKIPPED: &str = "clock-skipped";
+
+const RECORD_EVERY: Duration = Duration::from_secs(1);
+const CHECK_RESTART_EVERY: Duration = Duration::from_millis(200);
+
+struct Skewed {
+    /// `None` while the node's process is down (or could not be patched again).
+    injection: Option<Injection>,
+    fault: ClockFault,
+    /// The skew per class while "on" (always, unless a strobe is in its off phase).
+    wall: Option<Skew>,
+    mono: Option<Skew>,
+    on: bool,
+    flipped: Instant,
+}
+
+impl Skewed {
+    fn apply(&self) {
+        if let Some(inj) = &self.injection {
+            inj.set(Class::Wall, self.wall.filter(|_| self.on));
+            inj.set(Class::Mono, self.mono.filter(|_| self.on));
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    nodes: BTreeMap<usize, Skewed>,
+    last_record: Option<Instant>,
+    last_restart_check: Option<Instant>,
+}
+
+pub struct ClockNemesis {
+    cluster: Arc<dyn Cluster>,
+    rec: Arc<dyn Record>,
+    state: Arc<Mutex<State>>,
+    keeper: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+}
+
+fn seconds(ns: i64) -> String {
+    format!("{:+.3} s", ns as f64 / 1e9)
+}
+
+/// `bump +30.000 s`, `strobe +0.500 s every 10 ms`, `drift x2.000`, `reset`.
+pub fn describe(shape: &ClockShape) -> String {
+    match shape {
+        ClockShape::Bump { offset_ns } => format!("bump {}", seconds(*offset_ns)),
+        ClockShape::Strobe { offset_ns, period } => {
+            format!("strobe {} every {} ms", seconds(*offset_ns), period.as_millis())
+        }
+        ClockShape::Drift { rate } => format!("drift x{:.3}", 1.0 + rate),
+        ClockShape::Reset => "reset".into(),
+    }
+}
+
+impl ClockNemesis {
+    pub fn new(cluster: Arc<dyn Cluster>, rec: Arc<dyn Record>) -> ClockNemesis {
+        ClockNemesis {
+            cluster,
+            rec,
+            state: Arc::new(Mutex::new(State::default())),
+            keeper: Mutex::new(None),
+        }
+    }
+
+    fn record(rec: &dyn Record, f: &str, value: Value) {
+        rec.record(Op::new(Process::Nemesis, Type::Info, F::parse(f), value));
+    }
+
+    /// Skews the fault's targets; a node that cannot be patched is skipped with
+    /// one line saying why (and an op in the history), never silently. Returns
+    /// what it did, for the fault's op.
+    pub fn start(&self, fault: &ClockFault) -> Result<String, String> {
+        let c = self.cluster.as_ref();
+        let nodes = match &fault.targets {
+            Targets::Nodes(n) => n.clone(),
+            Targets::Leader => vec![c.leader().unwrap_or(0)],
+        };
+        let (wall_now, mono_now) = (Class::Wall.now_ns(), Class::Mono.now_ns());
+        let skew = |anchor_ns| match fault.shape {
+            ClockShape::Bump { offset_ns } | ClockShape::Strobe { offset_ns, .. } => Some(Skew {
+                offset_ns,
+                ..Skew::default()
+            }),
+            ClockShape::Drift { rate } => Some(Skew {
+                offset_ns: 0,
+                rate,
+                anchor_ns,
+            }),
+            ClockShape::Reset => None,
+        };
+        let mut state = self.state.lock().expect("clock state");
+        let mut done = Vec::new();
+        for n in nodes {
+            let name = c.name(n);
+            // a node skewed already keeps its patch and takes the new skew
+            let injection = match state.nodes.remove(&n).and_then(|s| s.injection) {
+                Some(inj) if inj.alive() => Ok(inj),
+                _ => c
+                    .pid(n)
+                    .ok_or_else(|| "its process is not running".to_string())
+                    .and_then(Injection::inject),
+            };
+            let injection = match injection {
+                Ok(inj) => inj,
+                Err(why) => {
+                    eprintln!("splitbrain: clock fault on {name} skipped: {why}");
+                    Self::record(self.rec.as_ref(), CLOCK_SKIPPED, Value::str(&format!("{name}: {why}")));
+                    continue;
+                }
+            };
+            let skewed = Skewed {
+                injection: Some(injection),
+                fault: fault.clone(),
+                wall: skew(wall_now).filter(|_| fault.clocks != Clocks::Mono),
+                mono: skew(mono_now).filter(|_| fault.clocks != Clocks::Wall),
+                on: true,
+                flipped: Instant::now(),
+            };
+            skewed.apply();
+            state.nodes.insert(n, skewed);
+            done.push(name);
+        }
+        drop(state);
+        if done.is_empty() {
+            return Err("no node could be skewed".into());
+        }
+        self.keep();
+        Ok(format!(
+            "{} {} ({})",
+            done.join(","),
+            describe(&fault.shape),
+            fault.clocks.name()
+        ))
+    }
+
+    /// Starts the keeper thread if it is not running.
+    fn keep(&self) {
+        let mut keeper = self.keeper.lock().expect("clock keeper");
+        if keeper.is_some() {
+            return;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (state, cluster, rec, halt) = (self.state.clone(), self.cluster.clone(), self.rec.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !halt.load(Ordering::Relaxed) {
+                let step = tick(&state, cluster.as_ref(), rec.as_ref());
+                std::thread::sleep(step);
+            }
+        });
+        *keeper = Some((stop, handle));
+    }
+
+    /// True time again on every skewed node, and their vDSOs restored. Returns
+    /// the nodes healed.
+    pub fn heal(&self) -> Result<Vec<String>, String> {
+        if let Some((stop, handle)) = self.keeper.lock().expect("clock keeper").take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+        let mut state = self.state.lock().expect("clock state");
+        let mut healed = Vec::new();
+        let mut errors = Vec::new();
+        for (n, skewed) in std::mem::take(&mut state.nodes) {
+            healed.push(self.cluster.name(n));
+            if let Some(inj) = skewed.injection
+                && let Err(e) = inj.remove()
+            {
+                errors.push(format!("{}: {e}", self.cluster.name(n)));
+            }
+        }
+        if !healed.is_empty() {
+            record_offsets(&state, self.cluster.as_ref(), self.rec.as_ref());
+        }
+        state.last_record = None;
+        match errors.is_empty() {
+            true => Ok(healed),
+            false => Err(format!("restoring clocks: {}", errors.join("; "))),
+        }
+    }
+}
+
+impl Drop for ClockNemesis {
+    fn drop(&mut self) {
+        let _ = self.heal();
+    }
+}
+
+/// Every node's offsets now, as its pages say: `{n1: {wall: ns, mono: ns}, ...}`.
+fn record_offsets(state: &State, c: &dyn Cluster, rec: &dyn Record) {
+    let (wall_now, mono_now) = (Class::Wall.now_ns(), Class::Mono.now_ns());
+    let nodes = (0..c.size())
+        .map(|n| {
+            let inj = state.nodes.get(&n).and_then(|s| s.injection.as_ref());
+            let at = |class: Class, now| inj.and_then(|i| i.get(class)).map_or(0, |s| s.offset_at(now));
+            (
+                Value::str(&c.name(n)),
+                Value::Map(
+                    vec![
+                        (Value::str("wall"), Value::Int(at(Class::Wall, wall_now))),
+                        (Value::str("mono"), Value::Int(at(Class::Mono, mono_now))),
+                    ]
+                    .into(),
+                ),
+            )
+        })
+        .collect::<Vec<_>>();
+    ClockNemesis::record(rec, CLOCK_OFFSETS, Value::Map(nodes.into()));
+}
+
+/// One round of upkeep; returns how long to sleep before the next.
+fn tick(state: &Mutex<State>, c: &dyn Cluster, rec: &dyn Record) -> Duration {
+    let mut state = state.lock().expect("clock state");
+    let now = Instant::now();
+    let mut next = Duration::from_millis(50);
+    for skewed in state.nodes.values_mut() {
+        if let ClockShape::Strobe { period, .. } = skewed.fault.shape {
+            if now.duration_since(skewed.flipped) >= period {
+                skewed.on = !skewed.on;
+                skewed.flipped = now;
+                skewed.apply();
+            }
+            next = next.min(period.saturating_sub(now.duration_since(skewed.flipped)));
+        }
+    }
+    if state
+        .last_restart_check
+        .is_none_or(|t| now.duration_since(t) >= CHECK_RESTART_EVERY)
+    {
+        state.last_restart_check = Some(now);
+        for (&n, skewed) in state.nodes.iter_mut() {
+            if skewed.injection.as_ref().is_some_and(Injection::alive) {
+                continue;
+            }
+            skewed.injection = None;
+            // restarted (by the kill nemesis, an upgrade): the new process gets the skew too
+            if let Some(pid) = c.pid(n) {
+                match Injection::inject(pid) {
+                    Ok(inj) => {
+                        skewed.injection = Some(inj);
+                        skewed.apply();
+                        ClockNemesis::record(
+                            rec,
+                            "clock",
+                            Value::str(&format!(
+                                "{} {} ({}) again, on its restarted process",
+                                c.name(n),
+                                describe(&skewed.fault.shape),
+                                skewed.fault.clocks.name()
+                            )),
+                        );
+                    }
+                    Err(why) => eprintln!("splitbrain: clock fault on restarted {}: not applied: {why}", c.name(n)),
+                }
+            }
+        }
+    }
+    if state.last_record.is_none_or(|t| now.duration_since(t) >= RECORD_EVERY) {
+        state.last_record = Some(now);
+        record_offsets(&state, c, rec);
+    }
+    next.max(Duration::from_millis(1))
+}
