@@ -1,8 +1,8 @@
 //! `report.html`: one self-contained page per run (no network, no scripts from
 //! anywhere, it opens from `file://`): what ran and how to run it again, the
-//! throughput and latency over time under the fault windows, the faults, the
-//! verdict per key, and for a key that cannot be linearized the ops around the
-//! culprit, one lane per process.
+//! throughput and latency over time under the fault windows (and the clock
+//! offsets, when a clock fault ran), the faults, the verdict per key, and for a
+//! key that cannot be linearized the ops around the culprit, one lane per process.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -109,15 +109,16 @@ fn secs(op: &Op) -> f64 {
 /// A named, coloured line: (seconds, value) points.
 type Series<'a> = (String, &'a str, Vec<(f64, f64)>);
 
-/// SVG of series over time (seconds), with the fault windows as bands behind.
+/// SVG of series over time (seconds), with the fault windows as bands behind. The
+/// y range always takes in 0; signed series (clock offsets) get a zero line.
 fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f64, String)]) -> String {
-    let ymax = series
+    let (ymin, ymax) = series
         .iter()
         .flat_map(|(_, _, pts)| pts.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max)
-        .max(1e-9);
+        .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let ymax = ymax.max(1e-9);
     let x = |t: f64| LEFT + (W - LEFT - 10.0) * (t / span.max(1e-9)).clamp(0.0, 1.0);
-    let y = |v: f64| H - 20.0 - (H - 40.0) * (v / ymax);
+    let y = |v: f64| H - 20.0 - (H - 40.0) * ((v - ymin) / (ymax - ymin));
     let mut svg = format!(
         "<svg class=\"plot\" data-title=\"{}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" xmlns=\"http://www.w3.org/2000/svg\">\n",
         esc(title)
@@ -142,17 +143,32 @@ fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f6
         H - 20.0,
         W - 10.0
     );
+    if ymin < 0.0 {
+        let _ = writeln!(
+            svg,
+            "<line class=\"zero\" x1=\"{LEFT}\" y1=\"{z:.1}\" x2=\"{}\" y2=\"{z:.1}\" stroke=\"#999\" stroke-dasharray=\"2 2\"/>\
+             <text x=\"4\" y=\"{:.1}\" font-size=\"10\">0</text>",
+            W - 10.0,
+            y(0.0) + 3.0,
+            z = y(0.0)
+        );
+    }
+    let bottom = if ymin < 0.0 {
+        format!("{ymin:.1} {unit}")
+    } else {
+        "0".to_string()
+    };
     let _ = writeln!(
         svg,
-        "<text x=\"4\" y=\"16\" font-size=\"10\">{ymax:.1} {unit}</text><text x=\"4\" y=\"{}\" font-size=\"10\">0</text>\
+        "<text x=\"4\" y=\"16\" font-size=\"10\">{ymax:.1} {unit}</text><text x=\"4\" y=\"{}\" font-size=\"10\">{bottom}</text>\
          <text x=\"{}\" y=\"{}\" font-size=\"10\">{span:.0} s</text>",
         H - 22.0,
         W - 40.0,
         H - 6.0
     );
     for (name, color, pts) in series {
-        // p50 lines dashed, beside their p99 of the same colour
-        let dash = if name.ends_with("p50") {
+        // p50 and mono lines dashed, beside their p99 or wall of the same colour
+        let dash = if name.ends_with("p50") || name.ends_with("mono") {
             " stroke-dasharray=\"4 3\""
         } else {
             ""
@@ -177,7 +193,7 @@ fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f6
 }
 
 /// Throughput (ok / fail / info completions per second) and latency (p50, p99 of
-/// ok ops) per time bucket.
+/// ok ops) per time bucket, then the clock offsets if a clock fault ran.
 fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
     let calls = calls(history);
     let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
@@ -239,7 +255,50 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
             })
             .collect::<Vec<_>>(),
         bands,
-    )
+    ) + &clock_plot(history, span, bands)
+}
+
+/// The offsets the clock nemesis recorded (`clock-offsets`), per node, wall solid and
+/// mono dashed, each held until the next sample so that a bump draws as a step. A
+/// class that stays at 0 is left out; without a clock fault there is no plot.
+fn clock_plot(history: &History, span: f64, bands: &[(f64, f64, String)]) -> String {
+    const CLASSES: [&str; 2] = ["wall", "mono"];
+    let mut seen = false;
+    let mut offsets: BTreeMap<String, [Vec<(f64, f64)>; 2]> = BTreeMap::new();
+    for op in &history.ops {
+        if op.process != Process::Nemesis || op.f.as_str() != "clock-offsets" {
+            continue;
+        }
+        seen = true;
+        for (node, o) in op.value.to_json().as_object().into_iter().flatten() {
+            for (i, class) in CLASSES.into_iter().enumerate() {
+                if let Some(ns) = o[class].as_i64() {
+                    let pts = &mut offsets.entry(node.clone()).or_default()[i];
+                    if let Some(&(_, held)) = pts.last() {
+                        pts.push((secs(op), held));
+                    }
+                    pts.push((secs(op), ns as f64 / 1e9));
+                }
+            }
+        }
+    }
+    if !seen {
+        return String::new();
+    }
+    let moved = |pts: &Vec<(f64, f64)>| pts.iter().any(|p| p.1 != 0.0);
+    let series: Vec<Series> = offsets
+        .into_iter()
+        .filter(|(_, classes)| classes.iter().any(moved))
+        .zip(PALETTE.iter().cycle())
+        .flat_map(|((node, classes), color)| {
+            CLASSES
+                .into_iter()
+                .zip(classes)
+                .filter(|(_, pts)| moved(pts))
+                .map(move |(class, pts)| (format!("{node} {class}"), *color, pts))
+        })
+        .collect();
+    plot("Clock offsets", "s", span, &series, bands)
 }
 
 /// One lane per process: each op a bar from invoke to completion. `marked` maps an

@@ -75,3 +75,49 @@ fn an_invalid_register_history_marks_its_culprit() {
     assert!(page.contains("cannot linearize"), "{page}");
     assert!(page.matches("<svg class=\"plot\"").count() == 2, "{page}");
 }
+
+/// n1's wall clock bumped +30 s and n2's both clocks -5 s for two samples, then
+/// the heal; n3 never moves.
+const CLOCK: &str = r#"{"process":0,"type":"invoke","f":"read","key":1,"value":null,"time":500000000}
+{"process":0,"type":"ok","f":"read","key":1,"value":null,"time":600000000}
+{"process":"nemesis","type":"info","f":"clock","value":"n1 bump +30.000 s (wall)","time":1000000000}
+{"process":"nemesis","type":"info","f":"clock-offsets","value":{"n1":{"mono":0,"wall":30000000000},"n2":{"mono":-5000000000,"wall":-5000000000},"n3":{"mono":0,"wall":0}},"time":1000000000}
+{"process":"nemesis","type":"info","f":"clock-offsets","value":{"n1":{"mono":0,"wall":30000000000},"n2":{"mono":-5000000000,"wall":-5000000000},"n3":{"mono":0,"wall":0}},"time":2000000000}
+{"process":"nemesis","type":"info","f":"heal","value":null,"time":3000000000}
+{"process":"nemesis","type":"info","f":"clock-offsets","value":{"n1":{"mono":0,"wall":0},"n2":{"mono":0,"wall":0},"n3":{"mono":0,"wall":0}},"time":3000000000}
+"#;
+
+#[test]
+fn clock_offsets_are_plotted_as_steps_only_for_clocks_that_moved() {
+    let h = history(CLOCK);
+    let results = json!({"verdict": "valid", "summary": results::Summary::of(&h)});
+    let page = results::report::render(&test_json(), &results, &h);
+    let plot = page
+        .split("<h3>")
+        .find(|s| s.contains("data-title=\"Clock offsets\""))
+        .expect("a clock offsets plot");
+    let names: Vec<&str> = plot
+        .split("data-name=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(names, ["n1 wall", "n2 wall", "n2 mono"], "{plot}");
+    assert!(
+        plot.contains("stroke-dasharray=\"4 3\"") && plot.contains("class=\"zero\""),
+        "{plot}"
+    );
+    assert!(plot.contains(">-5.0 s<") && plot.contains(">30.0 s<"), "{plot}");
+    // three samples held as steps: 1 + 2 + 2 points
+    let points = plot
+        .split("points=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("");
+    assert_eq!(points.split(' ').count(), 5, "{plot}");
+
+    let h = history(LOCK);
+    let results = json!({"verdict": "invalid", "summary": results::Summary::of(&h)});
+    let page = results::report::render(&test_json(), &results, &h);
+    assert!(!page.contains("Clock offsets"), "{page}");
+    assert!(!page.contains("class=\"zero\""), "{page}");
+}
