@@ -6,7 +6,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex};
+
+use checkers::{Op, Record, Value};
+use nemeses::Cluster;
 use nemeses::clock::{Class, Injection, Skew};
+use nemeses::schedule::{ClockFault, ClockShape, Clocks, Targets};
+use nemeses::skew::ClockNemesis;
 
 struct Probe {
     child: Child,
@@ -208,4 +214,127 @@ fn what_cannot_be_patched_says_why() {
     inj.remove().unwrap();
     let gone = Injection::inject(u32::MAX / 2).err().unwrap();
     assert!(gone.contains("no process"), "{gone}");
+
+    // traced by someone else already: refused, said, and the target runs on
+    let mut traced = Probe::start();
+    let pid = nix::unistd::Pid::from_raw(traced.pid() as i32);
+    nix::sys::ptrace::seize(pid, nix::sys::ptrace::Options::empty()).unwrap();
+    let refused = Injection::inject(traced.pid()).err().unwrap();
+    assert!(refused.contains("refused"), "{refused}");
+    nix::sys::ptrace::detach(pid, None).ok();
+    let o = traced.offsets();
+    assert!(o.all_near(&o.wall(), 0), "{o:?}");
+}
+
+/// Probes standing in for nodes: the clock nemesis sees them through `Cluster`.
+struct Probes {
+    probes: Mutex<Vec<Option<Probe>>>,
+}
+
+impl Cluster for Probes {
+    fn size(&self) -> usize {
+        self.probes.lock().unwrap().len()
+    }
+    fn name(&self, node: usize) -> String {
+        format!("n{}", node + 1)
+    }
+    fn ip(&self, _: usize) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::LOCALHOST
+    }
+    fn netns(&self, _: usize) -> std::path::PathBuf {
+        "/proc/self/ns/net".into()
+    }
+    fn pid(&self, node: usize) -> Option<u32> {
+        self.probes.lock().unwrap()[node].as_ref().map(Probe::pid)
+    }
+    fn restart(&self, node: usize) -> Result<(), String> {
+        self.probes.lock().unwrap()[node] = Some(Probe::start());
+        Ok(())
+    }
+    fn leader(&self) -> Option<usize> {
+        Some(1)
+    }
+    fn run_id(&self) -> String {
+        "test".into()
+    }
+    fn iptables(&self) -> Option<&nemeses::partition::Iptables> {
+        None
+    }
+    fn pause_client(&self) -> Result<String, String> {
+        Err("no clients".into())
+    }
+}
+
+#[derive(Default)]
+struct Ops(Mutex<Vec<Op>>);
+
+impl Record for Ops {
+    fn record(&self, op: Op) -> Op {
+        self.0.lock().unwrap().push(op.clone());
+        op
+    }
+}
+
+impl Ops {
+    fn named(&self, f: &str) -> Vec<Value> {
+        let ops = self.0.lock().unwrap();
+        ops.iter()
+            .filter(|o| o.f.to_string() == f)
+            .map(|o| o.value.clone())
+            .collect()
+    }
+}
+
+#[test]
+fn the_clock_nemesis_skews_its_targets_again_after_a_restart_and_heals() {
+    let cluster = Arc::new(Probes {
+        probes: Mutex::new(vec![Some(Probe::start()), Some(Probe::start()), None]),
+    });
+    let ops = Arc::new(Ops::default());
+    let nemesis = ClockNemesis::new(cluster.clone(), ops.clone());
+    let fault = ClockFault {
+        targets: Targets::Leader,
+        shape: ClockShape::Bump { offset_ns: 4_000 * MS },
+        clocks: Clocks::Wall,
+    };
+    assert_eq!(nemesis.start(&fault).unwrap(), "n2 bump +4.000 s (wall)");
+    let skewed = |c: &Probes, node: usize| {
+        let o = c.probes.lock().unwrap()[node].as_mut().unwrap().offsets();
+        (o.all_near(&o.wall(), 4_000 * MS), o.all_near(&o.mono(), 0), o)
+    };
+    let (wall, mono, o) = skewed(&cluster, 1);
+    assert!(wall && mono, "the leader's wall clock only: {o:?}");
+    let (wall, _, o) = skewed(&cluster, 0);
+    assert!(!wall, "n1 is not a target: {o:?}");
+
+    // n2 restarts (a kill, an upgrade): its new process is skewed too
+    cluster.restart(1).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !skewed(&cluster, 1).0 {
+        assert!(std::time::Instant::now() < deadline, "not re-applied within 2 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        ops.named("clock").iter().any(|v| v.to_string().contains("restarted")),
+        "the re-application is in the history"
+    );
+
+    // a node without a process is skipped with a notice, never silently
+    let none = ClockFault {
+        targets: Targets::Nodes(vec![2]),
+        ..fault.clone()
+    };
+    assert!(nemesis.start(&none).is_err());
+    assert_eq!(ops.named("clock-skipped").len(), 1);
+
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(nemesis.heal().unwrap(), ["n2"]);
+    let (wall, _, o) = skewed(&cluster, 1);
+    assert!(!wall && o.all_near(&o.wall(), 0), "healed: {o:?}");
+    let offsets = ops.named("clock-offsets");
+    assert!(offsets.len() >= 2, "{offsets:?}");
+    let first = offsets[0].to_string();
+    assert!(first.contains("4000000000") && first.contains("n3"), "{first}");
+    let last = offsets.last().unwrap().to_string();
+    assert!(!last.contains("4000000000"), "the heal records true time: {last}");
 }

@@ -100,17 +100,18 @@ impl Summary {
         {
             let t = op.time.unwrap_or(0);
             let heal = op.f == F::parse("heal");
-            if let Some((fault, start)) = open.take() {
-                s.faults.push(FaultWindow {
+            let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);
+            match open.take() {
+                // faults started together (a partition and a clock skew) share a window
+                Some((fault, start)) if !heal => open = Some((format!("{fault} + {} {what}", op.f), start)),
+                Some((fault, start)) => s.faults.push(FaultWindow {
                     fault,
                     start_s: secs(start),
                     end_s: secs(t),
                     unavailable_s: secs(longest_gap(&oks, start, t)),
-                });
-            }
-            if !heal {
-                let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);
-                open = Some((format!("{} {what}", op.f), t));
+                }),
+                None if !heal => open = Some((format!("{} {what}", op.f), t)),
+                None => {}
             }
         }
         if let Some((fault, start)) = open {
