@@ -392,6 +392,8 @@ struct RunCluster {
     lock: Option<Arc<LockSpec>>,
     /// Provisioned when the run partitions.
     iptables: Option<nemeses::partition::Iptables>,
+    /// Where a node tells its time (`System::time_url`).
+    time_url: Option<(u16, &'static str)>,
 }
 
 impl Cluster for RunCluster {
@@ -422,6 +424,10 @@ impl Cluster for RunCluster {
     }
     fn iptables(&self) -> Option<&nemeses::partition::Iptables> {
         self.iptables.as_ref()
+    }
+    fn node_time(&self, node: usize) -> Option<i64> {
+        let (port, path) = self.time_url?;
+        systems::http_date(self.nodes[node].ip(), port, path)
     }
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
@@ -948,6 +954,7 @@ async fn run_async(
         handle: tokio::runtime::Handle::current(),
         lock: lock.clone(),
         iptables,
+        time_url: plan.system.time_url(),
     });
     let schedule = Schedule::new(
         &plan.kinds,

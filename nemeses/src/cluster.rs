@@ -23,4 +23,9 @@ pub trait Cluster: Send + Sync {
     /// Stalls the next lock holder to reach its critical section past its lease
     /// (it resumes by itself); says what it armed, or why it cannot.
     fn pause_client(&self) -> Result<String, String>;
+    /// The node's wall clock as the node itself tells it (ns since the epoch), where
+    /// it does: a check, from outside, that a skew took.
+    fn node_time(&self, _node: usize) -> Option<i64> {
+        None
+    }
 }

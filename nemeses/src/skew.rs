@@ -31,6 +31,8 @@ struct Skewed {
     mono: Option<Skew>,
     on: bool,
     flipped: Instant,
+    /// A restarted process that could not be patched: said once, not every round.
+    refused: Option<u32>,
 }
 
 impl Skewed {
@@ -135,6 +137,7 @@ impl ClockNemesis {
                 mono: skew(mono_now).filter(|_| fault.clocks != Clocks::Wall),
                 on: true,
                 flipped: Instant::now(),
+                refused: None,
             };
             skewed.apply();
             state.nodes.insert(n, skewed);
@@ -188,10 +191,12 @@ impl ClockNemesis {
                 errors.push(format!("{}: {e}", self.cluster.name(n)));
             }
         }
-        if !healed.is_empty() {
-            record_offsets(&state, self.cluster.as_ref(), self.rec.as_ref());
-        }
         state.last_record = None;
+        let now = (!healed.is_empty()).then(|| offsets(&state, self.cluster.as_ref()));
+        drop(state);
+        if let Some(now) = now {
+            record_offsets(now, self.cluster.as_ref(), self.rec.as_ref());
+        }
         match errors.is_empty() {
             true => Ok(healed),
             false => Err(format!("restoring clocks: {}", errors.join("; "))),
@@ -205,23 +210,36 @@ impl Drop for ClockNemesis {
     }
 }
 
-/// Every node's offsets now, as its pages say: `{n1: {wall: ns, mono: ns}, ...}`.
-fn record_offsets(state: &State, c: &dyn Cluster, rec: &dyn Record) {
+/// Every node's offsets now, as its pages say: `{n1: {wall: ns, mono: ns}, ...}`,
+/// read under the state's lock.
+fn offsets(state: &State, c: &dyn Cluster) -> Vec<(String, i64, i64)> {
     let (wall_now, mono_now) = (Class::Wall.now_ns(), Class::Mono.now_ns());
-    let nodes = (0..c.size())
+    (0..c.size())
         .map(|n| {
             let inj = state.nodes.get(&n).and_then(|s| s.injection.as_ref());
             let at = |class: Class, now| inj.and_then(|i| i.get(class)).map_or(0, |s| s.offset_at(now));
-            (
-                Value::str(&c.name(n)),
-                Value::Map(
-                    vec![
-                        (Value::str("wall"), Value::Int(at(Class::Wall, wall_now))),
-                        (Value::str("mono"), Value::Int(at(Class::Mono, mono_now))),
-                    ]
-                    .into(),
-                ),
-            )
+            (c.name(n), at(Class::Wall, wall_now), at(Class::Mono, mono_now))
+        })
+        .collect()
+}
+
+/// Records offsets, with what each node says its wall clock is where it tells
+/// (`seen`: whole seconds, so within half a second).
+fn record_offsets(offsets: Vec<(String, i64, i64)>, c: &dyn Cluster, rec: &dyn Record) {
+    let nodes = offsets
+        .into_iter()
+        .enumerate()
+        .map(|(n, (name, wall, mono))| {
+            let mut fields = vec![
+                (Value::str("wall"), Value::Int(wall)),
+                (Value::str("mono"), Value::Int(mono)),
+            ];
+            if let Some(t) = c.node_time(n) {
+                // the header truncates to the second: its middle is the best guess
+                let seen = t + 500_000_000 - Class::Wall.now_ns();
+                fields.push((Value::str("seen"), Value::Int(seen / 1_000_000 * 1_000_000)));
+            }
+            (Value::str(&name), Value::Map(fields.into()))
         })
         .collect::<Vec<_>>();
     ClockNemesis::record(rec, CLOCK_OFFSETS, Value::Map(nodes.into()));
@@ -253,7 +271,7 @@ fn tick(state: &Mutex<State>, c: &dyn Cluster, rec: &dyn Record) -> Duration {
             }
             skewed.injection = None;
             // restarted (by the kill nemesis, an upgrade): the new process gets the skew too
-            if let Some(pid) = c.pid(n) {
+            if let Some(pid) = c.pid(n).filter(|p| skewed.refused != Some(*p)) {
                 match Injection::inject(pid) {
                     Ok(inj) => {
                         skewed.injection = Some(inj);
@@ -269,14 +287,20 @@ fn tick(state: &Mutex<State>, c: &dyn Cluster, rec: &dyn Record) -> Duration {
                             )),
                         );
                     }
-                    Err(why) => eprintln!("splitbrain: clock fault on restarted {}: not applied: {why}", c.name(n)),
+                    Err(why) => {
+                        skewed.refused = Some(pid);
+                        eprintln!("splitbrain: clock fault on restarted {}: not applied: {why}", c.name(n))
+                    }
                 }
             }
         }
     }
     if state.last_record.is_none_or(|t| now.duration_since(t) >= RECORD_EVERY) {
         state.last_record = Some(now);
-        record_offsets(&state, c, rec);
+        let now = offsets(&state, c);
+        // asking the nodes takes time: not while strobes wait for the lock
+        drop(state);
+        record_offsets(now, c, rec);
     }
     next.max(Duration::from_millis(1))
 }

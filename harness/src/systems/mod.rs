@@ -45,6 +45,11 @@ pub trait System: Send + Sync {
     fn jvm(&self) -> bool {
         false
     }
+    /// A port and path of its nodes' HTTP API, whose `Date` header tells the
+    /// node's wall clock (the clock nemesis reads it back).
+    fn time_url(&self) -> Option<(u16, &'static str)> {
+        None
+    }
 }
 
 /// One node of a cluster to start.
@@ -183,5 +188,67 @@ where
             ));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What a node's HTTP server says the time is (its `Date` header, whole seconds),
+/// in ns since the epoch; `None` when it does not answer within 300 ms.
+pub fn http_date(ip: Ipv4Addr, port: u16, path: &str) -> Option<i64> {
+    use std::io::{Read, Write};
+    let limit = Duration::from_millis(300);
+    let mut s = std::net::TcpStream::connect_timeout(&(ip, port).into(), limit).ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
+        let n = s.read(&mut buf).ok().filter(|&n| n > 0)?;
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let date = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("date")))?
+        .1;
+    http_date_seconds(date.trim()).map(|s| s * 1_000_000_000)
+}
+
+/// Seconds since the epoch of an IMF-fixdate (`Tue, 01 Dec 2026 16:40:21 GMT`).
+fn http_date_seconds(date: &str) -> Option<i64> {
+    let f: Vec<&str> = date.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = f[..] else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| *x == month)? as i64 + 1;
+    let (y, d): (i64, i64) = (year.parse().ok()?, day.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [h, min, sec] = hms[..] else { return None };
+    // days since 1970-01-01 of a proleptic Gregorian date, counting years from March
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + min * 60 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::http_date_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            super::http_date_seconds("Tue, 01 Dec 2026 16:40:21 GMT"),
+            Some(1_796_143_221)
+        );
+        assert_eq!(
+            super::http_date_seconds("Sun, 29 Feb 2004 12:00:00 GMT"),
+            Some(1_078_056_000)
+        );
+        assert_eq!(super::http_date_seconds("yesterday"), None);
     }
 }

@@ -336,7 +336,7 @@ impl Params {
                 rate: self.i64_at(b + 32).load(Ordering::Relaxed) as f64 / 4_294_967_296.0,
             };
             fence(Ordering::Acquire);
-            if seq % 2 == 0 && self.u32_at(b).load(Ordering::Relaxed) == seq {
+            if seq.is_multiple_of(2) && self.u32_at(b).load(Ordering::Relaxed) == seq {
                 return Some(skew);
             }
             std::hint::spin_loop();

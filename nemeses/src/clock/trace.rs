@@ -159,15 +159,6 @@ impl Stopped {
         ptrace::setregs(t.tid, saved).map_err(|e| format!("restoring registers of thread {}: {e}", t.tid))?;
         result
     }
-
-    /// Instruction pointers of the stopped threads.
-    #[cfg(test)]
-    pub fn rips(&self) -> Vec<u64> {
-        self.threads
-            .iter()
-            .filter_map(|t| ptrace::getregs(t.tid).ok().map(|r| r.rip))
-            .collect()
-    }
 }
 
 impl Drop for Stopped {

@@ -22,6 +22,9 @@ impl System for Consul {
     fn name(&self) -> &'static str {
         "consul"
     }
+    fn time_url(&self) -> Option<(u16, &'static str)> {
+        Some((8500, "/v1/status/leader"))
+    }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         Ok(Arc::new(server::ConsulDb(provision::provision(version, binary)?)))
     }

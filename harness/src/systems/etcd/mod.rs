@@ -22,6 +22,9 @@ impl System for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
     }
+    fn time_url(&self) -> Option<(u16, &'static str)> {
+        Some((2379, "/version"))
+    }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         Ok(Arc::new(server::EtcdDb(provision::etcd(version, binary)?)))
     }
