@@ -183,7 +183,7 @@ impl Injection {
                 "mprotect",
                 stopped.syscall(vdso.syscall, libc::SYS_mprotect, [code_at, PAGE as u64, ex, 0, 0, 0])?,
             )?;
-            let mut patched = Vec::new();
+            let mut patched: Vec<(u64, [u8; 5])> = Vec::new();
             let jumps = [
                 jmp(vdso.clock_gettime, code_at + code.clock_gettime as u64)?,
                 jmp(vdso.gettimeofday, code_at + code.gettimeofday as u64)?,
@@ -192,10 +192,16 @@ impl Injection {
             stopped.step_out_of(&entries.map(|e| (e, e + 5)))?;
             for (entry, j) in entries.into_iter().zip(jumps) {
                 let mut old = [0u8; 5];
-                mem.read_exact_at(&mut old, entry)
-                    .map_err(|e| format!("reading the vDSO: {e}"))?;
-                mem.write_all_at(&j, entry)
-                    .map_err(|e| format!("patching the vDSO: {e}"))?;
+                let written = mem
+                    .read_exact_at(&mut old, entry)
+                    .and_then(|()| mem.write_all_at(&j, entry));
+                if let Err(e) = written {
+                    // the pages are about to go: nothing may jump to them
+                    for (entry, old) in &patched {
+                        let _ = mem.write_all_at(old, *entry);
+                    }
+                    return Err(format!("patching the vDSO: {e}"));
+                }
                 patched.push((entry, old));
             }
             Ok(Injection {
