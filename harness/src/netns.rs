@@ -315,10 +315,14 @@ impl Node {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        let mut slot = self.child.lock().expect("node child");
-        let child = slot.as_mut()?;
-        match child.try_wait() {
-            Ok(None) => Some(child.id()),
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let slot = self.child.lock().expect("node child");
+        let pid = slot.as_ref()?.id();
+        // a peek at exits only, reaping nothing: a wait would also take the ptrace
+        // stops the clock nemesis waits for while it holds the node
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid as i32)), flags) {
+            Ok(WaitStatus::StillAlive) => Some(pid),
             _ => None,
         }
     }

@@ -328,7 +328,7 @@ fn the_clock_nemesis_skews_its_targets_again_after_a_restart_and_heals() {
     assert_eq!(ops.named("clock-skipped").len(), 1);
 
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(nemesis.heal().unwrap(), ["n2"]);
+    assert_eq!(nemesis.heal(), ["n2"]);
     let (wall, _, o) = skewed(&cluster, 1);
     assert!(!wall && o.all_near(&o.wall(), 0), "healed: {o:?}");
     let offsets = ops.named("clock-offsets");

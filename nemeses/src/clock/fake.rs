@@ -27,14 +27,20 @@ pub const CLASS: usize = 64;
 /// parameters every call reads.
 pub const CALLS: usize = 128;
 pub const PAGE: usize = 4096;
+/// Where the per-clock-id drift anchors are (32 of them).
+pub const ANCHORS: usize = 256;
 /// Bytes reserved at the end of the code for the relocated first instructions of
 /// the real clock_gettime and the jump back into it.
 pub const TRAMPOLINE: usize = 32;
 
 // The parameter block of a class (offsets used by the assembly):
 //   0 seq: u32 (odd while the harness writes)   4 active: u32
-//   8 off_sec: i64   16 off_nsec: i64 (0..1e9)  24 anchor: i64 (real ns)
+//   8 off_sec: i64   16 off_nsec: i64 (0..1e9)  24 anchor: i64 (real ns, of the
+//  class's base clock: REALTIME or MONOTONIC)
 //  32 rate: i64 (Q32: the fake runs at 1 + rate / 2^32 times real speed)
+// and at ANCHORS + 8 * id, the same anchor instant on each clock id's own scale
+// (TAI, BOOTTIME and MONOTONIC_RAW are not REALTIME or MONOTONIC plus nothing),
+// under the seqlock of the id's class.
 std::arch::global_asm!(
     r#"
     .pushsection .rodata.splitbrain_clock,"a"
@@ -63,6 +69,7 @@ splitbrain_clock_gettime:
     pushq %r13
     movq %rsi, %rbx
     movq %r11, %r12
+    movl %edi, %r13d
     call .Lreal
     testl %eax, %eax
     jnz .Lout
@@ -71,7 +78,9 @@ splitbrain_clock_gettime:
     jnz 7f
     movq 8(%r12), %r8
     movq 16(%r12), %r9
-    movq 24(%r12), %r10
+    movq %r12, %r10
+    andq $-4096, %r10
+    movq {anchors}(%r10,%r13,8), %r10
     movq 32(%r12), %r11
     cmpl (%r12), %ecx
     jne 2b
@@ -193,6 +202,7 @@ splitbrain_clock_code_end:
     wall = const WALL_IDS,
     mono = const MONO_IDS,
     trampoline = const TRAMPOLINE,
+    anchors = const ANCHORS,
     options(att_syntax)
 );
 
@@ -308,6 +318,17 @@ impl Params {
         seq.store(s.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         let skew = skew.unwrap_or_default();
+        let mask = match class {
+            Class::Wall => WALL_IDS,
+            Class::Mono => MONO_IDS,
+        };
+        let since = class.now_ns() - skew.anchor_ns;
+        for id in (0..32).filter(|id| mask & 1 << id != 0) {
+            let now = nix::time::clock_gettime(nix::time::ClockId::from_raw(id))
+                .map_or(class.now_ns(), |t| t.tv_sec() * 1_000_000_000 + t.tv_nsec());
+            self.i64_at(ANCHORS + 8 * id as usize)
+                .store(now - since, Ordering::Relaxed);
+        }
         self.i64_at(b + 8)
             .store(skew.offset_ns.div_euclid(1_000_000_000), Ordering::Relaxed);
         self.i64_at(b + 16)

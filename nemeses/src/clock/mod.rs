@@ -48,10 +48,21 @@ pub struct Injection {
 unsafe impl Send for Injection {}
 unsafe impl Sync for Injection {}
 
-/// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
-fn start_time(pid: u32) -> Option<u64> {
+/// Fields 3 and 22 of /proc/PID/stat: its state, and when it started (clock ticks).
+fn stat(pid: u32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+    let mut f = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.nth(18)?.parse().ok()?))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    stat(pid).map(|(_, t)| t)
+}
+
+/// Whether `pid` exists and has not ended (a zombie has).
+fn running(pid: u32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
 }
 
 fn jmp(from: u64, to: u64) -> Result<[u8; 5], String> {
@@ -226,7 +237,7 @@ impl Injection {
 
     /// Whether the process we patched still runs (and its pid is not reused).
     pub fn alive(&self) -> bool {
-        start_time(self.pid) == Some(self.started)
+        start_time(self.pid) == Some(self.started) && running(self.pid)
     }
 
     /// Sets or clears (`None`) one class's skew, with the process running.

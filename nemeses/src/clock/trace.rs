@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::libc;
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -14,13 +15,17 @@ const STOP_WITHIN: Duration = Duration::from_secs(2);
 
 struct Thread {
     tid: Pid,
-    /// Signals that arrived while we held it: delivered again when we let go.
+    /// Signals that arrived while we held it, to deliver when we let go.
     pending: Vec<Signal>,
+    /// Whether we made it run (a step) since the stop we caught it in: then a
+    /// signal it was stopped for can no longer go back with its details.
+    resumed: bool,
 }
 
 /// The threads of one process, each stopped under our ptrace; dropping it
 /// detaches them all, and they carry on.
 pub struct Stopped {
+    pid: Pid,
     threads: Vec<Thread>,
 }
 
@@ -30,6 +35,15 @@ fn tasks(pid: u32) -> Result<Vec<Pid>, String> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .map(Pid::from_raw)
         .collect())
+}
+
+/// Signals the kernel raises for the instruction a thread is at: dropped while
+/// we hold it, they come again when it runs that instruction again.
+fn synchronous(sig: Signal) -> bool {
+    matches!(
+        sig,
+        Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP | Signal::SIGSYS
+    )
 }
 
 /// Outcome of waiting for a thread we asked to stop or to step.
@@ -42,19 +56,38 @@ enum Stop {
 }
 
 fn wait(tid: Pid) -> Result<Stop, String> {
-    match waitpid(tid, Some(WaitPidFlag::__WALL)) {
-        Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => Ok(Stop::Held),
-        Ok(WaitStatus::Stopped(_, sig)) => Ok(Stop::Signal(sig)),
-        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD | Errno::ESRCH) => Ok(Stop::Gone),
-        Ok(other) => Err(format!("thread {tid}: unexpected wait status {other:?}")),
-        Err(e) => Err(format!("waiting for thread {tid}: {e}")),
+    loop {
+        return match waitpid(tid, Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => Ok(Stop::Held),
+            Ok(WaitStatus::Stopped(_, sig)) => Ok(Stop::Signal(sig)),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD | Errno::ESRCH) => Ok(Stop::Gone),
+            Err(Errno::EINTR) => continue,
+            Ok(other) => Err(format!("thread {tid}: unexpected wait status {other:?}")),
+            Err(e) => Err(format!("waiting for thread {tid}: {e}")),
+        };
+    }
+}
+
+impl Thread {
+    /// Steps one instruction; the signals that stop it on the way are kept.
+    fn step(&mut self) -> Result<Stop, String> {
+        ptrace::step(self.tid, None).map_err(|e| format!("stepping thread {}: {e}", self.tid))?;
+        self.resumed = true;
+        let stop = wait(self.tid)?;
+        if let Stop::Signal(sig) = stop {
+            self.pending.push(sig);
+        }
+        Ok(stop)
     }
 }
 
 impl Stopped {
     /// Stops every thread of `pid`, including ones it starts meanwhile.
     pub fn all(pid: u32) -> Result<Stopped, String> {
-        let mut held = Stopped { threads: Vec::new() };
+        let mut held = Stopped {
+            pid: Pid::from_raw(pid as i32),
+            threads: Vec::new(),
+        };
         let deadline = Instant::now() + STOP_WITHIN;
         loop {
             let new: Vec<Pid> = tasks(pid)?
@@ -71,6 +104,7 @@ impl Stopped {
                 match ptrace::seize(tid, ptrace::Options::empty()) {
                     Ok(()) => {}
                     Err(Errno::ESRCH) => continue, // it just ended
+                    Err(Errno::EPERM) if !super::running(pid) => return Err(format!("pid {pid} has ended")),
                     Err(Errno::EPERM) => {
                         return Err(format!(
                             "ptrace of pid {pid} refused (EPERM: Yama ptrace_scope, a seccomp profile, or another tracer)"
@@ -82,6 +116,7 @@ impl Stopped {
                 held.threads.push(Thread {
                     tid,
                     pending: Vec::new(),
+                    resumed: false,
                 });
                 ptrace::interrupt(tid).map_err(|e| format!("stopping thread {tid}: {e}"))?;
                 match wait(tid)? {
@@ -104,17 +139,18 @@ impl Stopped {
     /// middle of bytes about to be rewritten.
     pub fn step_out_of(&mut self, ranges: &[(u64, u64)]) -> Result<(), String> {
         for t in &mut self.threads {
-            for _ in 0..64 {
-                let rip = match ptrace::getregs(t.tid) {
-                    Ok(r) => r.rip,
-                    Err(_) => break, // gone
-                };
+            let mut steps = 0;
+            // an error reading its registers: it is gone
+            while let Ok(rip) = ptrace::getregs(t.tid).map(|r| r.rip) {
                 if !ranges.iter().any(|&(a, b)| rip > a && rip < b) {
                     break;
                 }
-                ptrace::step(t.tid, None).map_err(|e| format!("stepping thread {}: {e}", t.tid))?;
-                if let Stop::Signal(sig) = wait(t.tid)? {
-                    t.pending.push(sig);
+                steps += 1;
+                if steps > 64 {
+                    return Err(format!("thread {} does not leave {rip:#x}", t.tid));
+                }
+                if let Stop::Gone = t.step()? {
+                    break;
                 }
             }
         }
@@ -123,9 +159,14 @@ impl Stopped {
 
     /// Makes one system call in the process, from one of its stopped threads
     /// pointed at the `syscall` instruction at `at`; every register of that thread
-    /// is put back afterwards. Returns what the kernel returned (`-errno` on error).
+    /// is put back afterwards, whatever happens. Returns what the kernel returned
+    /// (`-errno` on error).
     pub fn syscall(&mut self, at: u64, nr: i64, args: [u64; 6]) -> Result<i64, String> {
-        let t = self.threads.first_mut().ok_or("no thread to make a system call from")?;
+        // one with no signal waiting: its stop's details must stay as they are
+        let t = match self.threads.iter().position(|t| t.pending.is_empty()) {
+            Some(i) => &mut self.threads[i],
+            None => self.threads.first_mut().ok_or("no thread to make a system call from")?,
+        };
         let saved = ptrace::getregs(t.tid).map_err(|e| format!("registers of thread {}: {e}", t.tid))?;
         let mut regs = saved;
         regs.rip = at;
@@ -135,40 +176,50 @@ impl Stopped {
         (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) =
             (args[0], args[1], args[2], args[3], args[4], args[5]);
         ptrace::setregs(t.tid, regs).map_err(|e| format!("setting registers of thread {}: {e}", t.tid))?;
-        let mut result = Err(format!("thread {}: the system call did not complete", t.tid));
-        for _ in 0..16 {
-            if let Err(e) = ptrace::step(t.tid, None) {
-                result = Err(format!("stepping thread {}: {e}", t.tid));
-                break;
+        let result = (|| {
+            for _ in 0..16 {
+                if let Stop::Gone = t.step()? {
+                    return Err(format!("thread {} ended during a system call", t.tid));
+                }
+                let now = ptrace::getregs(t.tid).map_err(|e| format!("registers of thread {}: {e}", t.tid))?;
+                if now.rip == at + 2 {
+                    return Ok(now.rax as i64);
+                }
+                if now.rip != at {
+                    return Err(format!("thread {} went astray at {:#x}", t.tid, now.rip));
+                }
             }
-            match wait(t.tid)? {
-                Stop::Gone => return Err(format!("thread {} ended during a system call", t.tid)),
-                Stop::Signal(sig) => t.pending.push(sig),
-                Stop::Held => {}
-            }
-            let now = ptrace::getregs(t.tid).map_err(|e| format!("registers of thread {}: {e}", t.tid))?;
-            if now.rip == at + 2 {
-                result = Ok(now.rax as i64);
-                break;
-            }
-            if now.rip != at {
-                result = Err(format!("thread {} went astray at {:#x}", t.tid, now.rip));
-                break;
-            }
+            Err(format!("thread {}: the system call did not complete", t.tid))
+        })();
+        // a thread that ended needs nothing back; any other gets its registers
+        match ptrace::setregs(t.tid, saved) {
+            Ok(()) | Err(Errno::ESRCH) => result,
+            Err(e) => Err(format!("restoring registers of thread {}: {e}", t.tid)),
         }
-        ptrace::setregs(t.tid, saved).map_err(|e| format!("restoring registers of thread {}: {e}", t.tid))?;
-        result
     }
 }
 
 impl Drop for Stopped {
     fn drop(&mut self) {
         for t in self.threads.drain(..) {
-            let mut signals = t.pending.into_iter();
-            let _ = ptrace::detach(t.tid, signals.next());
-            // the rare second signal goes to the process: the kernel picks a thread
-            for sig in signals {
-                let _ = nix::sys::signal::kill(t.tid, sig);
+            let mut pending = t.pending.into_iter();
+            // still in the stop it was caught in: its signal goes back with its details
+            let first = if t.resumed { None } else { pending.next() };
+            if ptrace::detach(t.tid, first) == Err(Errno::ESRCH) {
+                // it died while we held it: a traced zombie waits for its tracer
+                for _ in 0..20 {
+                    match waitpid(t.tid, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+                        _ => break,
+                    }
+                }
+                continue;
+            }
+            for sig in pending.filter(|s| !synchronous(*s)) {
+                // SAFETY: a plain system call; to the thread the signal was for
+                unsafe {
+                    libc::syscall(libc::SYS_tgkill, self.pid.as_raw(), t.tid.as_raw(), sig as libc::c_int);
+                }
             }
         }
     }
