@@ -114,12 +114,11 @@ impl ClockNemesis {
         for n in nodes {
             let name = c.name(n);
             // a node skewed already keeps its patch and takes the new skew
+            // a node skewed already keeps its patch and takes the new skew; a node
+            // that is down (killed in the same window) takes it when it restarts
             let injection = match state.nodes.remove(&n).and_then(|s| s.injection) {
-                Some(inj) if inj.alive() => Ok(inj),
-                _ => c
-                    .pid(n)
-                    .ok_or_else(|| "its process is not running".to_string())
-                    .and_then(Injection::inject),
+                Some(inj) if inj.alive() => Ok(Some(inj)),
+                _ => c.pid(n).map_or(Ok(None), |pid| Injection::inject(pid).map(Some)),
             };
             let injection = match injection {
                 Ok(inj) => inj,
@@ -129,8 +128,12 @@ impl ClockNemesis {
                     continue;
                 }
             };
+            done.push(match injection {
+                Some(_) => name,
+                None => format!("{name} (down: on its restart)"),
+            });
             let skewed = Skewed {
-                injection: Some(injection),
+                injection,
                 fault: fault.clone(),
                 wall: skew(wall_now).filter(|_| fault.clocks != Clocks::Mono),
                 mono: skew(mono_now).filter(|_| fault.clocks != Clocks::Wall),
@@ -140,7 +143,6 @@ impl ClockNemesis {
             };
             skewed.apply();
             state.nodes.insert(n, skewed);
-            done.push(name);
         }
         drop(state);
         if done.is_empty() {
