@@ -827,7 +827,9 @@ async fn run_async(
             "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
                 "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
                 "offset_s": args.clock_offset, "rate": args.clock_rate,
-                "direction": plan.clock.direction, "strobe_period_ms": args.strobe_period,
+                "direction": match args.clock_direction {
+                    DirectionArg::Forward => "forward", DirectionArg::Back => "back", DirectionArg::Both => "both" },
+                "strobe_period_ms": args.strobe_period,
             })),
         }),
     )?;

@@ -122,6 +122,8 @@ impl ClockNemesis {
             };
             let injection = match injection {
                 Ok(inj) => inj,
+                // it died under us (killed in the same window): down, as above
+                Err(_) if c.pid(n).is_none() => None,
                 Err(why) => {
                     eprintln!("splitbrain: clock fault on {name} skipped: {why}");
                     Self::record(self.rec.as_ref(), CLOCK_SKIPPED, Value::str(&format!("{name}: {why}")));

@@ -56,8 +56,32 @@ pub fn reproduce(test: &Value) -> String {
         ("--read-mode", "read_mode"),
         ("--resource", "resource"),
     ];
-    for (flag, field) in flags {
-        match &test[field] {
+    let lock = [
+        ("--ttl", "ttl_s"),
+        ("--think", "think_s"),
+        ("--lock-delay", "lock_delay_s"),
+    ];
+    let clock = [
+        ("--clock", "shapes"),
+        ("--clock-clocks", "clocks"),
+        ("--clock-target", "targets"),
+        ("--clock-offset", "offset_s"),
+        ("--clock-direction", "direction"),
+        ("--clock-rate", "rate"),
+        ("--strobe-period", "strobe_period_ms"),
+    ];
+    let locked = test["workload"] == "lock";
+    let given = flags
+        .iter()
+        .map(|&(flag, field)| (flag, &test[field]))
+        .chain(
+            lock.iter()
+                .filter(|_| locked)
+                .map(|&(flag, field)| (flag, &test[field])),
+        )
+        .chain(clock.iter().map(|&(flag, field)| (flag, &test["clock"][field])));
+    for (flag, v) in given {
+        match v {
             Value::Null => {}
             Value::String(s) if s.is_empty() => {}
             v => {

@@ -121,3 +121,28 @@ fn clock_offsets_are_plotted_as_steps_only_for_clocks_that_moved() {
     assert!(!page.contains("Clock offsets"), "{page}");
     assert!(!page.contains("class=\"zero\""), "{page}");
 }
+
+#[test]
+fn the_reproduce_line_carries_the_lock_and_clock_flags() {
+    let test = json!({
+        "system": "etcd", "workload": "lock", "nemesis": "clock", "time_limit_s": 30.0,
+        "nodes": 3, "seed": 4, "runtime": "netns", "resource": "naive",
+        "ttl_s": 3.0, "think_s": 0.5, "lock_delay_s": 15.0,
+        "clock": {"shapes": "bump,strobe", "clocks": "both", "targets": "leader", "offset_s": 30.0,
+                  "direction": "forward", "rate": 2.0, "strobe_period_ms": 10},
+    });
+    let cmd = results::report::reproduce(&test);
+    for flag in [
+        "--resource naive",
+        "--think 0.5",
+        "--clock bump,strobe",
+        "--clock-target leader",
+        "--clock-direction forward",
+        "--strobe-period 10",
+    ] {
+        assert!(cmd.contains(flag), "{flag} missing from {cmd}");
+    }
+    let register = json!({"system": "etcd", "workload": "register", "nemesis": "kill", "ttl_s": 3.0});
+    let cmd = results::report::reproduce(&register);
+    assert!(!cmd.contains("--ttl") && !cmd.contains("--clock"), "{cmd}");
+}
