@@ -10,6 +10,7 @@ mod netns;
 mod provision;
 mod report;
 mod run;
+mod scenario;
 mod serve;
 mod suite;
 mod systems;

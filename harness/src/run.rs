@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkers::{ModelKind, Options, Value};
+use nemeses::scenario::Step;
 use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
@@ -124,6 +125,10 @@ pub struct Args {
     /// Seconds to wait for the cluster to be healthy after the final heal
     #[arg(long, default_value_t = 30.0)]
     pub recovery_time: f64,
+    /// Follow these steps (TOML) instead of the random fault schedule; the
+    /// workload runs as long as they take (see the README's Scenarios)
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
 }
 
 /// `--workload`.
@@ -194,6 +199,8 @@ struct Plan {
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
     clock: ClockPlan,
+    /// `--scenario`'s steps, in place of the schedule.
+    scenario: Option<Vec<Step>>,
     /// The register workload's; empty for locks.
     read_mode: &'static str,
     concurrency: usize,
@@ -260,6 +267,16 @@ fn plan(args: &Args) -> Result<Plan, String> {
         })
         .collect::<Result<_, _>>()?;
     let clock = clock_plan(args, system)?;
+    let scenario = args
+        .scenario
+        .as_deref()
+        .map(|path| crate::scenario::read(path, args.nodes, &clock))
+        .transpose()?;
+    let mut time_limit = positive("time-limit", args.time_limit)?;
+    if let Some(steps) = &scenario {
+        // the workload lasts as long as the steps, and a second more
+        time_limit = steps.iter().map(Step::duration).sum::<Duration>() + Duration::from_secs(1);
+    }
     let (registers, locks) = match workload {
         Workload::Register => (Some(system.registers()?), None),
         Workload::Lock { .. } => (None, Some(system.locks()?)),
@@ -309,10 +326,11 @@ fn plan(args: &Args) -> Result<Plan, String> {
         kinds,
         shapes,
         clock,
+        scenario,
         read_mode,
         concurrency,
         seed,
-        time_limit: positive("time-limit", args.time_limit)?,
+        time_limit,
         interval: positive("nemesis-interval", args.nemesis_interval)?,
     })
 }
@@ -714,11 +732,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Err(e) => eprintln!("splitbrain: warning: cannot clean up after dead runs: {e}"),
     }
     let db = plan.system.provision(args.version.as_deref(), args.binary.as_deref())?;
-    let iptables = plan
-        .kinds
-        .contains(&Kind::Partition)
-        .then(crate::provision::iptables)
-        .transpose()?;
+    let partitions = match &plan.scenario {
+        Some(steps) => steps
+            .iter()
+            .any(|s| matches!(s, Step::Partition { .. } | Step::Isolate(_))),
+        None => plan.kinds.contains(&Kind::Partition),
+    };
+    let iptables = partitions.then(crate::provision::iptables).transpose()?;
     let runtime = choose_runtime(args, &plan, db.as_ref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -796,13 +816,20 @@ async fn run_async(
         });
     }
     let id = run_id();
+    // a scenario names the test by its file: its steps are the faults
+    let faults = match &args.scenario {
+        Some(path) => format!(
+            "scenario-{}",
+            path.file_stem().map_or("steps".into(), |s| s.to_string_lossy())
+        ),
+        None => args.nemesis.clone(),
+    };
     let test_name = match plan.workload {
-        Workload::Register => format!("{}-register-{}", plan.system.name(), args.nemesis),
+        Workload::Register => format!("{}-register-{faults}", plan.system.name()),
         Workload::Lock { fenced } => format!(
-            "{}-lock-{}-{}",
+            "{}-lock-{}-{faults}",
             plan.system.name(),
             if fenced { "fenced" } else { "naive" },
-            args.nemesis
         ),
     };
     let dir = RunDir::create(&args.results, &test_name)?;
@@ -824,6 +851,7 @@ async fn run_async(
                                               Workload::Register => json!(null) },
             "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
             "iptables": iptables.as_ref().map(|t| t.program()),
+            "scenario": args.scenario.as_ref().map(|p| p.display().to_string()),
             "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
                 "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
                 "offset_s": args.clock_offset, "rate": args.clock_rate,
@@ -834,7 +862,7 @@ async fn run_async(
         }),
     )?;
     eprintln!(
-        "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients{}, nemesis {} every {} s, {} s, seed {}",
+        "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients{}, {}, seed {}",
         plan.system.name(),
         db.version(),
         args.nodes,
@@ -844,9 +872,18 @@ async fn run_async(
             "" => String::new(),
             mode => format!(", {mode} reads"),
         },
-        args.nemesis,
-        args.nemesis_interval,
-        args.time_limit,
+        match (&plan.scenario, &args.scenario) {
+            (Some(steps), Some(path)) => format!(
+                "scenario {} ({} steps in place of the fault schedule), {:.1} s",
+                path.display(),
+                steps.len(),
+                plan.time_limit.as_secs_f64()
+            ),
+            _ => format!(
+                "nemesis {} every {} s, {} s",
+                args.nemesis, args.nemesis_interval, args.time_limit
+            ),
+        },
         plan.seed
     );
     eprintln!("splitbrain: results in {}", dir.path.display());
@@ -974,7 +1011,11 @@ async fn run_async(
         stop: nemesis_stop.clone(),
         handle: Some({
             let (nemesis, nemesis_stop) = (nemesis.clone(), nemesis_stop.clone());
-            std::thread::spawn(move || nemesis.run(&schedule, start, &nemesis_stop))
+            let steps = plan.scenario.clone();
+            std::thread::spawn(move || match steps {
+                Some(steps) => nemesis.run_scenario(&steps, &nemesis_stop),
+                None => nemesis.run(&schedule, start, &nemesis_stop),
+            })
         }),
     };
 
@@ -1089,12 +1130,27 @@ async fn run_async(
         (report.verdict, json!(report), report.to_text(), junit)
     };
     std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;
+    let expectations = nemeses::scenario::judge(&history);
+    let missed: Vec<&nemeses::scenario::Judged> = expectations.iter().filter(|j| !j.held).collect();
     let results_json = json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
-                              "summary": summary, "check": report_json});
+                              "summary": summary, "check": report_json,
+                              "expectations": (!expectations.is_empty()).then_some(&expectations)});
     dir.write_json("results.json", &results_json)?;
     crate::report::write(&dir.path, &results_json, &history)?;
     println!("{}", summary.to_text());
     print!("{report_text}");
+    for j in &expectations {
+        println!(
+            "expect {} from {:.1} s: {} ({} of {} writes invoked acknowledged{})",
+            j.expect,
+            j.from_s,
+            if j.held { "held" } else { "NOT HELD" },
+            j.acknowledged,
+            j.invoked,
+            j.first_ok_after_s
+                .map_or(String::new(), |t| format!(", the first after {t:.2} s")),
+        );
+    }
     println!("results: {}", dir.path.display());
     if let Some(Err(e)) = recovered {
         eprintln!("splitbrain: warning: {e}");
@@ -1105,6 +1161,14 @@ async fn run_async(
             verdict.as_str()
         );
         return Ok(crate::EXIT_ERROR);
+    }
+    if !missed.is_empty() {
+        eprintln!(
+            "splitbrain: {} of {} scenario expectations did not hold: exit 1",
+            missed.len(),
+            expectations.len()
+        );
+        return Ok((verdict.exit_code() as u8).max(1));
     }
     Ok(verdict.exit_code() as u8)
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cluster;
 pub mod partition;
 pub mod run;
+pub mod scenario;
 pub mod schedule;
 pub mod signal;
 pub mod skew;

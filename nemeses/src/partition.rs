@@ -57,7 +57,7 @@ impl Shape {
 pub type Grudge = Vec<Vec<usize>>;
 
 /// Cuts the nodes into `a` and the rest, both ways.
-fn split(n: usize, a: &[usize]) -> Grudge {
+pub fn split(n: usize, a: &[usize]) -> Grudge {
     (0..n)
         .map(|i| {
             let mine = a.contains(&i);

@@ -9,6 +9,7 @@ use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::cluster::Cluster;
 use crate::partition::{self, grudge};
+use crate::scenario::{Step, expect_value};
 use crate::schedule::{Action, Fault, Schedule};
 use crate::signal;
 use crate::skew::ClockNemesis;
@@ -151,6 +152,79 @@ impl Nemesis {
             self.record("heal", healed.join(", "));
         }
         errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Starts killed nodes again, or resumes paused ones, of `nodes`.
+    fn bring_back(&self, nodes: &[usize], killed: bool) -> Result<(), String> {
+        let c = self.cluster.as_ref();
+        let mut state = self.state.lock().expect("nemesis state");
+        let list = if killed { &mut state.killed } else { &mut state.paused };
+        let mut back = Vec::new();
+        for &n in nodes {
+            if let Some(i) = list.iter().position(|&k| k == n) {
+                list.remove(i);
+                if killed {
+                    c.restart(n)?;
+                } else if let Some(pid) = c.pid(n) {
+                    signal::resume(pid)?;
+                }
+                back.push(n);
+            }
+        }
+        drop(state);
+        self.record(if killed { "start" } else { "resume" }, self.names(&back));
+        Ok(())
+    }
+
+    /// Runs a scenario's steps in order from `start`, then heals; `stop` ends it
+    /// early (still healed).
+    pub fn run_scenario(&self, steps: &[Step], stop: &AtomicBool) -> Result<(), String> {
+        let mut result = Ok(());
+        for step in steps {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let done = match step {
+                Step::Wait(_) => Ok(()),
+                Step::Kill(nodes) => self.start(&Fault::Kill(nodes.clone())),
+                Step::Pause(nodes) => self.start(&Fault::Pause(nodes.clone())),
+                Step::Start(nodes) => self.bring_back(nodes, true),
+                Step::Resume(nodes) => self.bring_back(nodes, false),
+                Step::Partition { shape, pick } => self.start(&Fault::Partition {
+                    shape: *shape,
+                    pick: *pick,
+                }),
+                Step::Isolate(nodes) => {
+                    let c = self.cluster.as_ref();
+                    let g = partition::split(c.size(), nodes);
+                    let mut state = self.state.lock().expect("nemesis state");
+                    state.partitioned = true;
+                    let applied = partition::apply(c, &g);
+                    drop(state);
+                    applied.map(|()| self.record("start-partition", format!("isolate: {}", partition::describe(c, &g))))
+                }
+                Step::Clock(fault) => self.start(&Fault::Clock(fault.clone())),
+                Step::Heal => self.heal(),
+                Step::Expect { writes, within } => {
+                    self.rec.record(Op::new(
+                        Process::Nemesis,
+                        Type::Info,
+                        F::parse("expect"),
+                        expect_value(*writes, *within),
+                    ));
+                    Ok(())
+                }
+            };
+            if let Err(e) = done {
+                result = Err(e);
+                break;
+            }
+            let until = Instant::now() + step.duration();
+            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+            }
+        }
+        self.heal().and(result)
     }
 
     /// Runs the schedule from `start` until `stop`, then heals. Meant

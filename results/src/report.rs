@@ -55,6 +55,7 @@ pub fn reproduce(test: &Value) -> String {
         ("--readers", "readers"),
         ("--read-mode", "read_mode"),
         ("--resource", "resource"),
+        ("--scenario", "scenario"),
     ];
     let lock = [
         ("--ttl", "ttl_s"),
@@ -640,6 +641,30 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         );
     }
     page.push_str("</table>\n");
+    // a scenario's expectations, judged on the history
+    if let Some(expected) = results["expectations"].as_array() {
+        page.push_str(
+            "<h2>Expectations</h2>\n<table id=\"expectations\"><tr><th>from</th><th>expect</th><th>result</th>\
+             <th>writes acknowledged / invoked</th><th>first after</th></tr>\n",
+        );
+        for e in expected {
+            let held = e["held"] == true;
+            let _ = writeln!(
+                page,
+                "<tr><td>{:.1} s</td><td>{}</td><td class=\"{}\">{}</td><td>{} / {}</td><td>{}</td></tr>",
+                e["from_s"].as_f64().unwrap_or(0.0),
+                esc(&text(&e["expect"])),
+                if held { "valid" } else { "invalid" },
+                if held { "held" } else { "not held" },
+                text(&e["acknowledged"]),
+                text(&e["invoked"]),
+                e["first_ok_after_s"]
+                    .as_f64()
+                    .map_or("-".into(), |t| format!("{t:.2} s")),
+            );
+        }
+        page.push_str("</table>\n");
+    }
     let check = &results["check"];
     if let Some(keys) = check["keys"].as_array() {
         page.push_str(

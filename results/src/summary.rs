@@ -91,15 +91,20 @@ impl Summary {
         s.latency_ms_max = latencies.last().map_or(0.0, |&l| l as f64 / 1e6);
         oks.sort_unstable();
         let mut open: Option<(String, u64)> = None;
-        // measurements and notices of the clock nemesis are not faults
-        let notice = |op: &checkers::Op| op.f == F::parse("clock-offsets") || op.f == F::parse("clock-skipped");
+        // measurements and notices (the clock nemesis's, a scenario's expectations) are not faults
+        let notice = |op: &checkers::Op| {
+            ["clock-offsets", "clock-skipped", "expect"]
+                .iter()
+                .any(|f| op.f == F::parse(f))
+        };
         for op in history
             .ops
             .iter()
             .filter(|o| o.process == Process::Nemesis && !notice(o))
         {
             let t = op.time.unwrap_or(0);
-            let heal = op.f == F::parse("heal");
+            // a scenario's start and resume bring nodes back: the window closes there
+            let heal = ["heal", "start", "resume"].iter().any(|f| op.f == F::parse(f));
             let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);
             match open.take() {
                 // faults started together (a partition and a clock skew) share a window
