@@ -585,13 +585,6 @@ async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value
     serde_json::Value::Object(views)
 }
 
-/// Resolves once the run is interrupted (Ctrl-C, SIGTERM), within 50 ms.
-async fn interrupted(stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits until something accepts connections at `addr`.
 async fn wait_listening(addr: SocketAddr, within: Duration) -> Result<(), String> {
     let start = Instant::now();
@@ -721,8 +714,35 @@ pub fn run_id() -> String {
     format!("{:06x}", (nanos as u64 ^ (std::process::id() as u64) << 20) & 0xff_ffff)
 }
 
+/// Flags that the rest of the command line makes moot, said rather than ignored.
+fn moot_flags(args: &Args, plan: &Plan) {
+    let clock_flags = args.clock != "bump,strobe,drift"
+        || args.clock_clocks.is_some()
+        || args.clock_target != "one,leader,minority"
+        || args.clock_offset != 30.0
+        || args.clock_rate != 2.0
+        || args.clock_direction != DirectionArg::Both
+        || args.strobe_period != 10;
+    let clocked = match &plan.scenario {
+        Some(steps) => steps.iter().any(|s| matches!(s, Step::Clock(_))),
+        None => plan.kinds.contains(&Kind::Clock),
+    };
+    if clock_flags && !clocked {
+        eprintln!(
+            "splitbrain: warning: the --clock* flags do nothing without clock faults (--nemesis clock, or a clock step)"
+        );
+    }
+    if plan.scenario.is_some() && args.nemesis != "partition,kill,pause" {
+        eprintln!(
+            "splitbrain: warning: --nemesis {} is not used: --scenario's steps are the faults",
+            args.nemesis
+        );
+    }
+}
+
 pub fn run(args: &Args) -> Result<u8, String> {
     let plan = plan(args)?;
+    moot_flags(args, &plan);
     crate::netns::require_root()?;
     match crate::leftovers() {
         Ok(removed) if !removed.is_empty() => {
@@ -895,7 +915,7 @@ async fn run_async(
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let (mut teardown, ips, ready, resource) = tokio::select! {
         started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime) => started?,
-        () = interrupted(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
+        () = workloads::stopped(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
     };
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
 
@@ -1073,7 +1093,7 @@ async fn run_async(
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
         recovered = tokio::select! {
             r = db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)) => Some(r),
-            () = interrupted(&stop) => None,
+            () = workloads::stopped(&stop) => None,
         };
         let final_reads = async {
             match (&lock, &spec) {
@@ -1100,7 +1120,7 @@ async fn run_async(
         if recovered.is_some() {
             tokio::select! {
                 () = final_reads => {}
-                () = interrupted(&stop) => {}
+                () = workloads::stopped(&stop) => {}
             }
             membership = Some(membership_after(db.as_ref(), &ips).await);
         }

@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Record, Type, Value};
 
+/// Resolves once `stop` is set (an interrupted run), within 50 ms: for the
+/// runner's waits and the workloads' alike.
+pub async fn stopped(stop: &std::sync::atomic::AtomicBool) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// One logical process's place in a run, whatever the workload: it is bound
 /// to the node at `ip`; its ids are `first`, then `first + stride`, ... as
 /// earlier ones are retired; it records into `rec` until `stop` or `until`.

@@ -13,6 +13,6 @@ pub mod proxy;
 pub mod register;
 pub mod resource;
 
-pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair};
+pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks};
 pub use register::Register;

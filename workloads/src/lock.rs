@@ -190,13 +190,6 @@ fn pair(token: Option<i64>, v: Option<i64>) -> Value {
     Value::list(vec![int(token), int(v)])
 }
 
-/// Resolves once `stop` is set (an interrupted run), within 50 ms.
-async fn stopped(stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Pause after an error, so that a process bound to a dead node does not spin.
 const BACKOFF: Duration = Duration::from_millis(50);
 
@@ -326,7 +319,7 @@ impl LockSpec {
                     let stalled = tokio::time::sleep(self.pause());
                     tokio::select! {
                         () = stalled => {}
-                        () = stopped(&stop) => {}
+                        () = crate::client::stopped(&stop) => {}
                     }
                     proxy.freeze(false);
                     self.pauses.stall(None);
