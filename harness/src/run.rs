@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkers::{ModelKind, Options, Value};
 use nemeses::scenario::Step;
-use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks};
+use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
@@ -724,7 +724,7 @@ fn moot_flags(args: &Args, plan: &Plan) {
         || args.clock_direction != DirectionArg::Both
         || args.strobe_period != 10;
     let clocked = match &plan.scenario {
-        Some(steps) => steps.iter().any(|s| matches!(s, Step::Clock(_))),
+        Some(steps) => steps.iter().any(|s| matches!(s, Step::Fault(Fault::Clock(_)))),
         None => plan.kinds.contains(&Kind::Clock),
     };
     if clock_flags && !clocked {
@@ -755,7 +755,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let partitions = match &plan.scenario {
         Some(steps) => steps
             .iter()
-            .any(|s| matches!(s, Step::Partition { .. } | Step::Isolate(_))),
+            .any(|s| matches!(s, Step::Fault(Fault::Partition { .. } | Fault::Isolate(_)))),
         None => plan.kinds.contains(&Kind::Partition),
     };
     let iptables = partitions.then(crate::provision::iptables).transpose()?;

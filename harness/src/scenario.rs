@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use nemeses::scenario::{Step, Writes};
-use nemeses::schedule::{ClockFault, ClockShape, Clocks, Targets};
+use nemeses::schedule::{ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
 
@@ -41,10 +41,7 @@ const ACTIONS: [&str; 10] = [
 ];
 
 fn seconds(key: &str, v: &Value) -> Result<Duration, String> {
-    let s = v
-        .as_float()
-        .or_else(|| v.as_integer().map(|i| i as f64))
-        .ok_or_else(|| format!("{key} = {v}: use a number of seconds"))?;
+    let s = number(key, v).map_err(|_| format!("{key} = {v}: use a number of seconds"))?;
     if !(s.is_finite() && (0.0..=86_400.0).contains(&s)) {
         return Err(format!("{key} = {s}: use 0 to 86400 seconds"));
     }
@@ -113,17 +110,17 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
     let v = &t[action];
     Ok(match action {
         "wait" => Step::Wait(seconds("wait", v)?),
-        "kill" => Step::Kill(listed(action, v, size)?),
+        "kill" => Step::Fault(Fault::Kill(listed(action, v, size)?)),
         "start" => Step::Start(listed(action, v, size)?),
-        "pause" => Step::Pause(listed(action, v, size)?),
+        "pause" => Step::Fault(Fault::Pause(listed(action, v, size)?)),
         "resume" => Step::Resume(listed(action, v, size)?),
-        "isolate" => Step::Isolate(listed(action, v, size)?),
-        "partition" => Step::Partition {
+        "isolate" => Step::Fault(Fault::Isolate(listed(action, v, size)?)),
+        "partition" => Step::Fault(Fault::Partition {
             shape: v.as_str().and_then(Shape::parse).ok_or_else(|| {
                 format!("partition = {v}: use halves, one, majorities-ring, bridge, leader or follower")
             })?,
             pick: 0,
-        },
+        }),
         "heal" => Step::Heal,
         "expect" => Step::Expect {
             writes: match v.as_str() {
@@ -158,11 +155,11 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
                 Some(Some("both")) => Clocks::Both,
                 Some(_) => return Err("clocks: use wall, mono or both".into()),
             };
-            Step::Clock(ClockFault {
+            Step::Fault(Fault::Clock(ClockFault {
                 targets: nodes("nodes", t.get("nodes").ok_or("clock needs nodes = [...]")?, size, true)?,
                 shape,
                 clocks,
-            })
+            }))
         }
         _ => unreachable!("one of ACTIONS"),
     })
@@ -230,7 +227,7 @@ heal = true
     fn a_scenario_file_becomes_steps() {
         let steps = parse(DRILL, 3, &ClockPlan::default()).unwrap();
         assert_eq!(steps.len(), 8);
-        assert_eq!(steps[1], Step::Kill(vec![2]));
+        assert_eq!(steps[1], Step::Fault(Fault::Kill(vec![2])));
         assert_eq!(
             steps[4],
             Step::Expect {
@@ -239,7 +236,7 @@ heal = true
             }
         );
         match &steps[5] {
-            Step::Clock(c) => {
+            Step::Fault(Fault::Clock(c)) => {
                 assert_eq!(c.targets, Targets::Leader);
                 assert_eq!(
                     c.shape,

@@ -65,15 +65,16 @@ impl Nemesis {
         let c = self.cluster.as_ref();
         let mut state = self.state.lock().expect("nemesis state");
         let (f, what) = match fault {
-            Fault::Partition { shape, pick } => {
-                let g = grudge(*shape, c.size(), *pick, c.leader());
+            Fault::Partition { .. } | Fault::Isolate(_) => {
+                let (name, g) = match fault {
+                    Fault::Partition { shape, pick } => (shape.name(), grudge(*shape, c.size(), *pick, c.leader())),
+                    Fault::Isolate(nodes) => ("isolate", partition::split(c.size(), nodes)),
+                    _ => unreachable!("a partition"),
+                };
                 // set first: a partition applied halfway must still be healed
                 state.partitioned = true;
                 partition::apply(c, &g)?;
-                (
-                    "start-partition",
-                    format!("{}: {}", shape.name(), partition::describe(c, &g)),
-                )
+                ("start-partition", format!("{name}: {}", partition::describe(c, &g)))
             }
             Fault::Kill(nodes) => {
                 for &n in nodes {
@@ -186,24 +187,9 @@ impl Nemesis {
             }
             let done = match step {
                 Step::Wait(_) => Ok(()),
-                Step::Kill(nodes) => self.start(&Fault::Kill(nodes.clone())),
-                Step::Pause(nodes) => self.start(&Fault::Pause(nodes.clone())),
+                Step::Fault(fault) => self.start(fault),
                 Step::Start(nodes) => self.bring_back(nodes, true),
                 Step::Resume(nodes) => self.bring_back(nodes, false),
-                Step::Partition { shape, pick } => self.start(&Fault::Partition {
-                    shape: *shape,
-                    pick: *pick,
-                }),
-                Step::Isolate(nodes) => {
-                    let c = self.cluster.as_ref();
-                    let g = partition::split(c.size(), nodes);
-                    let mut state = self.state.lock().expect("nemesis state");
-                    state.partitioned = true;
-                    let applied = partition::apply(c, &g);
-                    drop(state);
-                    applied.map(|()| self.record("start-partition", format!("isolate: {}", partition::describe(c, &g))))
-                }
-                Step::Clock(fault) => self.start(&Fault::Clock(fault.clone())),
                 Step::Heal => self.heal(),
                 Step::Expect { writes, within } => {
                     self.rec.record(Op::new(

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use checkers::{F, History, Process, Type, Value};
 
-use crate::partition::Shape;
-use crate::schedule::ClockFault;
+use crate::schedule::Fault;
 
 /// What a scenario expects of acknowledged writes during a stretch of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,22 +32,13 @@ impl Writes {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     Wait(Duration),
-    /// SIGKILL (the node stays down until `start` or the final heal).
-    Kill(Vec<usize>),
+    /// A fault, started as the schedule starts one (a killed node stays down
+    /// until `Start` or the final heal).
+    Fault(Fault),
     /// Starts killed nodes again on their data.
     Start(Vec<usize>),
-    /// SIGSTOP.
-    Pause(Vec<usize>),
-    /// SIGCONT.
+    /// SIGCONT to paused nodes.
     Resume(Vec<usize>),
-    /// A partition shape (`pick` seeds the nodes it singles out).
-    Partition {
-        shape: Shape,
-        pick: usize,
-    },
-    /// Cuts these nodes off from the rest, both ways.
-    Isolate(Vec<usize>),
-    Clock(ClockFault),
     /// Undoes every fault in force.
     Heal,
     /// Writes `writes` for the next `within`: the step lasts that long.

@@ -45,6 +45,8 @@ pub enum Fault {
         shape: Shape,
         pick: usize,
     },
+    /// These nodes cut off from the rest, both ways (scenarios name them).
+    Isolate(Vec<usize>),
     Kill(Vec<usize>),
     Pause(Vec<usize>),
     ClientPause,
@@ -294,7 +296,7 @@ mod tests {
                     assert_eq!(i % 2, 0);
                     assert!(!nodes.is_empty() && nodes.len() <= 2, "{nodes:?}");
                 }
-                Action::Start(Fault::Partition { .. } | Fault::ClientPause | Fault::Clock(_)) => {
+                Action::Start(Fault::Partition { .. } | Fault::Isolate(_) | Fault::ClientPause | Fault::Clock(_)) => {
                     assert_eq!(i % 2, 0)
                 }
             }
