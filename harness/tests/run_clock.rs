@@ -8,18 +8,9 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::{assert_full_membership, json, results_dir, root, run_on, show};
+use common::{assert_full_membership, history, json, results_dir, root, run_on, show};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn history(results: &std::path::Path, test: &str) -> Vec<serde_json::Value> {
-    let path = results.join(test).join("latest/history.jsonl");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("history line"))
-        .collect()
-}
 
 fn nemesis_ops<'a>(h: &'a [serde_json::Value], f: &str) -> Vec<&'a serde_json::Value> {
     h.iter().filter(|o| o["process"] == "nemesis" && o["f"] == f).collect()

@@ -183,11 +183,8 @@ fn the_lock_workload_runs_in_containers() {
 
 /// The nemesis ops of a run's history: what each fault and heal did.
 fn faults(results: &Path, test: &str) -> Vec<(String, String)> {
-    let path = results.join(test).join("latest/history.jsonl");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    common::history(results, test)
+        .into_iter()
         .filter(|op| op["process"] == "nemesis")
         .map(|op| {
             (

@@ -45,11 +45,8 @@ fn a_lost_quorum_blocks_writes_and_its_return_unblocks_them() {
         e[1]
     );
     // the nodes went down and came back in the scenario's order
-    let history =
-        std::fs::read_to_string(results.join("etcd-register-scenario-quorum-loss/latest/history.jsonl")).unwrap();
-    let steps: Vec<String> = history
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let steps: Vec<String> = common::history(&results, "etcd-register-scenario-quorum-loss")
+        .into_iter()
         .filter(|op| op["process"] == "nemesis" && op["f"] != "expect")
         .map(|op| format!("{} {}", op["f"].as_str().unwrap(), op["value"].as_str().unwrap_or("")))
         .collect();

@@ -50,6 +50,16 @@ pub fn json(results: &Path, test: &str, file: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// The ops of the latest run of `test`, from its history.jsonl.
+pub fn history(results: &Path, test: &str) -> Vec<serde_json::Value> {
+    let path = results.join(test).join("latest/history.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("history line"))
+        .collect()
+}
+
 /// Asserts that after recovery every node saw the whole 3-node cluster.
 pub fn assert_full_membership(results: &serde_json::Value) {
     let m = &results["recovery"]["membership"];
