@@ -21,6 +21,14 @@ use crate::member::Member;
 use crate::netns::{Network, Node, node_paths};
 use crate::systems::{self, DynDb, NodeSpec, System};
 
+// Defaults that `moot_flags` also compares against.
+const NEMESIS: &str = "partition,kill,pause";
+const CLOCK_SHAPES: &str = "bump,strobe,drift";
+const CLOCK_TARGETS: &str = "one,leader,minority";
+const CLOCK_OFFSET: f64 = 30.0;
+const CLOCK_RATE: f64 = 2.0;
+const STROBE_PERIOD: u64 = 10;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// System under test
@@ -45,31 +53,31 @@ pub struct Args {
     /// Faults, comma-separated: partition, kill, pause, client-pause (lock
     /// workload: one holder stalls past its lease), clock (with every other fault
     /// window, see --clock); or none
-    #[arg(long, default_value = "partition,kill,pause")]
+    #[arg(long, default_value = NEMESIS)]
     pub nemesis: String,
     /// Clock faults' shapes to draw from: bump (jump by --clock-offset), strobe
     /// (flip between true time and --clock-offset every --strobe-period), drift
     /// (run --clock-rate times fast, or its inverse slow), reset (true time)
-    #[arg(long, default_value = "bump,strobe,drift")]
+    #[arg(long, default_value = CLOCK_SHAPES)]
     pub clock: String,
     /// Which clocks a clock fault skews [default: both on Go nodes (etcd, consul),
     /// wall on JVM nodes (zookeeper)]
     #[arg(long, value_enum)]
     pub clock_clocks: Option<ClocksArg>,
     /// Nodes a clock fault picks, drawn from: one, leader, minority
-    #[arg(long, default_value = "one,leader,minority")]
+    #[arg(long, default_value = CLOCK_TARGETS)]
     pub clock_target: String,
     /// Seconds a bump jumps and a strobe flips by (ms to minutes: 0.001 to 3600)
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = CLOCK_OFFSET)]
     pub clock_offset: f64,
     /// Speed of a fast drift (a slow drift runs at its inverse): 1.01 to 10
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = CLOCK_RATE)]
     pub clock_rate: f64,
     /// Which way clock faults go: forward, back, or either at random
     #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
     pub clock_direction: DirectionArg,
     /// Milliseconds between a strobe's flips
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = STROBE_PERIOD)]
     pub strobe_period: u64,
     /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
     #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower")]
@@ -716,13 +724,13 @@ pub fn run_id() -> String {
 
 /// Flags that the rest of the command line makes moot, said rather than ignored.
 fn moot_flags(args: &Args, plan: &Plan) {
-    let clock_flags = args.clock != "bump,strobe,drift"
+    let clock_flags = args.clock != CLOCK_SHAPES
         || args.clock_clocks.is_some()
-        || args.clock_target != "one,leader,minority"
-        || args.clock_offset != 30.0
-        || args.clock_rate != 2.0
+        || args.clock_target != CLOCK_TARGETS
+        || args.clock_offset != CLOCK_OFFSET
+        || args.clock_rate != CLOCK_RATE
         || args.clock_direction != DirectionArg::Both
-        || args.strobe_period != 10;
+        || args.strobe_period != STROBE_PERIOD;
     let clocked = match &plan.scenario {
         Some(steps) => steps.iter().any(|s| matches!(s, Step::Fault(Fault::Clock(_)))),
         None => plan.kinds.contains(&Kind::Clock),
@@ -732,7 +740,7 @@ fn moot_flags(args: &Args, plan: &Plan) {
             "splitbrain: warning: the --clock* flags do nothing without clock faults (--nemesis clock, or a clock step)"
         );
     }
-    if plan.scenario.is_some() && args.nemesis != "partition,kill,pause" {
+    if plan.scenario.is_some() && args.nemesis != NEMESIS {
         eprintln!(
             "splitbrain: warning: --nemesis {} is not used: --scenario's steps are the faults",
             args.nemesis
