@@ -14,6 +14,8 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
+use nix::libc;
+
 /// Clock ids by class, as bit masks over ids 0..31. Wall: REALTIME (0),
 /// REALTIME_COARSE (5), REALTIME_ALARM (8), TAI (11). Mono: MONOTONIC (1),
 /// MONOTONIC_RAW (4), MONOTONIC_COARSE (6), BOOTTIME (7), BOOTTIME_ALARM (9).
@@ -260,12 +262,17 @@ impl Class {
     /// The real clock of this class, read here (the harness's own, never skewed).
     pub fn now_ns(self) -> i64 {
         let id = match self {
-            Class::Wall => nix::time::ClockId::CLOCK_REALTIME,
-            Class::Mono => nix::time::ClockId::CLOCK_MONOTONIC,
+            Class::Wall => libc::CLOCK_REALTIME,
+            Class::Mono => libc::CLOCK_MONOTONIC,
         };
-        let t = nix::time::clock_gettime(id).expect("clock_gettime of a standard clock");
-        t.tv_sec() * 1_000_000_000 + t.tv_nsec()
+        clock_ns(id).expect("clock_gettime of a standard clock")
     }
+}
+
+/// Clock `id` read here, in ns; `None` where the kernel has no such clock.
+fn clock_ns(id: libc::clockid_t) -> Option<i64> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::from_raw(id)).ok()?;
+    Some(t.tv_sec() * 1_000_000_000 + t.tv_nsec())
 }
 
 /// A skew of one class: the fake reads `real + offset_ns + (real - anchor) * rate`.
@@ -322,10 +329,10 @@ impl Params {
             Class::Wall => WALL_IDS,
             Class::Mono => MONO_IDS,
         };
-        let since = class.now_ns() - skew.anchor_ns;
+        let base = class.now_ns();
+        let since = base - skew.anchor_ns;
         for id in (0..32).filter(|id| mask & 1 << id != 0) {
-            let now = nix::time::clock_gettime(nix::time::ClockId::from_raw(id))
-                .map_or(class.now_ns(), |t| t.tv_sec() * 1_000_000_000 + t.tv_nsec());
+            let now = clock_ns(id).unwrap_or(base);
             self.i64_at(ANCHORS + 8 * id as usize)
                 .store(now - since, Ordering::Relaxed);
         }
