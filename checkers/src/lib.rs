@@ -23,6 +23,7 @@ pub mod history;
 pub mod lock;
 pub mod model;
 pub mod op;
+pub mod recovery;
 pub mod rng;
 pub mod synth;
 pub mod value;

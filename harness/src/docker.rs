@@ -154,7 +154,7 @@ impl DockerNetwork {
             container: format!("splitbrain-{}-{name}", self.run_id),
             ip: self.ip(host),
             image: image.to_string(),
-            argv,
+            argv: Mutex::new(argv),
             binds,
             log,
             network: self.name.clone(),
@@ -255,7 +255,7 @@ pub struct Container {
     container: String,
     ip: Ipv4Addr,
     image: String,
-    argv: Vec<String>,
+    argv: Mutex<Vec<String>>,
     binds: Vec<PathBuf>,
     log: PathBuf,
     network: String,
@@ -287,11 +287,12 @@ impl Member for Container {
     fn start(&self) -> Result<(), String> {
         let mut created = self.created.lock().expect("container state");
         if !*created {
+            let argv = self.argv.lock().expect("container argv").clone();
             let body = ContainerCreateBody {
                 hostname: Some(self.name.clone()),
                 image: Some(self.image.clone()),
-                entrypoint: Some(vec![self.argv[0].clone()]),
-                cmd: Some(self.argv[1..].to_vec()),
+                entrypoint: Some(vec![argv[0].clone()]),
+                cmd: Some(argv[1..].to_vec()),
                 labels: Some(HashMap::from([(LABEL.to_string(), self.run_id.clone())])),
                 host_config: Some(HostConfig {
                     binds: Some(self.binds.iter().map(|b| format!("{0}:{0}", b.display())).collect()),
@@ -334,6 +335,22 @@ impl Member for Container {
         });
     }
 
+    fn argv(&self) -> Vec<String> {
+        self.argv.lock().expect("container argv").clone()
+    }
+
+    /// A container's command is fixed when it is created: a new one is made at
+    /// the next start (the log of this one kept).
+    fn set_argv(&self, argv: Vec<String>) {
+        let mut current = self.argv.lock().expect("container argv");
+        if *current != argv {
+            *current = argv;
+            drop(current);
+            self.remove();
+            *self.created.lock().expect("container state") = false;
+        }
+    }
+
     fn remove(&self) {
         let created = *self.created.lock().expect("container state");
         if created {
@@ -354,8 +371,11 @@ impl Member for Container {
                 })
                 .await
             });
+            // appended: a container made again (new flags) keeps its predecessor's log
             if let Ok(text) = logs {
-                let _ = std::fs::write(&self.log, text);
+                use std::io::Write;
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.log);
+                let _ = file.and_then(|mut f| f.write_all(&text));
             }
         }
         let _ = remove_container(&self.container);

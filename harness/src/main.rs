@@ -4,12 +4,14 @@ mod alloc;
 mod bench;
 mod check;
 mod docker;
+mod drill;
 mod images;
 mod member;
 mod netns;
 mod provision;
 mod report;
 mod run;
+mod runbook;
 mod scenario;
 mod serve;
 mod suite;
@@ -43,6 +45,10 @@ pub(crate) enum Command {
     /// Run a test against a real cluster: workload, faults, heal, check.
     /// Exit 0 valid, 1 invalid, 2 unknown, 3 setup error.
     Run(Box<run::Args>),
+    /// The stuck-quorum recovery drill on a real cluster: lose a minority, then
+    /// the quorum, recover with a runbook, verify. Judged by RTO, RPO and the
+    /// checks. Exit 0 all held, 1 not (the reason said), 3 error.
+    Drill(Box<drill::Args>),
     /// Run a matrix of tests from a TOML file, one after another, with one JUnit
     /// file for all. Exit 0 every test as expected, 1 one was not, 2 unknown, 3 error.
     Suite(suite::Args),
@@ -65,6 +71,12 @@ pub(crate) enum Command {
     /// A process whose clocks `bench --clock` skews (answers lines on stdin).
     #[command(hide = true)]
     ClockProbe,
+    /// `$SB_NODE` inside a drill's runbook: start, stop, kill or wait for nodes, mark steps.
+    #[command(hide = true)]
+    RunbookNode {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The lock workload's resource service; `run` starts it in a namespace of its own.
     #[command(hide = true)]
     Resource {
@@ -111,6 +123,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Drill(args) => drill::run(&args),
+        Command::RunbookNode { args } => runbook::helper(&args),
         Command::Suite(args) => suite::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Clean => clean(),

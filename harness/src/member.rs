@@ -16,6 +16,10 @@ pub trait Member: Send + Sync {
     fn start(&self) -> Result<(), String>;
     /// SIGKILL, also when stopped; its data stays.
     fn kill(&self);
+    /// Its command line, binary first.
+    fn argv(&self) -> Vec<String>;
+    /// The command line its next start runs (a runbook's flags).
+    fn set_argv(&self, argv: Vec<String>);
     /// Gone for good at teardown (a container also saves its log first).
     fn remove(&self) {
         self.kill();

@@ -251,7 +251,7 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub netns: PathBuf,
     pub log: PathBuf,
-    pub argv: Vec<String>,
+    argv: Mutex<Vec<String>>,
     child: Mutex<Option<Child>>,
 }
 
@@ -274,6 +274,12 @@ impl crate::member::Member for Node {
     fn kill(&self) {
         Node::kill(self)
     }
+    fn argv(&self) -> Vec<String> {
+        self.argv.lock().expect("node argv").clone()
+    }
+    fn set_argv(&self, argv: Vec<String>) {
+        *self.argv.lock().expect("node argv") = argv;
+    }
 }
 
 impl Node {
@@ -283,7 +289,7 @@ impl Node {
             ip,
             netns,
             log,
-            argv,
+            argv: Mutex::new(argv),
             child: Mutex::new(None),
         }
     }
@@ -301,15 +307,16 @@ impl Node {
             .open(&self.log)
             .map_err(|e| format!("{}: {e}", self.log.display()))?;
         let ns = File::open(&self.netns).map_err(|e| format!("{}: {e}", self.netns.display()))?;
-        let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
+        let argv = self.argv.lock().expect("node argv").clone();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             // its own process group: a Ctrl-C at the terminal reaches the runner, which tears down in order
             .process_group(0);
         nemeses::partition::enter_netns(&mut cmd, &ns);
-        let child = spawn_tied(cmd).map_err(|e| format!("{}: starting {}: {e}", self.name, self.argv[0]))?;
+        let child = spawn_tied(cmd).map_err(|e| format!("{}: starting {}: {e}", self.name, argv[0]))?;
         *slot = Some(child);
         Ok(())
     }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checkers::{ModelKind, Options, Value};
+use checkers::{ModelKind, Options, Record, Value};
 use nemeses::scenario::Step;
 use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Slot, Target};
+use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Set, Slot, Target};
 
 use crate::docker::DockerNetwork;
 use crate::images;
@@ -137,6 +137,25 @@ pub struct Args {
     /// workload runs as long as they take (see the README's Scenarios)
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// A scenario's `runbook` step: a runbook the system ships (etcd snapshot,
+    /// force-new-cluster; consul peers-json; zookeeper survivors) or the path of
+    /// your own script [default: the system's first]
+    #[arg(long, value_name = "NAME|FILE")]
+    pub runbook: Option<String>,
+    /// Set workload: fail when the recovery (quorum loss to the first write and
+    /// read accepted again) took longer, in seconds
+    #[arg(long, default_value_t = 300.0)]
+    pub rto: f64,
+    /// Set workload: fail when more acknowledged writes were lost [default: any
+    /// number, but never a write the newest snapshot held]
+    #[arg(long, value_name = "WRITES")]
+    pub rpo: Option<usize>,
+    /// A scenario given as text (`drill`'s shipped ones): (name, TOML).
+    #[arg(skip)]
+    pub scenario_text: Option<(String, String)>,
+    /// The results folder's test name, when not derived from the flags (`drill`).
+    #[arg(skip)]
+    pub test_name: Option<String>,
 }
 
 /// `--workload`.
@@ -146,6 +165,9 @@ pub enum WorkloadArg {
     Register,
     /// acquire, read-modify-write a resource with the token, release
     Lock,
+    /// every write a key of its own, each read back after the run: what a
+    /// recovery drill counts its RPO on
+    Set,
 }
 
 /// `--resource`.
@@ -195,7 +217,25 @@ const CHECK_TIME_LIMIT: Duration = Duration::from_secs(600);
 enum Workload {
     Register,
     Lock { fenced: bool },
+    Set,
 }
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Register => "register",
+            Workload::Lock { .. } => "lock",
+            Workload::Set => "set",
+        }
+    }
+}
+
+/// Set workload: each process's pause between ops, so that the read of every
+/// key after the run takes seconds, not minutes.
+const SET_PACE: Duration = Duration::from_millis(20);
+
+/// Set workload: how long the read of every key after the run may take.
+const READ_BACK_WITHIN: Duration = Duration::from_secs(120);
 
 /// Everything decided before anything starts, so bad input fails fast.
 struct Plan {
@@ -209,6 +249,8 @@ struct Plan {
     clock: ClockPlan,
     /// `--scenario`'s steps, in place of the schedule.
     scenario: Option<Vec<Step>>,
+    /// The runbook a scenario's `runbook` step runs.
+    runbook: Option<crate::runbook::Chosen>,
     /// The register workload's; empty for locks.
     read_mode: &'static str,
     concurrency: usize,
@@ -241,6 +283,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
         WorkloadArg::Lock => Workload::Lock {
             fenced: args.resource == ResourceArg::Fenced,
         },
+        WorkloadArg::Set => Workload::Set,
     };
     if args.nodes != 3 && args.nodes != 5 {
         return Err(format!("--nodes {}: use 3 or 5", args.nodes));
@@ -260,7 +303,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             })
             .collect::<Result<Vec<_>, _>>()?
     };
-    if kinds.contains(&Kind::ClientPause) && workload == Workload::Register {
+    if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
         return Err("--nemesis client-pause stalls a lock holder: use it with --workload lock".into());
     }
     let shapes = args
@@ -275,18 +318,27 @@ fn plan(args: &Args) -> Result<Plan, String> {
         })
         .collect::<Result<_, _>>()?;
     let clock = clock_plan(args, system)?;
-    let scenario = args
-        .scenario
-        .as_deref()
-        .map(|path| crate::scenario::read(path, args.nodes, &clock))
+    let scenario = match (&args.scenario_text, &args.scenario) {
+        (Some((name, text)), _) => {
+            Some(crate::scenario::parse(text, args.nodes, &clock).map_err(|e| format!("scenario {name}: {e}"))?)
+        }
+        (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, &clock)?),
+        (None, None) => None,
+    };
+    let needs_runbook = scenario.iter().flatten().any(|s| matches!(s, Step::Runbook { .. }));
+    let runbook = needs_runbook
+        .then(|| crate::runbook::choose(system, args.runbook.as_deref()))
         .transpose()?;
+    if !(args.rto.is_finite() && args.rto > 0.0) {
+        return Err(format!("--rto {}: give seconds, e.g. --rto 120", args.rto));
+    }
     let mut time_limit = positive("time-limit", args.time_limit)?;
     if let Some(steps) = &scenario {
         // the workload lasts as long as the steps, and a second more
         time_limit = steps.iter().map(Step::duration).sum::<Duration>() + Duration::from_secs(1);
     }
     let (registers, locks) = match workload {
-        Workload::Register => (Some(system.registers()?), None),
+        Workload::Register | Workload::Set => (Some(system.registers()?), None),
         Workload::Lock { .. } => (None, Some(system.locks()?)),
     };
     let read_mode = match (&registers, &args.read_mode) {
@@ -335,6 +387,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
         shapes,
         clock,
         scenario,
+        runbook,
         read_mode,
         concurrency,
         seed,
@@ -420,6 +473,52 @@ struct RunCluster {
     iptables: Option<nemeses::partition::Iptables>,
     /// Where a node tells its time (`System::time_url`).
     time_url: Option<(u16, &'static str)>,
+    recovery: Recovery,
+}
+
+/// What a scenario's drill steps need: the nodes' data and command lines, the
+/// runbook, and what was lost and snapshotted so far.
+struct Recovery {
+    system: &'static str,
+    dir: PathBuf,
+    members: Vec<(String, Ipv4Addr)>,
+    /// Each node's command line at the start.
+    argv: Vec<Vec<String>>,
+    data: Vec<PathBuf>,
+    rec: Arc<Recorder>,
+    start: Instant,
+    runbook: Option<crate::runbook::Chosen>,
+    lost: std::sync::Mutex<Vec<usize>>,
+    snapshots: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl RunCluster {
+    fn ips(&self) -> Vec<Ipv4Addr> {
+        self.nodes.iter().map(|n| n.ip()).collect()
+    }
+
+    /// Every node serves, with one leader, and sees exactly the nodes started.
+    async fn whole(&self) -> Result<(), String> {
+        let ips = self.ips();
+        self.db.wait_ready(&ips, Duration::from_millis(500)).await?;
+        let mut all = ips.clone();
+        all.sort();
+        for (i, view) in self.db.members(&ips).await.into_iter().enumerate() {
+            let mut seen = view?;
+            seen.sort();
+            if seen != all {
+                let names: Vec<String> = seen
+                    .iter()
+                    .map(|ip| match ips.iter().position(|x| x == ip) {
+                        Some(k) => self.nodes[k].name().to_string(),
+                        None => ip.to_string(),
+                    })
+                    .collect();
+                return Err(format!("{} sees members {}", self.nodes[i].name(), names.join(",")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Cluster for RunCluster {
@@ -442,8 +541,7 @@ impl Cluster for RunCluster {
         self.nodes[node].start()
     }
     fn leader(&self) -> Option<usize> {
-        let ips: Vec<Ipv4Addr> = self.nodes.iter().map(|n| n.ip()).collect();
-        self.handle.block_on(self.db.leader(&ips))
+        self.handle.block_on(self.db.leader(&self.ips()))
     }
     fn run_id(&self) -> String {
         self.run_id.clone()
@@ -455,6 +553,95 @@ impl Cluster for RunCluster {
         let (port, path) = self.time_url?;
         systems::http_date(self.nodes[node].ip(), port, path)
     }
+    fn lose(&self, node: usize) -> Result<(), String> {
+        let r = &self.recovery;
+        self.nodes[node].kill();
+        let data = &r.data[node];
+        let aside = data.with_extension("lost");
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::rename(data, &aside).map_err(|e| format!("{}: {e}", data.display()))?;
+        std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+        // a new machine in its place: empty, configured as the lost one was
+        self.db.argv(&NodeSpec {
+            me: node,
+            members: &r.members,
+            data_dir: data,
+            run_id: &self.run_id,
+        })?;
+        r.lost.lock().expect("lost nodes").push(node);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Value, String> {
+        let r = &self.recovery;
+        let lost = r.lost.lock().expect("lost nodes").clone();
+        let node = (0..self.nodes.len())
+            .find(|i| !lost.contains(i) && self.nodes[*i].pid().is_some())
+            .ok_or("no node is running to take a snapshot from")?;
+        let name = self.nodes[node].name();
+        let mut snapshots = r.snapshots.lock().expect("snapshots");
+        let dir = r.dir.join("drill").join("snapshots");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let file = dir.join(format!("{}-{name}.snap", snapshots.len() + 1));
+        let started = r.start.elapsed();
+        let bytes = self
+            .handle
+            .block_on(self.db.snapshot(self.nodes[node].ip(), &r.data[node], &file))
+            .map_err(|e| format!("snapshot from {name}: {e}"))?;
+        eprintln!(
+            "splitbrain: snapshot {} from {name}: {bytes} bytes after {:.1} s",
+            file.display(),
+            (r.start.elapsed() - started).as_secs_f64()
+        );
+        snapshots.push(file.clone());
+        Ok(Value::Map(
+            vec![
+                (Value::str("node"), Value::str(name)),
+                (Value::str("file"), Value::str(&file.display().to_string())),
+                (Value::str("bytes"), Value::Int(bytes as i64)),
+                (Value::str("started_ns"), Value::Int(started.as_nanos() as i64)),
+            ]
+            .into(),
+        ))
+    }
+
+    fn runbook(&self, within: Duration, stop: &AtomicBool) -> Result<String, String> {
+        let r = &self.recovery;
+        let runbook = r.runbook.as_ref().ok_or("no runbook chosen")?;
+        let lost = std::mem::take(&mut *r.lost.lock().expect("lost nodes"));
+        let snapshots = r.snapshots.lock().expect("snapshots").clone();
+        eprintln!(
+            "splitbrain: runbook {}{} (at most {} s): lost {}",
+            runbook.name,
+            if runbook.unofficial {
+                " (UNOFFICIAL: no document of the system describes it)"
+            } else {
+                ""
+            },
+            within.as_secs(),
+            lost.iter().map(|&i| self.nodes[i].name()).collect::<Vec<_>>().join(",")
+        );
+        crate::runbook::Stage {
+            runbook,
+            system: r.system,
+            db: self.db.as_ref(),
+            nodes: &self.nodes,
+            argv: &r.argv,
+            data: &r.data,
+            lost: &lost,
+            snapshots: &snapshots,
+            run_id: &self.run_id,
+            dir: &r.dir.join("drill"),
+            rec: r.rec.as_ref(),
+            handle: &self.handle,
+        }
+        .run(within, stop)
+    }
+
+    fn healthy(&self) -> Result<(), String> {
+        self.handle.block_on(self.whole())
+    }
+
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
         Ok(if lock.pauses.request() {
@@ -533,9 +720,11 @@ pub async fn start_cluster(
             }
             Runtime::Netns => String::new(),
         };
+        // all the nodes' folder, not just this data dir: a runbook may move data
+        // dirs aside and restore new ones at the same paths
         teardown
             .nodes
-            .push(network.member(i, name, argv, log, vec![data], &image));
+            .push(network.member(i, name, argv, log, vec![dir.join("nodes")], &image));
     }
     for n in &teardown.nodes {
         n.start()?;
@@ -616,6 +805,10 @@ struct NemesisThread {
 }
 
 impl NemesisThread {
+    fn done(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
     fn finish(&mut self) -> Result<(), String> {
         self.stop.store(true, Ordering::SeqCst);
         match self.handle.take() {
@@ -853,7 +1046,8 @@ async fn run_async(
         None => args.nemesis.clone(),
     };
     let test_name = match plan.workload {
-        Workload::Register => format!("{}-register-{faults}", plan.system.name()),
+        _ if args.test_name.is_some() => args.test_name.clone().unwrap_or_default(),
+        Workload::Register | Workload::Set => format!("{}-{}-{faults}", plan.system.name(), plan.workload.name()),
         Workload::Lock { fenced } => format!(
             "{}-lock-{}-{faults}",
             plan.system.name(),
@@ -865,21 +1059,24 @@ async fn run_async(
         "test.json",
         &json!({
             "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
-            "workload": if plan.workload == Workload::Register { "register" } else { "lock" }, "nemesis": args.nemesis, "partition_shapes": args.partition,
+            "workload": plan.workload.name(), "nemesis": args.nemesis, "partition_shapes": args.partition,
             "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
             "readers": args.readers,
             "read_mode": plan.read_mode, "op_timeout_s": args.op_timeout,
             "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
             "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
             "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
-            "model": if plan.workload == Workload::Register { "cas-register" } else { "lock" },
+            "model": if matches!(plan.workload, Workload::Lock { .. }) { "lock" } else { "cas-register" },
             "initial": null,
             "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
                                               Workload::Lock { fenced: false } => json!("naive"),
-                                              Workload::Register => json!(null) },
+                                              Workload::Register | Workload::Set => json!(null) },
             "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
             "iptables": iptables.as_ref().map(|t| t.program()),
-            "scenario": args.scenario.as_ref().map(|p| p.display().to_string()),
+            "scenario": match (&args.scenario_text, &args.scenario) {
+                (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
+            "runbook": plan.runbook.as_ref().map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial})),
+            "rto_s": (plan.workload == Workload::Set).then_some(args.rto), "rpo": args.rpo,
             "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
                 "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
                 "offset_s": args.clock_offset, "rate": args.clock_rate,
@@ -900,10 +1097,16 @@ async fn run_async(
             "" => String::new(),
             mode => format!(", {mode} reads"),
         },
-        match (&plan.scenario, &args.scenario) {
-            (Some(steps), Some(path)) => format!(
-                "scenario {} ({} steps in place of the fault schedule), {:.1} s",
-                path.display(),
+        match &plan.scenario {
+            Some(steps) => format!(
+                "scenario {} ({} steps in place of the fault schedule), at most {:.1} s",
+                args.scenario_text.as_ref().map_or_else(
+                    || args
+                        .scenario
+                        .as_ref()
+                        .map_or(String::new(), |p| p.display().to_string()),
+                    |(name, _)| name.clone()
+                ),
                 steps.len(),
                 plan.time_limit.as_secs_f64()
             ),
@@ -918,7 +1121,7 @@ async fn run_async(
 
     let fenced = match plan.workload {
         Workload::Lock { fenced } => Some(fenced),
-        Workload::Register => None,
+        Workload::Register | Workload::Set => None,
     };
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let (mut teardown, ips, ready, resource) = tokio::select! {
@@ -931,19 +1134,38 @@ async fn run_async(
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
     let op_timeout = Duration::from_secs_f64(args.op_timeout);
     let prefix = format!("splitbrain/{id}");
-    let spec = plan.registers.clone().map(|registers| {
-        Arc::new(Register {
-            keys: args.keys,
-            values: 5,
-            readers: args.readers as u64,
-            target: Target {
-                registers,
-                read_mode: plan.read_mode,
-                op_timeout,
-                prefix: prefix.clone(),
-            },
-        })
-    });
+    let set = plan
+        .registers
+        .clone()
+        .filter(|_| plan.workload == Workload::Set)
+        .map(|registers| {
+            Arc::new(Set::new(
+                Target {
+                    registers,
+                    read_mode: plan.read_mode,
+                    op_timeout,
+                    prefix: prefix.clone(),
+                },
+                SET_PACE,
+            ))
+        });
+    let spec = plan
+        .registers
+        .clone()
+        .filter(|_| plan.workload == Workload::Register)
+        .map(|registers| {
+            Arc::new(Register {
+                keys: args.keys,
+                values: 5,
+                readers: args.readers as u64,
+                target: Target {
+                    registers,
+                    read_mode: plan.read_mode,
+                    op_timeout,
+                    prefix: prefix.clone(),
+                },
+            })
+        });
     let lock = plan.locks.clone().zip(resource).map(|(locks, resource)| {
         Arc::new(LockSpec {
             locks,
@@ -996,6 +1218,8 @@ async fn run_async(
         );
     }
     let until = start + plan.time_limit;
+    // the workers' own stop: the run's, or a scenario that is over
+    let work_stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for p in 0..plan.concurrency {
         let ip = ips[p % ips.len()];
@@ -1004,16 +1228,27 @@ async fn run_async(
             stride: plan.concurrency as u64,
             ip,
             rec: rec.clone(),
-            stop: stop.clone(),
+            stop: work_stop.clone(),
             until,
             seed: plan.seed,
         };
-        workers.push(match (&lock, &spec) {
-            (Some(l), _) => tokio::spawn(l.clone().run_process(slot)),
-            (None, Some(r)) => tokio::spawn(r.clone().run_process(slot)),
-            (None, None) => unreachable!("a plan has registers or locks"),
+        workers.push(match (&lock, &spec, &set) {
+            (Some(l), _, _) => tokio::spawn(l.clone().run_process(slot)),
+            (_, Some(r), _) => tokio::spawn(r.clone().run_process(slot)),
+            (_, _, Some(s)) => tokio::spawn(s.clone().run_process(slot)),
+            (None, None, None) => unreachable!("a plan has registers or locks"),
         });
     }
+    if set.is_some() {
+        workers.push(tokio::spawn(sample_revisions(
+            db.clone(),
+            teardown.nodes.clone(),
+            rec.clone(),
+            work_stop.clone(),
+            until,
+        )));
+    }
+    let absolute = std::fs::canonicalize(&dir.path).map_err(|e| format!("{}: {e}", dir.path.display()))?;
     let cluster = Arc::new(RunCluster {
         run_id: id.clone(),
         nodes: teardown.nodes.clone(),
@@ -1022,6 +1257,22 @@ async fn run_async(
         lock: lock.clone(),
         iptables,
         time_url: plan.system.time_url(),
+        recovery: Recovery {
+            system: plan.system.name(),
+            members: teardown.nodes.iter().map(|n| (n.name().to_string(), n.ip())).collect(),
+            argv: teardown.nodes.iter().map(|n| n.argv()).collect(),
+            data: teardown
+                .nodes
+                .iter()
+                .map(|n| node_paths(&absolute, n.name()).1)
+                .collect(),
+            dir: absolute.clone(),
+            rec: rec.clone(),
+            start,
+            runbook: plan.runbook.clone(),
+            lost: Default::default(),
+            snapshots: Default::default(),
+        },
     });
     let schedule = Schedule::new(
         &plan.kinds,
@@ -1066,6 +1317,11 @@ async fn run_async(
         }
         if stop.load(Ordering::Relaxed) {
             nemesis_stop.store(true, Ordering::SeqCst);
+            work_stop.store(true, Ordering::SeqCst);
+        }
+        // a scenario's steps are the run: once they are done, so is the workload
+        if plan.scenario.is_some() && nemesis_thread.done() {
+            work_stop.store(true, Ordering::SeqCst);
         }
         rec.flush()?;
         let t = rec.tally();
@@ -1109,6 +1365,35 @@ async fn run_async(
                     Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
                     Err(e) => eprintln!("splitbrain: {e}"),
                 },
+                (None, None) => {
+                    if let Some(set) = set.as_ref().filter(|_| {
+                        let whole = matches!(recovered, Some(Ok(_)));
+                        if !whole {
+                            eprintln!("splitbrain: the cluster did not recover: no read-back, the RPO is unknown");
+                        }
+                        whole
+                    }) {
+                        rec.record(checkers::Op::new(
+                            checkers::Process::Nemesis,
+                            checkers::Type::Info,
+                            checkers::F::parse("read-back"),
+                            Value::Int(set.keys() as i64),
+                        ));
+                        let started = Instant::now();
+                        let back = set.read_back(&ips, 1_000_000_000, rec.clone(), READ_BACK_WITHIN).await;
+                        eprintln!(
+                            "splitbrain: read back {} of {} keys in {:.1} s{}",
+                            back.read,
+                            back.keys,
+                            started.elapsed().as_secs_f64(),
+                            if back.unread > 0 {
+                                format!(" ({} unread: no node answered)", back.unread)
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
+                }
                 (None, Some(spec)) => {
                     let mut read = 0;
                     for (i, ip) in ips.iter().enumerate() {
@@ -1122,7 +1407,6 @@ async fn run_async(
                     }
                     eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
                 }
-                (None, None) => {}
             }
         };
         if recovered.is_some() {
@@ -1144,32 +1428,78 @@ async fn run_async(
     };
     let summary = Summary::of(&history);
     let page = dir.file("report.html").display().to_string();
+    let expectations = nemeses::scenario::judge(&history);
+    let mut cases: Vec<results::junit::Case> = expectations
+        .iter()
+        .map(|j| results::junit::Case {
+            class: "scenario",
+            name: format!("expect {} from {:.1} s", j.expect, j.from_s),
+            failure: (!j.held).then(|| {
+                j.why
+                    .clone()
+                    .unwrap_or_else(|| format!("expect {}: did not hold", j.expect))
+            }),
+        })
+        .collect();
+    let drill = (plan.workload == Workload::Set).then(|| Drill::judge(&history, args, plan.runbook.as_ref()));
+    if let Some(d) = &drill {
+        cases.extend(d.cases());
+    }
     let (verdict, report_json, report_text, junit) = if lock.is_some() {
         let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
-        let junit = results::junit::lock(&test_name, &report, &page)?;
+        let junit = results::junit::suite(&test_name, &[results::junit::Check::Lock(&report)], &cases, &page)?;
         (report.verdict, json!(report), report.to_text(), junit)
     } else {
         let mut opts = Options::new(ModelKind::CasRegister);
         opts.initial = Some(Value::Nil);
         // a run never hangs in its check: past this the verdict is unknown, with the reason
         opts.time_limit = Some(CHECK_TIME_LIMIT);
-        let report = checkers::check(&history, &opts).map_err(|e| format!("history.jsonl: {e}"))?;
-        let junit = results::junit::linearizability(&test_name, &report, &page)?;
-        (report.verdict, json!(report), report.to_text(), junit)
+        let check = |h: &checkers::History| checkers::check(h, &opts).map_err(|e| format!("history.jsonl: {e}"));
+        match &drill {
+            // a recovery may lose writes by design (its RPO, judged on its own): the
+            // stretch before the loss and the one after recovery are checked apart
+            Some(d) => {
+                let before = check(&d.before)?;
+                let after = d.after.as_ref().map(check).transpose()?;
+                let mut checks = vec![results::junit::Check::Linearizability(&before, "before-loss")];
+                let mut text = format!("before the quorum loss: {}", before.to_text());
+                if let Some(a) = &after {
+                    checks.push(results::junit::Check::Linearizability(a, "after-recovery"));
+                    text.push_str(&format!("after recovery: {}", a.to_text()));
+                }
+                let junit = results::junit::suite(&test_name, &checks, &cases, &page)?;
+                let verdict = after
+                    .as_ref()
+                    .map_or(before.verdict, |a| worst(before.verdict, a.verdict));
+                let mut report_json = json!(before);
+                report_json["after_recovery"] = json!(after);
+                (verdict, report_json, text, junit)
+            }
+            None => {
+                let report = check(&history)?;
+                let junit = results::junit::suite(
+                    &test_name,
+                    &[results::junit::Check::Linearizability(&report, "linearizability")],
+                    &cases,
+                    &page,
+                )?;
+                (report.verdict, json!(report), report.to_text(), junit)
+            }
+        }
     };
     std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;
-    let expectations = nemeses::scenario::judge(&history);
     let missed: Vec<&nemeses::scenario::Judged> = expectations.iter().filter(|j| !j.held).collect();
     let results_json = json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
                               "summary": summary, "check": report_json,
-                              "expectations": (!expectations.is_empty()).then_some(&expectations)});
+                              "expectations": (!expectations.is_empty()).then_some(&expectations),
+                              "drill": drill.as_ref().map(|d| d.to_json())});
     dir.write_json("results.json", &results_json)?;
     crate::report::write(&dir.path, &results_json, &history)?;
     println!("{}", summary.to_text());
     print!("{report_text}");
     for j in &expectations {
         println!(
-            "expect {} from {:.1} s: {} ({} of {} writes invoked acknowledged{})",
+            "expect {} from {:.1} s: {} ({} of {} writes invoked acknowledged{}){}",
             j.expect,
             j.from_s,
             if j.held { "held" } else { "NOT HELD" },
@@ -1177,7 +1507,11 @@ async fn run_async(
             j.invoked,
             j.first_ok_after_s
                 .map_or(String::new(), |t| format!(", the first after {t:.2} s")),
+            j.why.as_ref().map_or(String::new(), |w| format!(": {w}")),
         );
+    }
+    if let Some(d) = &drill {
+        print!("{}", d.to_text());
     }
     println!("results: {}", dir.path.display());
     if let Some(Err(e)) = recovered {
@@ -1190,13 +1524,213 @@ async fn run_async(
         );
         return Ok(crate::EXIT_ERROR);
     }
-    if !missed.is_empty() {
-        eprintln!(
-            "splitbrain: {} of {} scenario expectations did not hold: exit 1",
-            missed.len(),
-            expectations.len()
-        );
+    let mut failed: Vec<String> = missed
+        .iter()
+        .map(|j| format!("expect {} from {:.1} s did not hold", j.expect, j.from_s))
+        .collect();
+    if let Some(d) = &drill {
+        failed.extend(d.violations.iter().cloned());
+    }
+    if !failed.is_empty() {
+        for f in &failed {
+            eprintln!("splitbrain: FAILED: {f}");
+        }
         return Ok((verdict.exit_code() as u8).max(1));
     }
     Ok(verdict.exit_code() as u8)
+}
+
+/// Set workload: each node's revision twice a second, as a client of that node
+/// sees it, so that a restore that sends it back is caught (systems that have
+/// one: etcd). Ends at once for the others.
+async fn sample_revisions(
+    db: Arc<dyn DynDb>,
+    nodes: Vec<Arc<dyn Member>>,
+    rec: Arc<Recorder>,
+    stop: Arc<AtomicBool>,
+    until: Instant,
+) -> Result<(), String> {
+    let mut any = false;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        for n in &nodes {
+            if let Some(rev) = db.revision(n.ip()).await {
+                any = true;
+                rec.record(checkers::Op::new(
+                    checkers::Process::Nemesis,
+                    checkers::Type::Info,
+                    checkers::F::parse("revision"),
+                    Value::Map(
+                        vec![
+                            (Value::str("node"), Value::str(n.name())),
+                            (Value::str("revision"), Value::Int(rev)),
+                        ]
+                        .into(),
+                    ),
+                ));
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+/// The worse of two verdicts: invalid over unknown over valid.
+fn worst(a: checkers::Verdict, b: checkers::Verdict) -> checkers::Verdict {
+    use checkers::Verdict::*;
+    match (a, b) {
+        (Invalid, _) | (_, Invalid) => Invalid,
+        (Unknown, _) | (_, Unknown) => Unknown,
+        _ => Valid,
+    }
+}
+
+/// A set-workload run judged as a recovery drill: RTO, RPO and the rest from
+/// the history, against `--rto` and `--rpo`, plus the two stretches to check.
+struct Drill {
+    measured: checkers::recovery::Recovery,
+    violations: Vec<String>,
+    /// Client ops up to the quorum loss (all of them without one).
+    before: checkers::History,
+    /// Those from the verified phase on, on keys written there.
+    after: Option<checkers::History>,
+    rto: f64,
+    rpo: Option<usize>,
+    runbook: Option<crate::runbook::Chosen>,
+    /// Each runbook step and how long it took: (what, s).
+    steps: Vec<(String, f64)>,
+}
+
+impl Drill {
+    fn judge(history: &checkers::History, args: &Args, runbook: Option<&crate::runbook::Chosen>) -> Drill {
+        use checkers::recovery::{QUORUM_LOST, VERIFIED, measure, phase_start, stretch};
+        let measured = measure(history);
+        let lost = phase_start(history, QUORUM_LOST);
+        let before = lost.map_or_else(|| history.clone(), |t| stretch(history, 0, t));
+        let after = phase_start(history, VERIFIED).map(|t| stretch(history, t, u64::MAX));
+        let violations = if lost.is_some() {
+            measured.violations(Some(args.rto), args.rpo)
+        } else {
+            measured.violations(None, args.rpo)
+        };
+        // runbook steps, each until the next (the last until the runbook ended)
+        let marks: Vec<(String, u64)> = history
+            .ops
+            .iter()
+            .filter(|o| o.process == checkers::Process::Nemesis)
+            .filter(|o| o.f == checkers::F::parse("step") || o.f == checkers::F::parse("runbook"))
+            .map(|o| (o.value.as_str().unwrap_or("").to_string(), o.time.unwrap_or(0)))
+            .collect();
+        let steps = marks
+            .windows(2)
+            .filter(|w| w[0].0 != "start" && !w[0].0.is_empty())
+            .map(|w| (w[0].0.clone(), (w[1].1 - w[0].1) as f64 / 1e9))
+            .collect();
+        Drill {
+            measured,
+            violations,
+            before,
+            after,
+            rto: args.rto,
+            rpo: args.rpo,
+            runbook: runbook.cloned(),
+            steps,
+        }
+    }
+
+    fn cases(&self) -> Vec<results::junit::Case> {
+        let m = &self.measured;
+        let about = |needle: &str| self.violations.iter().find(|v| v.contains(needle)).cloned();
+        vec![
+            results::junit::Case {
+                class: "drill",
+                name: format!(
+                    "RTO {} within {} s",
+                    m.rto_s.map_or("none".into(), |r| format!("{r:.1} s")),
+                    self.rto
+                ),
+                failure: about("RTO").or_else(|| about("no RTO")),
+            },
+            results::junit::Case {
+                class: "drill",
+                name: format!(
+                    "RPO {} writes{}",
+                    m.rpo,
+                    self.rpo.map_or(String::new(), |r| format!(" within {r}"))
+                ),
+                failure: about("RPO").or_else(|| about("newest snapshot")),
+            },
+            results::junit::Case {
+                class: "drill",
+                name: "no failed write present afterwards".into(),
+                failure: about("writes that failed"),
+            },
+            results::junit::Case {
+                class: "drill",
+                name: "revisions never go back".into(),
+                failure: about("revision went back"),
+            },
+        ]
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut v = json!(self.measured);
+        v["violations"] = json!(self.violations);
+        v["rto_limit_s"] = json!(self.rto);
+        v["rpo_limit"] = json!(self.rpo);
+        v["runbook"] = json!(
+            self.runbook
+                .as_ref()
+                .map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial}))
+        );
+        v["steps"] = json!(
+            self.steps
+                .iter()
+                .map(|(s, t)| json!({"step": s, "took_s": t}))
+                .collect::<Vec<_>>()
+        );
+        v
+    }
+
+    fn to_text(&self) -> String {
+        let m = &self.measured;
+        let s = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.2} s"));
+        let mut out = String::new();
+        if let Some(r) = &self.runbook {
+            out.push_str(&format!(
+                "runbook {}{}\n",
+                r.name,
+                if r.unofficial { " (unofficial)" } else { "" }
+            ));
+        }
+        for (step, took) in &self.steps {
+            out.push_str(&format!("  {took:>6.2} s  {step}\n"));
+        }
+        out.push_str(&format!(
+            "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",
+            s(m.quorum_lost_s),
+            s(m.detection_s),
+            s(m.rto_s),
+            self.rto
+        ));
+        out.push_str(&format!(
+            "RPO {} of {} acknowledged writes lost{}{}; {} timed out yet present; {} failed yet present; {} unread\n",
+            m.rpo,
+            m.acknowledged,
+            if m.lost.is_empty() {
+                String::new()
+            } else {
+                format!(" (keys {})", checkers::recovery::ranges(&m.lost))
+            },
+            m.acked_since_snapshot.map_or(String::new(), |n| format!(
+                "; {n} acknowledged after the newest snapshot"
+            )),
+            m.timed_out_present,
+            m.failed_present.len(),
+            m.unread
+        ));
+        out
+    }
 }

@@ -18,6 +18,13 @@
 //! [[step]]
 //! heal = true
 //! ```
+//!
+//! And for recovery drills: `phase = "quorum lost"` (names the stretch up to the
+//! next phase), `stop = ["n1"]` (SIGTERM, then SIGKILL after 20 s), `lose =
+//! ["n2"]` (killed, data discarded: only a runbook brings it back), `snapshot =
+//! true`, `runbook = true` with `within = S` (the drill's runbook, at most S
+//! seconds), and `expect = "recovered"` with `within = S` (whole again, writes
+//! and reads accepted).
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,10 +34,11 @@ use nemeses::schedule::{ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
 
-const ACTIONS: [&str; 10] = [
+const ACTIONS: [&str; 15] = [
     "wait",
     "kill",
     "start",
+    "stop",
     "pause",
     "resume",
     "isolate",
@@ -38,7 +46,14 @@ const ACTIONS: [&str; 10] = [
     "clock",
     "heal",
     "expect",
+    "phase",
+    "lose",
+    "snapshot",
+    "runbook",
 ];
+
+/// `runbook = true` without `within`: how long a runbook may take.
+const RUNBOOK_WITHIN: Duration = Duration::from_secs(180);
 
 fn seconds(key: &str, v: &Value) -> Result<Duration, String> {
     let s = number(key, v).map_err(|_| format!("{key} = {v}: use a number of seconds"))?;
@@ -90,7 +105,7 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
         return Err(format!("give exactly one action of {}", ACTIONS.join(", ")));
     };
     let allowed: &[&str] = match action {
-        "expect" => &["within"],
+        "expect" | "runbook" => &["within"],
         "clock" => &["nodes", "offset", "rate", "clocks", "period"],
         _ => &[],
     };
@@ -112,6 +127,28 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
         "wait" => Step::Wait(seconds("wait", v)?),
         "kill" => Step::Fault(Fault::Kill(listed(action, v, size)?)),
         "start" => Step::Start(listed(action, v, size)?),
+        "stop" => Step::Stop(listed(action, v, size)?),
+        "lose" => Step::Lose(listed(action, v, size)?),
+        "phase" => Step::Phase(
+            v.as_str()
+                .filter(|p| !p.trim().is_empty())
+                .ok_or_else(|| format!("phase = {v}: give the stretch a name, e.g. \"quorum lost\""))?
+                .to_string(),
+        ),
+        "snapshot" => match v.as_bool() {
+            Some(true) => Step::Snapshot,
+            _ => return Err(format!("snapshot = {v}: write snapshot = true")),
+        },
+        "runbook" => match v.as_bool() {
+            Some(true) => Step::Runbook {
+                within: t.get("within").map_or(Ok(RUNBOOK_WITHIN), |w| seconds("within", w))?,
+            },
+            _ => {
+                return Err(format!(
+                    "runbook = {v}: write runbook = true (the drill's --runbook runs)"
+                ));
+            }
+        },
         "pause" => Step::Fault(Fault::Pause(listed(action, v, size)?)),
         "resume" => Step::Resume(listed(action, v, size)?),
         "isolate" => Step::Fault(Fault::Isolate(listed(action, v, size)?)),
@@ -126,7 +163,12 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
             writes: match v.as_str() {
                 Some("ok") => Writes::Ok,
                 Some("blocked") => Writes::Blocked,
-                _ => return Err(format!("expect = {v}: use \"ok\" or \"blocked\" (writes)")),
+                Some("recovered") => Writes::Recovered,
+                _ => {
+                    return Err(format!(
+                        "expect = {v}: use \"ok\" or \"blocked\" (writes), or \"recovered\""
+                    ));
+                }
             },
             within: seconds("within", t.get("within").ok_or("expect needs within = SECONDS")?)?,
         },
@@ -258,6 +300,9 @@ heal = true
         assert!(err("[[step]]\nwait = 1\nkill = [\"n1\"]\n").contains("exactly one action"));
         assert!(err("[[step]]\nexpect = \"ok\"\n").contains("within"));
         assert!(err("[[step]]\nexpect = \"fast\"\nwithin = 1\n").contains("\"ok\" or \"blocked\""));
+        assert!(err("[[step]]\nsnapshot = 1\n").contains("snapshot = true"));
+        assert!(err("[[step]]\nphase = \"\"\n").contains("give the stretch a name"));
+        assert!(err("[[step]]\nlose = [\"n9\"]\n").contains("lose: no node \"n9\""));
         assert!(err("[[step]]\nwait = 1\nwithin = 2\n").contains("within does not go with wait"));
         assert!(err("[[steps]]\nwait = 1\n").contains("unknown key steps"));
         assert!(err("").contains("no [[step]]"));

@@ -2,6 +2,8 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// The nodes under test. Implemented by each runtime (netns, docker).
 pub trait Cluster: Send + Sync {
@@ -27,5 +29,25 @@ pub trait Cluster: Send + Sync {
     /// it does: a check, from outside, that a skew took.
     fn node_time(&self, _node: usize) -> Option<i64> {
         None
+    }
+    /// Kills the node and discards its data, keeping only its configuration: a
+    /// member lost for good, disk and all (a drill's loss). Scenarios only.
+    fn lose(&self, _node: usize) -> Result<(), String> {
+        Err("this cluster cannot lose nodes".into())
+    }
+    /// Takes a snapshot the way the recovery runbook needs it, off the cluster;
+    /// says what it took (a map: node, file, bytes).
+    fn snapshot(&self) -> Result<checkers::Value, String> {
+        Err("this cluster takes no snapshots".into())
+    }
+    /// Runs the recovery runbook against the stuck cluster within `within`
+    /// (`stop` ends it early); says how it ended, or why it failed.
+    fn runbook(&self, _within: Duration, _stop: &AtomicBool) -> Result<String, String> {
+        Err("this cluster has no runbook".into())
+    }
+    /// Whether the cluster is whole again: every configured node serves, one
+    /// leader, and each sees exactly the configured members; or why not.
+    fn healthy(&self) -> Result<(), String> {
+        Err("this cluster cannot tell its health".into())
     }
 }

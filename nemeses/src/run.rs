@@ -9,7 +9,7 @@ use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::cluster::Cluster;
 use crate::partition::{self, grudge};
-use crate::scenario::{Step, expect_value};
+use crate::scenario::{Step, Writes, expect_value, recovered_value};
 use crate::schedule::{Action, Fault, Schedule};
 use crate::signal;
 use crate::skew::ClockNemesis;
@@ -177,6 +177,58 @@ impl Nemesis {
         Ok(())
     }
 
+    /// SIGTERM to each of `nodes`, then SIGKILL to any still running after 20 s;
+    /// `Start` brings them back.
+    fn stop_gracefully(&self, nodes: &[usize]) -> Result<(), String> {
+        let c = self.cluster.as_ref();
+        let mut stopped = Vec::new();
+        for &n in nodes {
+            if let Some(pid) = c.pid(n) {
+                signal::terminate(pid)?;
+                stopped.push(n);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stopped.iter().any(|&n| c.pid(n).is_some()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for &n in &stopped {
+            if let Some(pid) = c.pid(n) {
+                signal::kill_hard(pid)?;
+            }
+        }
+        let mut state = self.state.lock().expect("nemesis state");
+        state.killed.extend(&stopped);
+        drop(state);
+        self.record("stop", self.names(&stopped));
+        Ok(())
+    }
+
+    /// Polls the cluster's health every 250 ms until it is whole or `within`
+    /// passes; records the `expect` op and the probe's answer.
+    fn await_recovery(&self, within: Duration, stop: &AtomicBool) {
+        self.rec.record(Op::new(
+            Process::Nemesis,
+            Type::Info,
+            F::parse("expect"),
+            expect_value(Writes::Recovered, within),
+        ));
+        let start = Instant::now();
+        let healthy = loop {
+            let h = self.cluster.healthy();
+            if h.is_ok() || start.elapsed() >= within || stop.load(Ordering::Relaxed) {
+                break h;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        self.rec.record(Op::new(
+            Process::Nemesis,
+            Type::Info,
+            F::parse("recovered"),
+            recovered_value(healthy, start.elapsed()),
+        ));
+    }
+
     /// Runs a scenario's steps in order from `start`, then heals; `stop` ends it
     /// early (still healed).
     pub fn run_scenario(&self, steps: &[Step], stop: &AtomicBool) -> Result<(), String> {
@@ -185,12 +237,45 @@ impl Nemesis {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+            let mut timed = true;
             let done = match step {
                 Step::Wait(_) => Ok(()),
                 Step::Fault(fault) => self.start(fault),
                 Step::Start(nodes) => self.bring_back(nodes, true),
                 Step::Resume(nodes) => self.bring_back(nodes, false),
+                Step::Stop(nodes) => self.stop_gracefully(nodes),
                 Step::Heal => self.heal(),
+                Step::Phase(name) => {
+                    self.record("phase", name.clone());
+                    Ok(())
+                }
+                Step::Lose(nodes) => nodes
+                    .iter()
+                    .try_for_each(|&n| self.cluster.lose(n))
+                    .map(|()| self.record("lose", self.names(nodes))),
+                Step::Snapshot => self.cluster.snapshot().map(|taken| {
+                    self.rec
+                        .record(Op::new(Process::Nemesis, Type::Info, F::parse("snapshot"), taken));
+                }),
+                Step::Runbook { within } => {
+                    timed = false;
+                    self.record("runbook", "start".into());
+                    // a runbook that fails is judged (the cluster is not recovered), not an error
+                    let ended = self
+                        .cluster
+                        .runbook(*within, stop)
+                        .unwrap_or_else(|e| format!("failed: {e}"));
+                    self.record("runbook", ended);
+                    Ok(())
+                }
+                Step::Expect {
+                    writes: Writes::Recovered,
+                    within,
+                } => {
+                    timed = false;
+                    self.await_recovery(*within, stop);
+                    Ok(())
+                }
                 Step::Expect { writes, within } => {
                     self.rec.record(Op::new(
                         Process::Nemesis,
@@ -205,7 +290,7 @@ impl Nemesis {
                 result = Err(e);
                 break;
             }
-            let until = Instant::now() + step.duration();
+            let until = Instant::now() + if timed { step.duration() } else { Duration::ZERO };
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
             }

@@ -17,6 +17,9 @@ pub enum Writes {
     Ok,
     /// No write invoked in the stretch is acknowledged within it (a stuck quorum).
     Blocked,
+    /// The cluster is whole again within the stretch (every node serves, the
+    /// configured membership), and a write and a read invoked in it succeed.
+    Recovered,
 }
 
 impl Writes {
@@ -24,6 +27,7 @@ impl Writes {
         match self {
             Writes::Ok => "ok",
             Writes::Blocked => "blocked",
+            Writes::Recovered => "recovered",
         }
     }
 }
@@ -41,18 +45,32 @@ pub enum Step {
     Resume(Vec<usize>),
     /// Undoes every fault in force.
     Heal,
-    /// Writes `writes` for the next `within`: the step lasts that long.
+    /// Writes `writes` for the next `within`: the step lasts that long, except
+    /// `Recovered`, which ends as soon as the cluster is whole again.
     Expect {
         writes: Writes,
+        within: Duration,
+    },
+    /// Names the stretch from here to the next phase (a band in the report).
+    Phase(String),
+    /// SIGTERM, then SIGKILL after 20 s: a graceful stop; `Start` brings them back.
+    Stop(Vec<usize>),
+    /// Killed with their data discarded: members lost for good, which only a
+    /// runbook brings back (no heal restarts them).
+    Lose(Vec<usize>),
+    /// A snapshot the way the runbook needs it, kept off the cluster.
+    Snapshot,
+    /// The recovery runbook, given at most `within`; it ends when the runbook does.
+    Runbook {
         within: Duration,
     },
 }
 
 impl Step {
-    /// How long the step itself takes (waits and expectations).
+    /// How long the step itself takes at most (waits, expectations, runbooks).
     pub fn duration(&self) -> Duration {
         match self {
-            Step::Wait(d) | Step::Expect { within: d, .. } => *d,
+            Step::Wait(d) | Step::Expect { within: d, .. } | Step::Runbook { within: d } => *d,
             _ => Duration::ZERO,
         }
     }
@@ -69,8 +87,12 @@ pub struct Judged {
     /// Writes invoked in the stretch, and how many of them were acknowledged.
     pub invoked: usize,
     pub acknowledged: usize,
-    /// From the start of the stretch to the first acknowledgement, if any.
+    /// From the start of the stretch to the first acknowledgement, if any
+    /// (`recovered`: to the first write and read both acknowledged).
     pub first_ok_after_s: Option<f64>,
+    /// Why a `recovered` did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// The `expect` op's value: `{writes: ok|blocked, within_ns: N}`.
@@ -91,61 +113,107 @@ fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     }
 }
 
-/// Judges every `expect` op of `history` on the client writes invoked in its
-/// stretch (a write is an op of f `write`; its completion is the process's next
-/// op).
-pub fn judge(history: &History) -> Vec<Judged> {
-    let ns = |t: u64| t as f64 / 1e9;
-    // each write invocation with its outcome and completion time
-    let mut writes: Vec<(u64, Option<u64>)> = Vec::new();
+/// The `recovered` op's value: whether the cluster was whole, after how long, and why not.
+pub fn recovered_value(healthy: Result<(), String>, after: Duration) -> Value {
+    let mut m = vec![
+        (Value::str("healthy"), Value::Bool(healthy.is_ok())),
+        (Value::str("after_ns"), Value::Int(after.as_nanos() as i64)),
+    ];
+    if let Err(why) = healthy {
+        m.push((Value::str("why"), Value::str(&why)));
+    }
+    Value::Map(m.into())
+}
+
+/// Client calls of f `write` or `read`: (is a write, invoked at, acknowledged at).
+fn calls(history: &History) -> Vec<(bool, u64, Option<u64>)> {
+    let mut calls: Vec<(bool, u64, Option<u64>)> = Vec::new();
     let mut open: Vec<(u64, usize)> = Vec::new();
+    let (write, read) = (F::parse("write"), F::parse("read"));
     for op in &history.ops {
         let Process::Client(p) = op.process else { continue };
         let t = op.time.unwrap_or(0);
         if op.kind == Type::Invoke {
-            if op.f == F::parse("write") {
-                open.push((p, writes.len()));
-                writes.push((t, None));
+            if op.f == write || op.f == read {
+                open.push((p, calls.len()));
+                calls.push((op.f == write, t, None));
             }
         } else if let Some(i) = open.iter().position(|(q, _)| *q == p) {
-            let (_, w) = open.swap_remove(i);
+            let (_, c) = open.swap_remove(i);
             if op.kind == Type::Ok {
-                writes[w].1 = Some(t);
+                calls[c].2 = Some(t);
             }
         }
     }
-    history
-        .ops
+    calls
+}
+
+/// Judges every `expect` op of `history` on the client writes (and, for
+/// `recovered`, reads) invoked in its stretch (an op's completion is the
+/// process's next op); `recovered` also takes the nemesis's health probe.
+pub fn judge(history: &History) -> Vec<Judged> {
+    let ns = |t: u64| t as f64 / 1e9;
+    let calls = calls(history);
+    let nemesis: Vec<&checkers::Op> = history.ops.iter().filter(|o| o.process == Process::Nemesis).collect();
+    nemesis
         .iter()
-        .filter(|o| o.process == Process::Nemesis && o.f == F::parse("expect"))
-        .filter_map(|o| {
+        .enumerate()
+        .filter(|(_, o)| o.f == F::parse("expect"))
+        .filter_map(|(i, o)| {
             let want = field(&o.value, "writes")?.as_str()?;
             let Value::Int(within) = field(&o.value, "within_ns")? else {
                 return None;
             };
             let from = o.time.unwrap_or(0);
             let to = from + *within as u64;
-            let inside: Vec<&(u64, Option<u64>)> = writes.iter().filter(|(t, _)| (from..to).contains(t)).collect();
             // acknowledged within the stretch: a write still pending at its end
             // that succeeds once the quorum is back did not succeed while blocked
-            let acked: Vec<u64> = inside
-                .iter()
-                .filter_map(|(_, done)| *done)
-                .filter(|d| *d < to)
-                .collect();
-            let first = acked.iter().min().map(|t| ns(t - from));
+            let acked = |write: bool| -> Vec<u64> {
+                calls
+                    .iter()
+                    .filter(|(w, t, _)| *w == write && (from..to).contains(t))
+                    .filter_map(|(_, _, done)| *done)
+                    .filter(|d| *d < to)
+                    .collect()
+            };
+            let writes = acked(true);
+            let invoked = calls.iter().filter(|(w, t, _)| *w && (from..to).contains(t)).count();
+            let mut first = writes.iter().min().copied();
+            let mut why = None;
             let held = match want {
-                "blocked" => acked.is_empty(),
-                _ => !acked.is_empty(),
+                "blocked" => writes.is_empty(),
+                "recovered" => {
+                    let probe = nemesis[i + 1..].iter().find(|n| n.f == F::parse("recovered"));
+                    let healthy = probe.and_then(|p| field(&p.value, "healthy")) == Some(&Value::Bool(true));
+                    if !healthy {
+                        why = Some(
+                            probe
+                                .and_then(|p| field(&p.value, "why")?.as_str().map(str::to_string))
+                                .unwrap_or_else(|| "no health probe".into()),
+                        );
+                    }
+                    let read = acked(false).into_iter().min();
+                    // recovered once both a write and a read went through
+                    first = first.zip(read).map(|(w, r)| w.max(r));
+                    if healthy && first.is_none() {
+                        why = Some("healthy, but no write and read both succeeded".into());
+                    }
+                    healthy && first.is_some()
+                }
+                _ => !writes.is_empty(),
             };
             Some(Judged {
-                expect: format!("writes {want} within {} s", ns(*within as u64)),
+                expect: match want {
+                    "recovered" => format!("recovered within {} s", ns(*within as u64)),
+                    _ => format!("writes {want} within {} s", ns(*within as u64)),
+                },
                 from_s: ns(from),
                 to_s: ns(to),
                 held,
-                invoked: inside.len(),
-                acknowledged: acked.len(),
-                first_ok_after_s: first,
+                invoked,
+                acknowledged: writes.len(),
+                first_ok_after_s: first.map(|t| ns(t - from)),
+                why,
             })
         })
         .collect()

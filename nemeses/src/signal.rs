@@ -21,3 +21,8 @@ pub fn pause(pid: u32) -> Result<(), String> {
 pub fn resume(pid: u32) -> Result<(), String> {
     send(pid, Signal::SIGCONT)
 }
+
+/// SIGTERM: a graceful stop, as an operator's `systemctl stop` does.
+pub fn terminate(pid: u32) -> Result<(), String> {
+    send(pid, Signal::SIGTERM)
+}

@@ -93,9 +93,20 @@ impl Summary {
         let mut open: Option<(String, u64)> = None;
         // measurements and notices (the clock nemesis's, a scenario's expectations) are not faults
         let notice = |op: &checkers::Op| {
-            ["clock-offsets", "clock-skipped", "expect"]
-                .iter()
-                .any(|f| op.f == F::parse(f))
+            [
+                "clock-offsets",
+                "clock-skipped",
+                "expect",
+                "phase",
+                "snapshot",
+                "runbook",
+                "step",
+                "node",
+                "read-back",
+                "revision",
+            ]
+            .iter()
+            .any(|f| op.f == F::parse(f))
         };
         for op in history
             .ops
@@ -104,7 +115,9 @@ impl Summary {
         {
             let t = op.time.unwrap_or(0);
             // a scenario's start and resume bring nodes back: the window closes there
-            let heal = ["heal", "start", "resume"].iter().any(|f| op.f == F::parse(f));
+            let heal = ["heal", "start", "resume", "recovered"]
+                .iter()
+                .any(|f| op.f == F::parse(f));
             let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);
             match open.take() {
                 // faults started together (a partition and a clock skew) share a window

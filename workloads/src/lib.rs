@@ -12,7 +12,9 @@ pub mod lock;
 pub mod proxy;
 pub mod register;
 pub mod resource;
+pub mod set;
 
 pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks};
 pub use register::Register;
+pub use set::{ReadBack, Set};

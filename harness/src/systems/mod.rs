@@ -50,6 +50,20 @@ pub trait System: Send + Sync {
     fn time_url(&self) -> Option<(u16, &'static str)> {
         None
     }
+    /// Its documented recovery paths from a lost quorum, the default first.
+    fn runbooks(&self) -> &'static [Runbook] {
+        &[]
+    }
+}
+
+/// A recovery runbook splitbrain ships: a script run as an operator's would be
+/// (see `drill`), so that what it does can be read, copied and adapted.
+#[derive(Debug)]
+pub struct Runbook {
+    pub name: &'static str,
+    pub script: &'static str,
+    /// No document of the system describes it: said wherever it is used.
+    pub unofficial: bool,
 }
 
 /// One node of a cluster to start.
@@ -82,6 +96,25 @@ pub trait Db: Send + Sync + 'static {
     fn leader(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Option<usize>> + Send;
     /// Each node's view of the membership (the members' addresses), or why it gave none.
     fn members(&self, ips: &[Ipv4Addr]) -> impl Future<Output = Vec<Result<Vec<Ipv4Addr>, String>>> + Send;
+    /// Takes a snapshot from the serving node at `ip` (its data dir
+    /// `data_dir`) into `out`, the way the system's restore takes it; its size.
+    fn snapshot(
+        &self,
+        _ip: Ipv4Addr,
+        _data_dir: &Path,
+        _out: &Path,
+    ) -> impl Future<Output = Result<u64, String>> + Send {
+        async { Err("this system takes no snapshots".to_string()) }
+    }
+    /// A number that a client of the node at `ip` must only see grow (etcd's revision).
+    fn revision(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<i64>> + Send {
+        async { None }
+    }
+    /// What a runbook needs beyond the nodes (its tools, ports), as environment
+    /// variables without their `SB_` prefix; fetches the tools if need be.
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// [`Db`] as a trait object.
@@ -93,6 +126,9 @@ pub trait DynDb: Send + Sync {
     fn wait_ready<'a>(&'a self, ips: &'a [Ipv4Addr], within: Duration) -> BoxFuture<'a, Result<Duration, String>>;
     fn leader<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Option<usize>>;
     fn members<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Vec<Result<Vec<Ipv4Addr>, String>>>;
+    fn snapshot<'a>(&'a self, ip: Ipv4Addr, data_dir: &'a Path, out: &'a Path) -> BoxFuture<'a, Result<u64, String>>;
+    fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<i64>>;
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String>;
 }
 
 impl<D: Db> DynDb for D {
@@ -116,6 +152,15 @@ impl<D: Db> DynDb for D {
     }
     fn members<'a>(&'a self, ips: &'a [Ipv4Addr]) -> BoxFuture<'a, Vec<Result<Vec<Ipv4Addr>, String>>> {
         Box::pin(Db::members(self, ips))
+    }
+    fn snapshot<'a>(&'a self, ip: Ipv4Addr, data_dir: &'a Path, out: &'a Path) -> BoxFuture<'a, Result<u64, String>> {
+        Box::pin(Db::snapshot(self, ip, data_dir, out))
+    }
+    fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<i64>> {
+        Box::pin(Db::revision(self, ip))
+    }
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
+        Db::runbook_env(self)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, System};
+use super::{DynDb, Runbook, System};
 
 /// The HTTP API's port.
 pub const PORT: u16 = 8500;
@@ -24,6 +24,13 @@ impl System for Consul {
     }
     fn time_url(&self) -> Option<(u16, &'static str)> {
         Some((8500, "/v1/status/leader"))
+    }
+    fn runbooks(&self) -> &'static [Runbook] {
+        &[Runbook {
+            name: "peers-json",
+            script: include_str!("runbooks/peers-json.sh"),
+            unofficial: false,
+        }]
     }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         Ok(Arc::new(server::ConsulDb(provision::provision(version, binary)?)))

@@ -65,6 +65,34 @@ impl Db for ConsulDb {
         })
         .await
     }
+
+    /// `consul snapshot save`: `GET /v1/snapshot` from the agent at `ip`.
+    async fn snapshot(&self, ip: Ipv4Addr, _data_dir: &Path, out: &Path) -> Result<u64, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = http
+            .get(format!("http://{ip}:{PORT}/v1/snapshot"))
+            .send()
+            .await
+            .map_err(|e| format!("{ip}: snapshot: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{ip}: snapshot: {}", resp.status()));
+        }
+        let body = resp.bytes().await.map_err(|e| format!("{ip}: snapshot: {e}"))?;
+        std::fs::write(out, &body).map_err(|e| format!("{}: {e}", out.display()))?;
+        Ok(body.len() as u64)
+    }
+
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
+        Ok(vec![
+            ("CONSUL".into(), self.0.path.display().to_string()),
+            ("HTTP_PORT".into(), PORT.to_string()),
+            ("SERVER_PORT".into(), "8300".into()),
+        ])
+    }
 }
 
 /// Writes agent `node`'s config under its data dir; returns its argv.

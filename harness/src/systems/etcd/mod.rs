@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, System};
+use super::{DynDb, Runbook, System};
 
 /// Client port; peers talk on 2380.
 pub const PORT: u16 = 2379;
@@ -24,6 +24,20 @@ impl System for Etcd {
     }
     fn time_url(&self) -> Option<(u16, &'static str)> {
         Some((2379, "/version"))
+    }
+    fn runbooks(&self) -> &'static [Runbook] {
+        &[
+            Runbook {
+                name: "snapshot",
+                script: include_str!("runbooks/snapshot.sh"),
+                unofficial: false,
+            },
+            Runbook {
+                name: "force-new-cluster",
+                script: include_str!("runbooks/force-new-cluster.sh"),
+                unofficial: false,
+            },
+        ]
     }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         Ok(Arc::new(server::EtcdDb(provision::etcd(version, binary)?)))

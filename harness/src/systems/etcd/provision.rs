@@ -104,6 +104,38 @@ fn fetched(cache: &Path, version: &str, suite: &str, packages: &[&str]) -> Resul
     Ok(Binary { path, version: found })
 }
 
+/// etcd's own tools for a runbook: etcdctl, and etcdutl where the version has
+/// it (3.5+). Beside the server binary if there, else Debian's `etcd-client` of
+/// the same version, fetched once into `$CACHE/etcd-client/<version>/`.
+pub fn tools(server: &Binary) -> Result<(PathBuf, Option<PathBuf>), String> {
+    let beside = |name: &str| server.path.parent().map(|d| d.join(name)).filter(|p| p.is_file());
+    let ctl = match beside("etcdctl") {
+        Some(p) => p,
+        None => {
+            let (suite, package) = match server.version.as_str() {
+                "3.5.16" => ("trixie", "etcd-client=3.5.16*"),
+                "3.4.23" => ("bookworm", "etcd-client/bookworm"),
+                v => {
+                    return Err(format!(
+                        "no etcdctl beside {} and none provisioned for etcd {v}: put etcdctl (and etcdutl) beside it",
+                        server.path.display()
+                    ));
+                }
+            };
+            fetched_once(
+                &cache_dir(),
+                "etcd-client",
+                &server.version,
+                suite,
+                &[package],
+                "usr/bin/etcdctl",
+            )?
+        }
+    };
+    let utl = beside("etcdutl").or_else(|| ctl.parent().map(|d| d.join("etcdutl")).filter(|p| p.is_file()));
+    Ok((ctl, utl))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,42 @@ impl Db for EtcdDb {
         })
         .await
     }
+
+    /// `snapshot save` through the maintenance API of the member at `ip`.
+    async fn snapshot(&self, ip: Ipv4Addr, _data_dir: &Path, out: &Path) -> Result<u64, String> {
+        use std::io::Write;
+        let ep = endpoint(ip);
+        let mut c = client(&ep, Duration::from_secs(10))
+            .await
+            .map_err(|e| format!("{ep}: {e}"))?;
+        let mut stream = c.snapshot().await.map_err(|e| format!("{ep}: snapshot: {e}"))?;
+        let mut file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut bytes = 0;
+        while let Some(chunk) = stream.message().await.map_err(|e| format!("{ep}: snapshot: {e}"))? {
+            file.write_all(chunk.blob())
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            bytes += chunk.blob().len() as u64;
+        }
+        file.sync_all().map_err(|e| format!("{}: {e}", out.display()))?;
+        Ok(bytes)
+    }
+
+    /// The revision in the member's status header: what its clients see.
+    async fn revision(&self, ip: Ipv4Addr) -> Option<i64> {
+        let s = ask(ip, async |c| c.status().await).await.ok()?;
+        s.header().map(|h| h.revision())
+    }
+
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
+        let (ctl, utl) = super::provision::tools(&self.0)?;
+        Ok(vec![
+            ("ETCDCTL".into(), ctl.display().to_string()),
+            // empty before 3.5: etcdctl restores then
+            ("ETCDUTL".into(), utl.map_or(String::new(), |u| u.display().to_string())),
+            ("CLIENT_PORT".into(), PORT.to_string()),
+            ("PEER_PORT".into(), PEER_PORT.to_string()),
+        ])
+    }
 }
 
 /// The address in `http://10.237.1.11:2380`.

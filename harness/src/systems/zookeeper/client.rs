@@ -89,11 +89,24 @@ impl ZooKeeper {
                 if self.sync {
                     self.client.sync(&path).await?;
                 }
-                let (data, _) = self.client.get_data(&path).await?;
-                Ok((Type::Ok, decode(&data)))
+                // a key not yet written (the set workload's) reads as nil
+                match self.client.get_data(&path).await {
+                    Ok((data, _)) => Ok((Type::Ok, decode(&data))),
+                    Err(Error::NoNode) => Ok((Type::Ok, Value::Nil)),
+                    Err(e) => Err(e),
+                }
             }
             F::Write => {
-                self.client.set_data(&path, value.to_string().as_bytes(), None).await?;
+                let data = value.to_string();
+                match self.client.set_data(&path, data.as_bytes(), None).await {
+                    Ok(_) => {}
+                    // the set workload's keys are created by their one write
+                    Err(Error::NoNode) => {
+                        let opts = CreateMode::Persistent.with_acls(Acls::anyone_all());
+                        self.client.create(&path, data.as_bytes(), &opts).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
                 Ok((Type::Ok, value.clone()))
             }
             _ => {

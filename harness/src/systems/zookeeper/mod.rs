@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, System};
+use super::{DynDb, Runbook, System};
 
 pub const PORT: u16 = 2181;
 
@@ -23,6 +23,13 @@ impl System for ZooKeeper {
     }
     fn jvm(&self) -> bool {
         true
+    }
+    fn runbooks(&self) -> &'static [Runbook] {
+        &[Runbook {
+            name: "survivors",
+            script: include_str!("runbooks/survivors.sh"),
+            unofficial: true,
+        }]
     }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         if binary.is_some() {

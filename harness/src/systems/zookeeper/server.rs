@@ -77,6 +77,37 @@ impl Db for ZooKeeperDb {
         })
         .await
     }
+
+    /// The server's data files (snapshots and transaction logs, `version-2`),
+    /// copied while it serves: ZooKeeper's snapshots are fuzzy and replayed
+    /// with the logs, so a copy of both restores (the 3.8 way).
+    async fn snapshot(&self, _ip: Ipv4Addr, data_dir: &Path, out: &Path) -> Result<u64, String> {
+        copy_tree(&data_dir.join("data/version-2"), out)
+    }
+
+    fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
+        Ok(vec![
+            ("CLIENT_PORT".into(), PORT.to_string()),
+            ("JAVA".into(), self.0.java.path.display().to_string()),
+            ("CLASSPATH".into(), self.0.classpath.clone()),
+        ])
+    }
+}
+
+/// Copies the files under `from` into a new folder `to`; the bytes copied.
+fn copy_tree(from: &Path, to: &Path) -> Result<u64, String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        bytes += if src.is_dir() {
+            copy_tree(&src, &dst)?
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", src.display()))?
+        };
+    }
+    Ok(bytes)
 }
 
 /// Writes server `node`'s zoo.cfg and myid under its data dir; returns its argv.
