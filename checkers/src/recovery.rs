@@ -47,6 +47,8 @@ pub struct Recovery {
     pub failed_present: Vec<i64>,
     /// Acknowledged writes whose key no node answered for in the read-back.
     pub unread: usize,
+    /// Keys that some nodes' linearizable reads found and others did not.
+    pub disagree: Vec<i64>,
     pub acknowledged: usize,
     /// Nodes whose revision went down between two samples: (node, from, to, at s).
     pub revision_regressions: Vec<(String, i64, i64, f64)>,
@@ -142,11 +144,11 @@ pub fn measure(history: &History) -> Recovery {
         let (w, r) = (first(&write, from)?, first(&read, from)?);
         Some(secs(w.max(r) - lost))
     });
-    // each key's one write, and what the read-back found of it
-    let mut found: BTreeMap<i64, Value> = BTreeMap::new();
+    // each key's one write, and what the read-back found of it on each node
+    let mut found: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
     for c in calls.iter().filter(|c| c.invoke.f == read && t(c.invoke) >= read_back) {
         if let (Some(k), Some(d)) = (key(c.invoke), c.done.filter(|d| d.kind == Type::Ok)) {
-            found.insert(k, d.value.clone());
+            found.entry(k).or_default().push(&d.value);
         }
     }
     let mut m = Recovery {
@@ -160,12 +162,18 @@ pub fn measure(history: &History) -> Recovery {
         timed_out_present: 0,
         failed_present: Vec::new(),
         unread: 0,
+        disagree: Vec::new(),
         acknowledged: 0,
         revision_regressions: Vec::new(),
     };
     for c in calls.iter().filter(|c| c.invoke.f == write) {
         let Some(k) = key(c.invoke) else { continue };
-        let present = found.get(&k).map(|v| *v == c.invoke.value);
+        let answers = found.get(&k);
+        // present when every node that answered has it; nodes that disagree are a violation of their own
+        let present = answers.map(|a| a.iter().all(|v| **v == c.invoke.value));
+        if answers.is_some_and(|a| a.iter().any(|v| **v == c.invoke.value) && present == Some(false)) {
+            m.disagree.push(k);
+        }
         match (c.done.map(|d| d.kind), present) {
             (Some(Type::Ok), p) => {
                 m.acknowledged += 1;
@@ -193,6 +201,7 @@ pub fn measure(history: &History) -> Recovery {
         }
     }
     m.failed_present.truncate(LISTED);
+    m.disagree.truncate(LISTED);
     // per node: revisions a client of that node sees must never go down
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     for o in nemesis(history, "revision") {
@@ -295,6 +304,12 @@ impl Recovery {
             }
             _ => {}
         }
+        if !self.disagree.is_empty() {
+            v.push(format!(
+                "the nodes disagree after recovery: some read keys {} and others do not",
+                ranges(&self.disagree)
+            ));
+        }
         if self.unread > 0 {
             v.push(format!(
                 "{} of {} acknowledged writes could not be read back: the RPO is unknown",
@@ -375,9 +390,11 @@ mod tests {
         ops.extend(write(4, 5, Type::Ok, 3500, 4000));
         ops.extend(read(5, 5, Value::Int(5), 4100, 4500));
         ops.push(nem("read-back", Value::str("all"), 6000));
-        for k in 0..6 {
-            let v = if k == 2 { Value::Nil } else { Value::Int(k) };
-            ops.extend(read(100 + k as u64, k, v, 6100 + k as u64, 6200));
+        for node in 0..2 {
+            for k in 0..6 {
+                let v = if k == 2 { Value::Nil } else { Value::Int(k) };
+                ops.extend(read(100 + 10 * node + k as u64, k, v, 6100 + k as u64, 6200));
+            }
         }
         sorted(ops)
     }
@@ -433,6 +450,27 @@ mod tests {
     }
 
     #[test]
+    fn nodes_that_disagree_after_recovery_are_caught() {
+        let mut h = drill(300);
+        // one node's read-back of key 1 finds nothing
+        let i = h
+            .ops
+            .iter()
+            .rposition(|o| o.key == Some(Value::Int(1)) && o.kind == Type::Ok)
+            .unwrap();
+        h.ops[i].value = Value::Nil;
+        let m = measure(&h);
+        assert_eq!(m.disagree, vec![1]);
+        assert_eq!(m.rpo, 2, "not found on every node: counted lost too");
+        let v = m.violations(None, None);
+        assert!(
+            v.iter()
+                .any(|x| x.contains("the nodes disagree after recovery: some read keys 1")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn keys_read_as_ranges() {
         assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
         assert_eq!(ranges(&[]), "");
@@ -449,6 +487,6 @@ mod tests {
             .map(key)
             .collect();
         assert!(keys.iter().all(|k| *k == Some(5)), "{keys:?}");
-        assert_eq!(keys.len(), 6, "the write, the read and the read-back of key 5");
+        assert_eq!(keys.len(), 8, "the write, the read and the two read-backs of key 5");
     }
 }

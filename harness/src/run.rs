@@ -1077,6 +1077,7 @@ async fn run_async(
                 (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
             "runbook": plan.runbook.as_ref().map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial})),
             "rto_s": (plan.workload == Workload::Set).then_some(args.rto), "rpo": args.rpo,
+            "drill": args.scenario_text.as_ref().map(|(name, _)| name),
             "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
                 "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
                 "offset_s": args.clock_offset, "rate": args.clock_rate,
@@ -1381,16 +1382,16 @@ async fn run_async(
                         ));
                         let started = Instant::now();
                         let back = set.read_back(&ips, 1_000_000_000, rec.clone(), READ_BACK_WITHIN).await;
+                        let per_node: Vec<String> = back
+                            .iter()
+                            .enumerate()
+                            .map(|(i, b)| format!("n{} {}", i + 1, b.read))
+                            .collect();
                         eprintln!(
-                            "splitbrain: read back {} of {} keys in {:.1} s{}",
-                            back.read,
-                            back.keys,
+                            "splitbrain: read back {} keys from each node in {:.1} s: {}",
+                            set.keys(),
                             started.elapsed().as_secs_f64(),
-                            if back.unread > 0 {
-                                format!(" ({} unread: no node answered)", back.unread)
-                            } else {
-                                String::new()
-                            }
+                            per_node.join(", ")
                         );
                     }
                 }

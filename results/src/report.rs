@@ -37,6 +37,27 @@ fn text(v: &Value) -> String {
 
 /// The command that runs this test again, from test.json.
 pub fn reproduce(test: &Value) -> String {
+    // a drill through a shipped scenario is `drill` again
+    if !test["drill"].is_null() {
+        let mut cmd = format!(
+            "splitbrain drill --system {} --nodes {} --runbook {} --rto {} --seed {}",
+            text(&test["system"]),
+            text(&test["nodes"]),
+            text(
+                &test["runbook"]["file"]
+                    .as_str()
+                    .map_or(test["runbook"]["name"].clone(), Value::from)
+            ),
+            text(&test["rto_s"]),
+            text(&test["seed"]),
+        );
+        for (flag, field) in [("--rpo", "rpo"), ("--version", "version"), ("--runtime", "runtime")] {
+            if !test[field].is_null() {
+                let _ = write!(cmd, " {flag} {}", text(&test[field]));
+            }
+        }
+        return cmd;
+    }
     let mut cmd = format!(
         "splitbrain run --system {} --workload {} --nemesis {} --time-limit {} --nodes {} --seed {}",
         text(&test["system"]),
@@ -56,6 +77,8 @@ pub fn reproduce(test: &Value) -> String {
         ("--read-mode", "read_mode"),
         ("--resource", "resource"),
         ("--scenario", "scenario"),
+        ("--rto", "rto_s"),
+        ("--rpo", "rpo"),
     ];
     let lock = [
         ("--ttl", "ttl_s"),
@@ -80,7 +103,9 @@ pub fn reproduce(test: &Value) -> String {
                 .filter(|_| locked)
                 .map(|&(flag, field)| (flag, &test[field])),
         )
-        .chain(clock.iter().map(|&(flag, field)| (flag, &test["clock"][field])));
+        .chain(clock.iter().map(|&(flag, field)| (flag, &test["clock"][field])))
+        .chain(std::iter::once(("--runbook", &test["runbook"]["name"])).filter(|_| test["runbook"]["file"].is_null()))
+        .chain(std::iter::once(("--runbook", &test["runbook"]["file"])));
     for (flag, v) in given {
         match v {
             Value::Null => {}
@@ -91,6 +116,168 @@ pub fn reproduce(test: &Value) -> String {
         }
     }
     cmd
+}
+
+/// A scenario's phases (start s, end s, name), from its `phase` ops; the last
+/// one runs to the end of the history.
+fn phases(history: &History) -> Vec<(f64, f64, String)> {
+    let end = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
+    let starts: Vec<(f64, String)> = history
+        .ops
+        .iter()
+        .filter(|o| o.process == Process::Nemesis && o.f.as_str() == "phase")
+        .map(|o| (secs(o), text(&o.value.to_json())))
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, (from, name))| (*from, starts.get(i + 1).map_or(end, |n| n.0), name.clone()))
+        .collect()
+}
+
+/// Writes acknowledged and not (failed or timed out) per second, with the drill's
+/// quorum loss and recovery marked.
+fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) -> String {
+    let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
+    let bucket = (span / 120.0).max(0.25);
+    let n = (span / bucket).ceil() as usize + 1;
+    let mut counts = vec![[0usize; 2]; n];
+    let read_back = history
+        .ops
+        .iter()
+        .find(|o| o.process == Process::Nemesis && o.f.as_str() == "read-back")
+        .map_or(f64::MAX, secs);
+    for (_, inv, done) in calls(history) {
+        let Some(done) = done.filter(|_| inv.f.as_str() == "write" && secs(inv) < read_back) else {
+            continue;
+        };
+        let b = ((secs(done) / bucket) as usize).min(n - 1);
+        counts[b][(done.kind != Type::Ok) as usize] += 1;
+    }
+    let rate = |k: usize| {
+        (0..n)
+            .map(|i| ((i as f64 + 0.5) * bucket, counts[i][k] as f64 / bucket))
+            .collect()
+    };
+    let d = &results["drill"];
+    let mut marks = Vec::new();
+    if let Some(lost) = d["quorum_lost_s"].as_f64() {
+        marks.push((lost, "quorum lost".to_string()));
+        if let Some(rto) = d["rto_s"].as_f64() {
+            marks.push((lost + rto, format!("RTO {rto:.1} s, RPO {} writes", text(&d["rpo"]))));
+        }
+    }
+    plot_marked(
+        "Writes per second",
+        "writes/s",
+        span,
+        &[
+            ("acknowledged".to_string(), "#2a9d8f", rate(0)),
+            ("failed or timed out".to_string(), "#d62828", rate(1)),
+        ],
+        bands,
+        &marks,
+    )
+}
+
+/// The drill's measures, its runbook's steps and what failed.
+fn drill_table(d: &Value) -> String {
+    let mut page = String::from("<h2>Recovery drill</h2>\n<table id=\"drill\">\n");
+    let secs_or = |v: &Value| v.as_f64().map_or("none".to_string(), |s| format!("{s:.2} s"));
+    let keys = |v: &Value| {
+        let k: Vec<i64> = v.as_array().into_iter().flatten().filter_map(Value::as_i64).collect();
+        if k.is_empty() {
+            String::new()
+        } else {
+            format!(" (keys {})", checkers::recovery::ranges(&k))
+        }
+    };
+    let rows = [
+        (
+            "runbook",
+            format!(
+                "{}{}",
+                text(&d["runbook"]["name"]),
+                if d["runbook"]["unofficial"] == true {
+                    " (unofficial)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        ("quorum lost at", secs_or(&d["quorum_lost_s"])),
+        ("detected after", secs_or(&d["detection_s"])),
+        (
+            "RTO",
+            format!("{} (limit {} s)", secs_or(&d["rto_s"]), text(&d["rto_limit_s"])),
+        ),
+        (
+            "RPO",
+            format!(
+                "{} of {} acknowledged writes lost{}{}",
+                text(&d["rpo"]),
+                text(&d["acknowledged"]),
+                keys(&d["lost"]),
+                d["rpo_limit"]
+                    .as_u64()
+                    .map_or(String::new(), |l| format!(" (limit {l})"))
+            ),
+        ),
+        (
+            "acknowledged after the newest snapshot",
+            d["acked_since_snapshot"]
+                .as_u64()
+                .map_or("no snapshot".into(), |n| n.to_string()),
+        ),
+        ("timed out, yet present", text(&d["timed_out_present"])),
+        (
+            "failed, yet present",
+            format!(
+                "{}{}",
+                d["failed_present"].as_array().map_or(0, Vec::len),
+                keys(&d["failed_present"])
+            ),
+        ),
+        (
+            "nodes disagreeing",
+            format!(
+                "{}{}",
+                d["disagree"].as_array().map_or(0, Vec::len),
+                keys(&d["disagree"])
+            ),
+        ),
+        (
+            "revisions gone back",
+            d["revision_regressions"].as_array().map_or(0, Vec::len).to_string(),
+        ),
+    ];
+    for (label, value) in rows {
+        let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&value));
+    }
+    page.push_str("</table>\n");
+    if let Some(steps) = d["steps"].as_array().filter(|s| !s.is_empty()) {
+        page.push_str("<h3>Runbook steps</h3>\n<table id=\"steps\"><tr><th>step</th><th>took</th></tr>\n");
+        for st in steps {
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(&text(&st["step"])),
+                secs_or(&st["took_s"])
+            );
+        }
+        page.push_str("</table>\n");
+    }
+    let violations: Vec<&Value> = d["violations"].as_array().into_iter().flatten().collect();
+    page.push_str(&if violations.is_empty() {
+        "<p id=\"drill-verdict\" class=\"valid\">every drill measure held</p>\n".to_string()
+    } else {
+        let items: Vec<String> = violations
+            .iter()
+            .map(|v| format!("<li>{}</li>", esc(&text(v))))
+            .collect();
+        format!("<ul id=\"drill-verdict\" class=\"invalid\">{}</ul>\n", items.join(""))
+    });
+    page
 }
 
 /// Fault windows (start s, end s, what) from the run's summary.
@@ -137,6 +324,18 @@ type Series<'a> = (String, &'a str, Vec<(f64, f64)>);
 /// SVG of series over time (seconds), with the fault windows as bands behind. The
 /// y range always takes in 0; signed series (clock offsets) get a zero line.
 fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f64, String)]) -> String {
+    plot_marked(title, unit, span, series, bands, &[])
+}
+
+/// [`plot`] with vertical lines at `marks` (seconds, label).
+fn plot_marked(
+    title: &str,
+    unit: &str,
+    span: f64,
+    series: &[Series],
+    bands: &[(f64, f64, String)],
+    marks: &[(f64, String)],
+) -> String {
     let (ymin, ymax) = series
         .iter()
         .flat_map(|(_, _, pts)| pts.iter().map(|p| p.1))
@@ -203,6 +402,18 @@ fn plot(title: &str, unit: &str, span: f64, series: &[Series], bands: &[(f64, f6
             svg,
             "<polyline class=\"series\" data-name=\"{name}\" fill=\"none\" stroke=\"{color}\"{dash} stroke-width=\"1.5\" points=\"{}\"><title>{name}</title></polyline>",
             path.join(" ")
+        );
+    }
+    for (t, label) in marks {
+        let _ = writeln!(
+            svg,
+            "<g class=\"mark\"><line x1=\"{0:.1}\" y1=\"10\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#264653\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\
+             <text x=\"{2:.1}\" y=\"{3}\" font-size=\"11\" fill=\"#264653\">{4}</text></g>",
+            x(*t),
+            H - 20.0,
+            x(*t) + 3.0,
+            H - 28.0,
+            esc(label)
         );
     }
     svg.push_str("</svg>\n");
@@ -573,7 +784,11 @@ fn op_line(v: &Value) -> String {
 /// The whole page.
 pub fn render(test: &Value, results: &Value, history: &History) -> String {
     let verdict = text(&results["verdict"]);
-    let bands = faults(results);
+    // a scenario with phases draws them; otherwise the fault windows
+    let bands = match phases(history) {
+        p if p.is_empty() => faults(results),
+        p => p,
+    };
     let mut page = String::new();
     let _ = write!(
         page,
@@ -610,12 +825,15 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         ("runtime", "runtime"),
         ("workload", "workload"),
         ("nemesis", "nemesis"),
+        ("scenario", "scenario"),
         ("seed", "seed"),
         ("read mode", "read_mode"),
         ("resource", "resource"),
         ("run id", "run_id"),
     ] {
-        if !test[field].is_null() && test[field] != "" {
+        // a scenario's steps are its faults: --nemesis played no part
+        let moot = field == "nemesis" && !test["scenario"].is_null();
+        if !moot && !test[field].is_null() && test[field] != "" {
             let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&text(&test[field])));
         }
     }
@@ -626,6 +844,10 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
             .as_str()
             .map_or_else(|| reproduce(test), str::to_string))
     );
+    if !results["drill"].is_null() {
+        page.push_str(&drill_plot(history, results, &bands));
+        page.push_str(&drill_table(&results["drill"]));
+    }
     page.push_str(&time_plots(history, &bands));
     page.push_str(
         "<h2>Faults</h2>\n<table id=\"faults\"><tr><th>from</th><th>to</th><th>what</th><th>no ok op for</th></tr>\n",

@@ -31,10 +31,10 @@ const BACKOFF: Duration = Duration::from_millis(50);
 /// How many of the latest acknowledged keys a read picks from.
 const RECENT: u64 = 16;
 
-/// How many keys each connection of the final read-back reads.
+/// Connections per node in the read of every key after the run.
 const READERS_PER_NODE: usize = 4;
 
-/// What the read of every key after recovery found.
+/// What the read of every key from one node after recovery found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReadBack {
     pub keys: u64,
@@ -120,11 +120,17 @@ impl Set {
         Ok(())
     }
 
-    /// Reads every key written, in the system's strongest read mode, from
-    /// several connections to each of `ips` at once, as processes from `base`
-    /// on; a key whose read fails is tried on the next connection, up to one
-    /// try per connection, each bounded by the op timeout, all by `within`.
-    pub async fn read_back(&self, ips: &[Ipv4Addr], base: u64, rec: Arc<dyn Record>, within: Duration) -> ReadBack {
+    /// Reads every key written from each node of `ips` on its own, in the
+    /// system's strongest read mode, from several connections per node at
+    /// once, as processes from `base` on; a read that fails is tried once more
+    /// on a fresh connection; all within `within`. One answer per node.
+    pub async fn read_back(
+        &self,
+        ips: &[Ipv4Addr],
+        base: u64,
+        rec: Arc<dyn Record>,
+        within: Duration,
+    ) -> Vec<ReadBack> {
         let deadline = Instant::now() + within;
         let strongest = Target {
             read_mode: self.target.registers.read_modes()[0],
@@ -135,23 +141,22 @@ impl Set {
         let mut tasks = Vec::new();
         for lane in 0..lanes {
             let (target, rec) = (strongest.clone(), rec.clone());
-            let ips = ips.to_vec();
+            let ip = ips[lane % ips.len()];
+            let first = (lane / ips.len()) as u64;
             tasks.push(tokio::spawn(async move {
                 let mut read = 0;
                 let mut process = base + lane as u64;
-                let mut clients: Vec<Option<Client>> = (0..ips.len()).map(|_| None).collect();
-                for k in (lane as u64..keys).step_by(lanes) {
+                let mut client: Option<Client> = None;
+                for k in (first..keys).step_by(READERS_PER_NODE) {
                     if Instant::now() >= deadline {
                         break;
                     }
                     let key = Value::Int(k as i64);
-                    // each node in turn, starting with this lane's own
-                    for attempt in 0..ips.len() {
-                        let n = (lane + attempt) % ips.len();
-                        if clients[n].is_none() {
-                            clients[n] = target.connect(ips[n], 0).await.ok();
+                    for _try in 0..2 {
+                        if client.is_none() {
+                            client = target.connect(ip, 0).await.ok();
                         }
-                        let Some(c) = clients[n].as_mut() else { continue };
+                        let Some(c) = client.as_mut() else { continue };
                         let p = Process::Client(process);
                         rec.record(Op::new(p, Type::Invoke, F::Read, Value::Nil).with_key(key.clone()));
                         let (outcome, v) = c.invoke(target.op_timeout, &F::Read, &key, &Value::Nil).await;
@@ -160,21 +165,23 @@ impl Set {
                             read += 1;
                             break;
                         }
-                        clients[n] = None;
+                        client = None;
                         process += lanes as u64;
                     }
                 }
                 read
             }));
         }
-        let mut read = 0;
-        for t in tasks {
-            read += t.await.unwrap_or(0);
+        let mut read = vec![0; ips.len()];
+        for (lane, t) in tasks.into_iter().enumerate() {
+            read[lane % ips.len()] += t.await.unwrap_or(0);
         }
-        ReadBack {
-            keys,
-            read,
-            unread: keys - read,
-        }
+        read.into_iter()
+            .map(|read| ReadBack {
+                keys,
+                read,
+                unread: keys - read,
+            })
+            .collect()
     }
 }
