@@ -83,6 +83,8 @@ fn run_args(args: &Args) -> Result<run::Args, String> {
     flag("rto", args.rto.to_string());
     flag("results", args.results.display().to_string());
     flag("op-timeout", args.op_timeout.to_string());
+    // the scenario's own `expect recovered` waited already: no long wait after it
+    flag("recovery-time", "10".into());
     flag("runbook", args.runbook.clone().unwrap_or_else(|| runbook.name.clone()));
     flag(
         "runtime",

@@ -1435,11 +1435,7 @@ async fn run_async(
         .map(|j| results::junit::Case {
             class: "scenario",
             name: format!("expect {} from {:.1} s", j.expect, j.from_s),
-            failure: (!j.held).then(|| {
-                j.why
-                    .clone()
-                    .unwrap_or_else(|| format!("expect {}: did not hold", j.expect))
-            }),
+            failure: (!j.held).then(|| j.failure()),
         })
         .collect();
     let drill = (plan.workload == Workload::Set).then(|| Drill::judge(&history, args, plan.runbook.as_ref()));
@@ -1525,10 +1521,7 @@ async fn run_async(
         );
         return Ok(crate::EXIT_ERROR);
     }
-    let mut failed: Vec<String> = missed
-        .iter()
-        .map(|j| format!("expect {} from {:.1} s did not hold", j.expect, j.from_s))
-        .collect();
+    let mut failed: Vec<String> = missed.iter().map(|j| j.failure()).collect();
     if let Some(d) = &drill {
         failed.extend(d.violations.iter().cloned());
     }

@@ -87,7 +87,11 @@ fn an_expectation_that_does_not_hold_fails_the_run() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("NOT HELD"), "{out}");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("1 of 1 scenario expectations did not hold"), "{err}");
+    // the step that failed is named, with what it saw
+    assert!(
+        err.contains("FAILED: step 2 (from ") && err.contains("expected writes blocked within 3 s, but"),
+        "{err}"
+    );
 }
 
 #[test]

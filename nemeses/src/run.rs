@@ -206,12 +206,12 @@ impl Nemesis {
 
     /// Polls the cluster's health every 250 ms until it is whole or `within`
     /// passes; records the `expect` op and the probe's answer.
-    fn await_recovery(&self, within: Duration, stop: &AtomicBool) {
+    fn await_recovery(&self, within: Duration, step: usize, stop: &AtomicBool) {
         self.rec.record(Op::new(
             Process::Nemesis,
             Type::Info,
             F::parse("expect"),
-            expect_value(Writes::Recovered, within),
+            expect_value(Writes::Recovered, within, step),
         ));
         let start = Instant::now();
         let healthy = loop {
@@ -233,7 +233,7 @@ impl Nemesis {
     /// early (still healed).
     pub fn run_scenario(&self, steps: &[Step], stop: &AtomicBool) -> Result<(), String> {
         let mut result = Ok(());
-        for step in steps {
+        for (i, step) in steps.iter().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -273,7 +273,7 @@ impl Nemesis {
                     within,
                 } => {
                     timed = false;
-                    self.await_recovery(*within, stop);
+                    self.await_recovery(*within, i + 1, stop);
                     Ok(())
                 }
                 Step::Expect { writes, within } => {
@@ -281,7 +281,7 @@ impl Nemesis {
                         Process::Nemesis,
                         Type::Info,
                         F::parse("expect"),
-                        expect_value(*writes, *within),
+                        expect_value(*writes, *within, i + 1),
                     ));
                     Ok(())
                 }

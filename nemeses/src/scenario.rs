@@ -93,14 +93,33 @@ pub struct Judged {
     /// Why a `recovered` did not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// Its step in the scenario, from 1.
+    pub step: usize,
 }
 
-/// The `expect` op's value: `{writes: ok|blocked, within_ns: N}`.
-pub fn expect_value(writes: Writes, within: Duration) -> Value {
+impl Judged {
+    /// One line on an expectation that did not hold, naming its step.
+    pub fn failure(&self) -> String {
+        let what = match self.expect.strip_prefix("recovered ") {
+            Some(within) => format!("not recovered {within}"),
+            None => format!(
+                "expected {}, but {} of {} acknowledged",
+                self.expect, self.acknowledged, self.invoked
+            ),
+        };
+        let why = self.why.as_ref().map_or(String::new(), |w| format!(": {w}"));
+        format!("step {} (from {:.1} s): {what}{why}", self.step, self.from_s)
+    }
+}
+
+/// The `expect` op's value: `{writes: ok|blocked|recovered, within_ns: N, step: K}`
+/// (K counts the scenario's steps from 1).
+pub fn expect_value(writes: Writes, within: Duration, step: usize) -> Value {
     Value::Map(
         vec![
             (Value::str("writes"), Value::str(writes.name())),
             (Value::str("within_ns"), Value::Int(within.as_nanos() as i64)),
+            (Value::str("step"), Value::Int(step as i64)),
         ]
         .into(),
     )
@@ -123,6 +142,22 @@ pub fn recovered_value(healthy: Result<(), String>, after: Duration) -> Value {
         m.push((Value::str("why"), Value::str(&why)));
     }
     Value::Map(m.into())
+}
+
+/// `s` cut to about `max` bytes, in the middle, at char boundaries.
+fn shortened(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut head = max / 2;
+    while !s.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = s.len() - max / 2;
+    while !s.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{} ... {}", &s[..head], &s[tail..])
 }
 
 /// Client calls of f `write` or `read`: (is a write, invoked at, acknowledged at).
@@ -213,7 +248,11 @@ pub fn judge(history: &History) -> Vec<Judged> {
                 invoked,
                 acknowledged: writes.len(),
                 first_ok_after_s: first.map(|t| ns(t - from)),
-                why,
+                why: why.map(|w| shortened(&w, 300)),
+                step: match field(&o.value, "step") {
+                    Some(Value::Int(k)) => *k as usize,
+                    _ => 0,
+                },
             })
         })
         .collect()
@@ -241,7 +280,7 @@ mod tests {
                     Process::Nemesis,
                     Type::Info,
                     F::parse("expect"),
-                    expect_value(writes, Duration::from_secs(1)),
+                    expect_value(writes, Duration::from_secs(1), 1),
                 ),
                 ms,
             )
@@ -274,5 +313,9 @@ mod tests {
         assert_eq!((j[1].invoked, j[1].acknowledged), (2, 0));
         assert!(!j[2].held, "an acknowledged write while blocked is expected");
         assert_eq!(j[2].expect, "writes blocked within 1 s");
+        assert_eq!(
+            j[2].failure(),
+            "step 1 (from 3.0 s): expected writes blocked within 1 s, but 1 of 1 acknowledged"
+        );
     }
 }
