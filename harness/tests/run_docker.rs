@@ -273,3 +273,32 @@ fn a_missing_image_is_one_clear_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("images build") && err.contains("--runtime netns"), "{err}");
 }
+
+#[test]
+fn an_etcd_drill_on_containers_restores_re_created_members() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let results = results_dir("docker-drill");
+    // force-new-cluster starts members with other flags: containers made anew
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["drill", "--system", "etcd", "--runtime", "docker", "--seed", "6"])
+        .args(["--runbook", "force-new-cluster", "--results"])
+        .arg(&results)
+        .output()
+        .expect("drill");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = json(&results, "etcd-drill-force-new-cluster", "results.json");
+    assert_eq!(r["drill"]["violations"], serde_json::json!([]), "{}", r["drill"]);
+    assert!(r["drill"]["rto_s"].as_f64().is_some(), "{}", r["drill"]);
+    common::assert_full_membership(&r);
+    assert_eq!(leftovers(), Vec::<String>::new());
+    // each member's log holds the containers it ran in, one after another
+    let log = std::fs::read_to_string(results.join("etcd-drill-force-new-cluster/latest/nodes/n1.log")).unwrap();
+    assert!(
+        log.contains("\"force-new-cluster\":true") && log.contains("\"force-new-cluster\":false"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+}

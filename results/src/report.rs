@@ -135,6 +135,15 @@ fn phases(history: &History) -> Vec<(f64, f64, String)> {
         .collect()
 }
 
+/// When a drill's read of every key began (seconds), or never.
+fn read_back_at(history: &History) -> f64 {
+    history
+        .ops
+        .iter()
+        .find(|o| o.process == Process::Nemesis && o.f.as_str() == "read-back")
+        .map_or(f64::MAX, secs)
+}
+
 /// Writes acknowledged and not (failed or timed out) per second, with the drill's
 /// quorum loss and recovery marked.
 fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) -> String {
@@ -142,11 +151,7 @@ fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) 
     let bucket = (span / 120.0).max(0.25);
     let n = (span / bucket).ceil() as usize + 1;
     let mut counts = vec![[0usize; 2]; n];
-    let read_back = history
-        .ops
-        .iter()
-        .find(|o| o.process == Process::Nemesis && o.f.as_str() == "read-back")
-        .map_or(f64::MAX, secs);
+    let read_back = read_back_at(history);
     for (_, inv, done) in calls(history) {
         let Some(done) = done.filter(|_| inv.f.as_str() == "write" && secs(inv) < read_back) else {
             continue;
@@ -431,7 +436,9 @@ fn plot_marked(
 /// Throughput (ok / fail / info completions per second) and latency (p50, p99 of
 /// ok ops) per time bucket, then the clock offsets if a clock fault ran.
 fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
-    let calls = calls(history);
+    // a drill's read of every key afterwards is no part of the run's throughput
+    let read_back = read_back_at(history);
+    let calls: Vec<_> = calls(history).into_iter().filter(|(_, inv, _)| secs(inv) < read_back).collect();
     let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
     let bucket = (span / 120.0).max(0.25);
     let n = (span / bucket).ceil() as usize + 1;
