@@ -28,6 +28,7 @@ const CLOCK_TARGETS: &str = "one,leader,minority";
 const CLOCK_OFFSET: f64 = 30.0;
 const CLOCK_RATE: f64 = 2.0;
 const STROBE_PERIOD: u64 = 10;
+const RTO: f64 = 300.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -144,7 +145,7 @@ pub struct Args {
     pub runbook: Option<String>,
     /// Set workload: fail when the recovery (quorum loss to the first write and
     /// read accepted again) took longer, in seconds
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = RTO)]
     pub rto: f64,
     /// Set workload: fail when more acknowledged writes were lost [default: any
     /// number, but never a write the newest snapshot held]
@@ -932,6 +933,12 @@ fn moot_flags(args: &Args, plan: &Plan) {
         eprintln!(
             "splitbrain: warning: the --clock* flags do nothing without clock faults (--nemesis clock, or a clock step)"
         );
+    }
+    if args.runbook.is_some() && plan.runbook.is_none() {
+        eprintln!("splitbrain: warning: --runbook does nothing without a scenario's runbook step");
+    }
+    if (args.rpo.is_some() || args.rto != RTO) && plan.workload != Workload::Set {
+        eprintln!("splitbrain: warning: --rto and --rpo judge the set workload (drills) only");
     }
     if plan.scenario.is_some() && args.nemesis != NEMESIS {
         eprintln!(

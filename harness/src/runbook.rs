@@ -276,13 +276,13 @@ impl Stage<'_> {
             "stop" | "kill" => {
                 let i = self.node(rest.first().ok_or(usage)?)?;
                 let node = &self.nodes[i];
-                if cmd == "stop" {
-                    if let Some(pid) = node.pid() {
-                        nemeses::signal::terminate(pid)?;
-                        let until = (Instant::now() + Duration::from_secs(20)).min(deadline);
-                        while node.pid().is_some() && Instant::now() < until {
-                            std::thread::sleep(Duration::from_millis(50));
-                        }
+                if cmd == "stop"
+                    && let Some(pid) = node.pid()
+                {
+                    nemeses::signal::terminate(pid)?;
+                    let until = (Instant::now() + Duration::from_secs(20)).min(deadline);
+                    while node.pid().is_some() && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(50));
                     }
                 }
                 node.kill();

@@ -438,7 +438,10 @@ fn plot_marked(
 fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
     // a drill's read of every key afterwards is no part of the run's throughput
     let read_back = read_back_at(history);
-    let calls: Vec<_> = calls(history).into_iter().filter(|(_, inv, _)| secs(inv) < read_back).collect();
+    let calls: Vec<_> = calls(history)
+        .into_iter()
+        .filter(|(_, inv, _)| secs(inv) < read_back)
+        .collect();
     let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
     let bucket = (span / 120.0).max(0.25);
     let n = (span / bucket).ceil() as usize + 1;

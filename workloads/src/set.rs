@@ -101,10 +101,11 @@ impl Set {
                     Err(_) => (Type::Fail, if f == F::Read { Value::Nil } else { value.clone() }),
                 },
             };
-            if outcome == Type::Ok && f == F::Write {
-                if let Value::Int(k) = key {
-                    self.acked.fetch_max(k as u64 + 1, Ordering::SeqCst);
-                }
+            if outcome == Type::Ok
+                && f == F::Write
+                && let Value::Int(k) = key
+            {
+                self.acked.fetch_max(k as u64 + 1, Ordering::SeqCst);
             }
             rec.record(Op::new(p, outcome, f, done).with_key(key));
             if outcome != Type::Ok || client.is_none() {
