@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
     /// How to recover: a runbook the system ships (etcd: snapshot,
-    /// force-new-cluster; consul: peers-json; zookeeper: survivors, unofficial)
+    /// force-new-cluster; consul: peers-json; zookeeper: restore, survivors (unofficial))
     /// or the path of your own script [default: the system's first]
     #[arg(long, value_name = "NAME|FILE")]
     pub runbook: Option<String>,

@@ -231,6 +231,15 @@ pub fn clean() -> Result<Vec<String>, String> {
         forget_owner(&id);
         removed.push(format!("namespace {ns}"));
     }
+    // a drill's runbook socket (`<id>.sock`) that a killed runner left
+    for entry in std::fs::read_dir(STATE_DIR).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".sock").filter(|id| live_owner(id).is_none())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(format!("socket of run {id}"));
+        }
+    }
     let links = ip(&["-o", "link", "show"])?;
     for link in links
         .lines()

@@ -139,7 +139,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// A scenario's `runbook` step: a runbook the system ships (etcd snapshot,
-    /// force-new-cluster; consul peers-json; zookeeper survivors) or the path of
+    /// force-new-cluster; consul peers-json; zookeeper restore, survivors) or the path of
     /// your own script [default: the system's first]
     #[arg(long, value_name = "NAME|FILE")]
     pub runbook: Option<String>,
@@ -1709,13 +1709,15 @@ impl Drill {
         for (step, took) in &self.steps {
             out.push_str(&format!("  {took:>6.2} s  {step}\n"));
         }
-        out.push_str(&format!(
-            "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",
-            s(m.quorum_lost_s),
-            s(m.detection_s),
-            s(m.rto_s),
-            self.rto
-        ));
+        if m.quorum_lost_s.is_some() {
+            out.push_str(&format!(
+                "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",
+                s(m.quorum_lost_s),
+                s(m.detection_s),
+                s(m.rto_s),
+                self.rto
+            ));
+        }
         out.push_str(&format!(
             "RPO {} of {} acknowledged writes lost{}{}; {} timed out yet present; {} failed yet present; {} unread\n",
             m.rpo,

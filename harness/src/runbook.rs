@@ -24,6 +24,10 @@ use checkers::{F, Op, Process, Record, Type, Value};
 use crate::member::Member;
 use crate::systems::{DynDb, System};
 
+/// Where a runbook's helper finds the drill: short, as a unix socket's path
+/// has room for 107 bytes.
+const SOCKETS: &str = "/run/splitbrain";
+
 /// The runbook a drill runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chosen {
@@ -155,8 +159,8 @@ impl Stage<'_> {
         )
         .map_err(|e| format!("{}: {e}", helper.display()))?;
         executable(&helper)?;
-        // short: a unix socket's path has room for 107 bytes
-        let socket = PathBuf::from(format!("/run/splitbrain/{}.sock", self.run_id));
+        let socket = PathBuf::from(format!("{SOCKETS}/{}.sock", self.run_id));
+        std::fs::create_dir_all(SOCKETS).map_err(|e| format!("{SOCKETS}: {e}"))?;
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;

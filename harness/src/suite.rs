@@ -345,6 +345,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_suites_are_valid() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for file in ["ci/smoke.toml", "ci/clock.toml", "ci/drills.toml"] {
+            let text = std::fs::read_to_string(root.join(file))
+                .unwrap()
+                .replace("\"scenarios/", &format!("\"{}/scenarios/", root.display()));
+            let t = tests(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!t.is_empty(), "{file}");
+        }
+    }
+
+    #[test]
     fn bad_suites_are_one_line_naming_the_test() {
         for (text, says) in [
             (

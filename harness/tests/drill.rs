@@ -154,13 +154,30 @@ fn five_etcd_nodes_restore_from_a_snapshot() {
 }
 
 #[test]
+fn zookeeper_restores_from_copied_data_files() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let results = results_dir("drill-zk-restore");
+    let o = drill(&["--system", "zookeeper"], &results);
+    let r = passed(&o, &results, "zookeeper-drill-restore", 3);
+    let d = &r["drill"];
+    let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
+    assert!(
+        rpo > 0 && rpo <= since && since - rpo <= 6,
+        "RPO {rpo}, {since} acknowledged since: {d}"
+    );
+}
+
+#[test]
 fn zookeeper_recovers_from_its_survivors_unofficially() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !root() {
         return;
     }
     let results = results_dir("drill-zk");
-    let o = drill(&["--system", "zookeeper"], &results);
+    let o = drill(&["--system", "zookeeper", "--runbook", "survivors"], &results);
     let r = passed(&o, &results, "zookeeper-drill-survivors", 3);
     assert_eq!(r["drill"]["runbook"]["unofficial"], true);
     assert!(

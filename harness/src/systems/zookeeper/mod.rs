@@ -25,11 +25,18 @@ impl System for ZooKeeper {
         true
     }
     fn runbooks(&self) -> &'static [Runbook] {
-        &[Runbook {
-            name: "survivors",
-            script: include_str!("runbooks/survivors.sh"),
-            unofficial: true,
-        }]
+        &[
+            Runbook {
+                name: "restore",
+                script: include_str!("runbooks/restore.sh"),
+                unofficial: false,
+            },
+            Runbook {
+                name: "survivors",
+                script: include_str!("runbooks/survivors.sh"),
+                unofficial: true,
+            },
+        ]
     }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         if binary.is_some() {

@@ -30,7 +30,9 @@ $SB_NODE start "$best"
 $SB_NODE wait "$best"
 
 learner=()
-if ctl member add --help 2>&1 | grep -q -- --learner; then learner=(--learner); fi
+# (the help read whole first: `grep -q` in a pipe would stop it with SIGPIPE)
+help=$(ctl member add --help 2>&1 || true)
+if [[ "$help" == *--learner* ]]; then learner=(--learner); fi
 members="$best"
 for n in $SB_NODES; do
   [[ "$n" == "$best" ]] && continue

@@ -14,7 +14,9 @@ for n in $SB_NODES; do
 done
 if [[ -n "$SB_ETCDUTL" ]]; then restore=("$SB_ETCDUTL"); else restore=(env ETCDCTL_API=3 "$SB_ETCDCTL"); fi
 bump=()
-if "${restore[@]}" snapshot restore --help 2>&1 | grep -q -- --bump-revision; then
+# (the help read whole first: `grep -q` in a pipe would stop it with SIGPIPE)
+help=$("${restore[@]}" snapshot restore --help 2>&1 || true)
+if [[ "$help" == *--bump-revision* ]]; then
   bump=(--bump-revision 1000000000 --mark-compacted)
 fi
 
