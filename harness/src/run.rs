@@ -16,6 +16,7 @@ use serde_json::json;
 use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Set, Slot, Target};
 
 use crate::docker::DockerNetwork;
+use crate::drill::Drill;
 use crate::images;
 use crate::member::Member;
 use crate::netns::{Network, Node, node_paths};
@@ -1054,7 +1055,15 @@ async fn run_async(
     };
     let test_name = match plan.workload {
         _ if args.test_name.is_some() => args.test_name.clone().unwrap_or_default(),
-        Workload::Register | Workload::Set => format!("{}-{}-{faults}", plan.system.name(), plan.workload.name()),
+        // a runbook names the test too: two drills of one system stay apart
+        Workload::Register | Workload::Set => format!(
+            "{}-{}-{faults}{}",
+            plan.system.name(),
+            plan.workload.name(),
+            plan.runbook
+                .as_ref()
+                .map_or(String::new(), |r| format!("-{}", r.name.trim_end_matches(".sh")))
+        ),
         Workload::Lock { fenced } => format!(
             "{}-lock-{}-{faults}",
             plan.system.name(),
@@ -1248,7 +1257,7 @@ async fn run_async(
         });
     }
     if set.is_some() {
-        workers.push(tokio::spawn(sample_revisions(
+        workers.push(tokio::spawn(crate::drill::sample_revisions(
             db.clone(),
             teardown.nodes.clone(),
             rec.clone(),
@@ -1445,7 +1454,8 @@ async fn run_async(
             failure: (!j.held).then(|| j.failure()),
         })
         .collect();
-    let drill = (plan.workload == Workload::Set).then(|| Drill::judge(&history, args, plan.runbook.as_ref()));
+    let drill =
+        (plan.workload == Workload::Set).then(|| Drill::judge(&history, args.rto, args.rpo, plan.runbook.as_ref()));
     if let Some(d) = &drill {
         cases.extend(d.cases());
     }
@@ -1541,43 +1551,6 @@ async fn run_async(
     Ok(verdict.exit_code() as u8)
 }
 
-/// Set workload: each node's revision twice a second, as a client of that node
-/// sees it, so that a restore that sends it back is caught (systems that have
-/// one: etcd). Ends at once for the others.
-async fn sample_revisions(
-    db: Arc<dyn DynDb>,
-    nodes: Vec<Arc<dyn Member>>,
-    rec: Arc<Recorder>,
-    stop: Arc<AtomicBool>,
-    until: Instant,
-) -> Result<(), String> {
-    let mut any = false;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        for n in &nodes {
-            if let Some(rev) = db.revision(n.ip()).await {
-                any = true;
-                rec.record(checkers::Op::new(
-                    checkers::Process::Nemesis,
-                    checkers::Type::Info,
-                    checkers::F::parse("revision"),
-                    Value::Map(
-                        vec![
-                            (Value::str("node"), Value::str(n.name())),
-                            (Value::str("revision"), Value::Int(rev)),
-                        ]
-                        .into(),
-                    ),
-                ));
-            }
-        }
-        if !any {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Ok(())
-}
-
 /// The worse of two verdicts: invalid over unknown over valid.
 fn worst(a: checkers::Verdict, b: checkers::Verdict) -> checkers::Verdict {
     use checkers::Verdict::*;
@@ -1585,155 +1558,5 @@ fn worst(a: checkers::Verdict, b: checkers::Verdict) -> checkers::Verdict {
         (Invalid, _) | (_, Invalid) => Invalid,
         (Unknown, _) | (_, Unknown) => Unknown,
         _ => Valid,
-    }
-}
-
-/// A set-workload run judged as a recovery drill: RTO, RPO and the rest from
-/// the history, against `--rto` and `--rpo`, plus the two stretches to check.
-struct Drill {
-    measured: checkers::recovery::Recovery,
-    violations: Vec<String>,
-    /// Client ops up to the quorum loss (all of them without one).
-    before: checkers::History,
-    /// Those from the verified phase on, on keys written there.
-    after: Option<checkers::History>,
-    rto: f64,
-    rpo: Option<usize>,
-    runbook: Option<crate::runbook::Chosen>,
-    /// Each runbook step and how long it took: (what, s).
-    steps: Vec<(String, f64)>,
-}
-
-impl Drill {
-    fn judge(history: &checkers::History, args: &Args, runbook: Option<&crate::runbook::Chosen>) -> Drill {
-        use checkers::recovery::{QUORUM_LOST, VERIFIED, measure, phase_start, stretch};
-        let measured = measure(history);
-        let lost = phase_start(history, QUORUM_LOST);
-        let before = lost.map_or_else(|| history.clone(), |t| stretch(history, 0, t));
-        let after = phase_start(history, VERIFIED).map(|t| stretch(history, t, u64::MAX));
-        let violations = if lost.is_some() {
-            measured.violations(Some(args.rto), args.rpo)
-        } else {
-            measured.violations(None, args.rpo)
-        };
-        // runbook steps, each until the next (the last until the runbook ended)
-        let marks: Vec<(String, u64)> = history
-            .ops
-            .iter()
-            .filter(|o| o.process == checkers::Process::Nemesis)
-            .filter(|o| o.f == checkers::F::parse("step") || o.f == checkers::F::parse("runbook"))
-            .map(|o| (o.value.as_str().unwrap_or("").to_string(), o.time.unwrap_or(0)))
-            .collect();
-        let steps = marks
-            .windows(2)
-            .filter(|w| w[0].0 != "start" && !w[0].0.is_empty())
-            .map(|w| (w[0].0.clone(), (w[1].1 - w[0].1) as f64 / 1e9))
-            .collect();
-        Drill {
-            measured,
-            violations,
-            before,
-            after,
-            rto: args.rto,
-            rpo: args.rpo,
-            runbook: runbook.cloned(),
-            steps,
-        }
-    }
-
-    fn cases(&self) -> Vec<results::junit::Case> {
-        let m = &self.measured;
-        let about = |needle: &str| self.violations.iter().find(|v| v.contains(needle)).cloned();
-        vec![
-            results::junit::Case {
-                class: "drill",
-                name: format!(
-                    "RTO {} within {} s",
-                    m.rto_s.map_or("none".into(), |r| format!("{r:.1} s")),
-                    self.rto
-                ),
-                failure: about("RTO").or_else(|| about("no RTO")),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: format!(
-                    "RPO {} writes{}",
-                    m.rpo,
-                    self.rpo.map_or(String::new(), |r| format!(" within {r}"))
-                ),
-                failure: about("RPO").or_else(|| about("newest snapshot")),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: "no failed write present afterwards".into(),
-                failure: about("writes that failed"),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: "revisions never go back".into(),
-                failure: about("revision went back"),
-            },
-        ]
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        let mut v = json!(self.measured);
-        v["violations"] = json!(self.violations);
-        v["rto_limit_s"] = json!(self.rto);
-        v["rpo_limit"] = json!(self.rpo);
-        v["runbook"] = json!(
-            self.runbook
-                .as_ref()
-                .map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial}))
-        );
-        v["steps"] = json!(
-            self.steps
-                .iter()
-                .map(|(s, t)| json!({"step": s, "took_s": t}))
-                .collect::<Vec<_>>()
-        );
-        v
-    }
-
-    fn to_text(&self) -> String {
-        let m = &self.measured;
-        let s = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.2} s"));
-        let mut out = String::new();
-        if let Some(r) = &self.runbook {
-            out.push_str(&format!(
-                "runbook {}{}\n",
-                r.name,
-                if r.unofficial { " (unofficial)" } else { "" }
-            ));
-        }
-        for (step, took) in &self.steps {
-            out.push_str(&format!("  {took:>6.2} s  {step}\n"));
-        }
-        if m.quorum_lost_s.is_some() {
-            out.push_str(&format!(
-                "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",
-                s(m.quorum_lost_s),
-                s(m.detection_s),
-                s(m.rto_s),
-                self.rto
-            ));
-        }
-        out.push_str(&format!(
-            "RPO {} of {} acknowledged writes lost{}{}; {} timed out yet present; {} failed yet present; {} unread\n",
-            m.rpo,
-            m.acknowledged,
-            if m.lost.is_empty() {
-                String::new()
-            } else {
-                format!(" (keys {})", checkers::recovery::ranges(&m.lost))
-            },
-            m.acked_since_snapshot.map_or(String::new(), |n| format!(
-                "; {n} acknowledged after the newest snapshot"
-            )),
-            m.timed_out_present,
-            m.failed_present.len(),
-            m.unread
-        ));
-        out
     }
 }
