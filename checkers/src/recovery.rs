@@ -52,6 +52,20 @@ pub struct Recovery {
     pub acknowledged: usize,
     /// Nodes whose revision went down between two samples: (node, from, to, at s).
     pub revision_regressions: Vec<(String, i64, i64, f64)>,
+    /// Each snapshot, oldest first, with the writes acknowledged before it began.
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// A snapshot the drill took, and what it must hold.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Snapshot {
+    pub at_s: f64,
+    pub node: String,
+    pub file: String,
+    /// The highest key whose write was acknowledged before the snapshot began.
+    pub last_acknowledged: Option<i64>,
+    /// How many writes were acknowledged before it began.
+    pub acknowledged_before: usize,
 }
 
 fn secs(t: u64) -> f64 {
@@ -165,7 +179,27 @@ pub fn measure(history: &History) -> Recovery {
         disagree: Vec::new(),
         acknowledged: 0,
         revision_regressions: Vec::new(),
+        snapshots: Vec::new(),
     };
+    for o in nemesis(history, "snapshot") {
+        let started = match field(&o.value, "started_ns") {
+            Some(Value::Int(s)) => *s as u64,
+            _ => t(o),
+        };
+        let before: Vec<i64> = calls
+            .iter()
+            .filter(|c| c.invoke.f == write && done_at(c, Type::Ok).is_some_and(|d| d < started))
+            .filter_map(|c| key(c.invoke))
+            .collect();
+        let text = |k: &str| field(&o.value, k).and_then(Value::as_str).unwrap_or("").to_string();
+        m.snapshots.push(Snapshot {
+            at_s: secs(started),
+            node: text("node"),
+            file: text("file"),
+            last_acknowledged: before.iter().max().copied(),
+            acknowledged_before: before.len(),
+        });
+    }
     for c in calls.iter().filter(|c| c.invoke.f == write) {
         let Some(k) = key(c.invoke) else { continue };
         let answers = found.get(&k);
@@ -412,6 +446,11 @@ mod tests {
             "key 2 (key 5 came after the recovery began)"
         );
         assert!(m.lost_from_snapshot.is_empty());
+        assert_eq!(m.snapshots.len(), 1);
+        assert_eq!(
+            (m.snapshots[0].last_acknowledged, m.snapshots[0].acknowledged_before),
+            (Some(1), 2)
+        );
         assert_eq!(m.timed_out_present, 1);
         assert_eq!(m.failed_present, vec![4], "a failed write that took effect is caught");
         let v = m.violations(None, Some(1));

@@ -272,6 +272,17 @@ impl Drill {
         for (step, took) in &self.steps {
             out.push_str(&format!("  {took:>6.2} s  {step}\n"));
         }
+        for sn in &m.snapshots {
+            out.push_str(&format!(
+                "snapshot {} from {} at {:.1} s: {} writes acknowledged before it{}\n",
+                sn.file.rsplit('/').next().unwrap_or(&sn.file),
+                sn.node,
+                sn.at_s,
+                sn.acknowledged_before,
+                sn.last_acknowledged
+                    .map_or(String::new(), |k| format!(" (the last key {k})"))
+            ));
+        }
         if m.quorum_lost_s.is_some() {
             out.push_str(&format!(
                 "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",

@@ -118,6 +118,27 @@ fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
 }
 
 #[test]
+fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
+    let Some(_one) = exclusive() else { return };
+    let results = results_dir("drill-etcd-3-4");
+    // 3.4.23's restore has no --bump-revision: its clients see revisions go back
+    let o = drill(&["--system", "etcd", "--version", "3.4.23"], &results);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("'s revision went back from "), "{err}");
+    let r = json(&results, "etcd-drill-snapshot", "results.json");
+    assert!(!r["drill"]["revision_regressions"].as_array().unwrap().is_empty());
+    // everything else held: recovered, and the RPO is the snapshot's by design
+    assert!(r["expectations"].as_array().unwrap().iter().all(|e| e["held"] == true));
+    assert!(r["drill"]["lost_from_snapshot"].as_array().unwrap().is_empty());
+    let page = std::fs::read_to_string(results.join("etcd-drill-snapshot/latest/report.html")).unwrap();
+    assert!(
+        page.contains("but the drill FAILED") && page.contains("went back from"),
+        "the report says so"
+    );
+}
+
+#[test]
 fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
     let Some(_one) = exclusive() else { return };
     let results = results_dir("drill-etcd-fnc");

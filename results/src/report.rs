@@ -185,6 +185,30 @@ fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) 
     )
 }
 
+/// Each snapshot: its file, node, when, and what it must hold.
+fn snapshots(list: &Value) -> String {
+    let each: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|sn| {
+            format!(
+                "{} from {} at {:.1} s, after {} writes acknowledged (the last key {})",
+                sn["file"].as_str().and_then(|f| f.rsplit('/').next()).unwrap_or("?"),
+                text(&sn["node"]),
+                sn["at_s"].as_f64().unwrap_or(0.0),
+                text(&sn["acknowledged_before"]),
+                text(&sn["last_acknowledged"]),
+            )
+        })
+        .collect();
+    if each.is_empty() {
+        "none".into()
+    } else {
+        each.join("; ")
+    }
+}
+
 /// The drill's measures, its runbook's steps and what failed.
 fn drill_table(d: &Value) -> String {
     let mut page = String::from("<h2>Recovery drill</h2>\n<table id=\"drill\">\n");
@@ -255,6 +279,7 @@ fn drill_table(d: &Value) -> String {
             "revisions gone back",
             d["revision_regressions"].as_array().map_or(0, Vec::len).to_string(),
         ),
+        ("snapshots", snapshots(&d["snapshots"])),
     ];
     for (label, value) in rows {
         let _ = writeln!(page, "<tr><th>{label}</th><td>{}</td></tr>", esc(&value));
@@ -823,9 +848,19 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         },
         str::to_string,
     );
+    // the checks' verdict, and beside it whatever else failed the run (exit 1)
+    let drill_failed = results["drill"]["violations"].as_array().is_some_and(|v| !v.is_empty());
+    let missed = results["expectations"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|x| x["held"] == false));
+    let failed = match (drill_failed, missed) {
+        (true, _) => " <span id=\"failed\" class=\"invalid\">but the drill FAILED</span>",
+        (false, true) => " <span id=\"failed\" class=\"invalid\">but an expectation FAILED</span>",
+        _ => "",
+    };
     let _ = writeln!(
         page,
-        "<h1>{}: <span id=\"verdict\" class=\"{v}\">{}</span></h1>",
+        "<h1>{}: <span id=\"verdict\" class=\"{v}\">{}</span>{failed}</h1>",
         esc(&title),
         esc(&verdict.to_uppercase()),
         v = esc(&verdict)
