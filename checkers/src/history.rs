@@ -82,6 +82,25 @@ impl History {
         }
     }
 
+    /// Each client invocation with its completion (the process's next op), if
+    /// any, in the order invoked: for reading a history, where [`History::pair`]
+    /// checks it (an invocation followed by another of the same process is left
+    /// without completion).
+    pub fn completions(&self) -> Vec<(&Op, Option<&Op>)> {
+        let mut open: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut out: Vec<(&Op, Option<&Op>)> = Vec::new();
+        for op in &self.ops {
+            let Process::Client(p) = op.process else { continue };
+            if op.kind == Type::Invoke {
+                open.insert(p, out.len());
+                out.push((op, None));
+            } else if let Some(i) = open.remove(&p) {
+                out[i].1 = Some(op);
+            }
+        }
+        out
+    }
+
     /// Pairs each client invocation with its completion, checking the history's shape.
     ///
     /// Nemesis ops are skipped. An invocation with no completion by the end of the

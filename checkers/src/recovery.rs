@@ -72,13 +72,6 @@ fn secs(t: u64) -> f64 {
     t as f64 / 1e9
 }
 
-fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    match v {
-        Value::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
 fn nemesis<'a>(history: &'a History, f: &str) -> impl Iterator<Item = &'a Op> {
     let f = F::parse(f);
     history
@@ -94,27 +87,6 @@ pub fn phase_start(history: &History, name: &str) -> Option<u64> {
         .and_then(|o| o.time)
 }
 
-/// One client call: invocation and completion (none while still in flight).
-struct Call<'a> {
-    invoke: &'a Op,
-    done: Option<&'a Op>,
-}
-
-fn calls(history: &History) -> Vec<Call<'_>> {
-    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut out: Vec<Call> = Vec::new();
-    for op in &history.ops {
-        let Process::Client(p) = op.process else { continue };
-        if op.kind == Type::Invoke {
-            open.insert(p, out.len());
-            out.push(Call { invoke: op, done: None });
-        } else if let Some(i) = open.remove(&p) {
-            out[i].done = Some(op);
-        }
-    }
-    out
-}
-
 fn key(op: &Op) -> Option<i64> {
     match op.key {
         Some(Value::Int(k)) => Some(k),
@@ -128,28 +100,30 @@ pub fn measure(history: &History) -> Recovery {
     let lost_at = phase_start(history, QUORUM_LOST);
     let recovery_from = nemesis(history, "runbook").next().map(t).or(lost_at);
     let read_back = nemesis(history, "read-back").next().map(t).unwrap_or(u64::MAX);
-    let snapshot_from = nemesis(history, "snapshot")
-        .last()
-        .map(|o| match field(&o.value, "started_ns") {
-            Some(Value::Int(s)) => *s as u64,
-            _ => t(o),
-        });
-    let calls = calls(history);
+    // each snapshot with when it began (its op comes when it is done)
+    let snapshots: Vec<(&Op, u64)> = nemesis(history, "snapshot")
+        .map(|o| match o.value.get("started_ns") {
+            Some(Value::Int(s)) => (o, *s as u64),
+            _ => (o, t(o)),
+        })
+        .collect();
+    let snapshot_from = snapshots.last().map(|(_, started)| *started);
+    let calls = history.completions();
     let (write, read) = (F::parse("write"), F::parse("read"));
-    let done_at = |c: &Call, kind: Type| c.done.filter(|d| d.kind == kind).map(t);
+    let ok_at = |done: &Option<&Op>| done.filter(|d| d.kind == Type::Ok).map(t);
     let first = |f: &F, after: u64| {
         calls
             .iter()
-            .filter(|c| c.invoke.f == *f && t(c.invoke) < read_back)
-            .filter_map(|c| done_at(c, Type::Ok))
+            .filter(|(inv, _)| inv.f == *f && t(inv) < read_back)
+            .filter_map(|(_, done)| ok_at(done))
             .filter(|d| *d > after)
             .min()
     };
     let detection = lost_at.and_then(|from| {
         calls
             .iter()
-            .filter(|c| c.invoke.f == write)
-            .filter_map(|c| c.done.filter(|d| d.kind != Type::Ok).map(t))
+            .filter(|(inv, _)| inv.f == write)
+            .filter_map(|(_, done)| done.filter(|d| d.kind != Type::Ok).map(t))
             .filter(|d| *d >= from)
             .min()
             .map(|d| secs(d - from))
@@ -160,8 +134,8 @@ pub fn measure(history: &History) -> Recovery {
     });
     // each key's one write, and what the read-back found of it on each node
     let mut found: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
-    for c in calls.iter().filter(|c| c.invoke.f == read && t(c.invoke) >= read_back) {
-        if let (Some(k), Some(d)) = (key(c.invoke), c.done.filter(|d| d.kind == Type::Ok)) {
+    for (inv, done) in calls.iter().filter(|(inv, _)| inv.f == read && t(inv) >= read_back) {
+        if let (Some(k), Some(d)) = (key(inv), done.filter(|d| d.kind == Type::Ok)) {
             found.entry(k).or_default().push(&d.value);
         }
     }
@@ -181,17 +155,13 @@ pub fn measure(history: &History) -> Recovery {
         revision_regressions: Vec::new(),
         snapshots: Vec::new(),
     };
-    for o in nemesis(history, "snapshot") {
-        let started = match field(&o.value, "started_ns") {
-            Some(Value::Int(s)) => *s as u64,
-            _ => t(o),
-        };
+    for &(o, started) in &snapshots {
         let before: Vec<i64> = calls
             .iter()
-            .filter(|c| c.invoke.f == write && done_at(c, Type::Ok).is_some_and(|d| d < started))
-            .filter_map(|c| key(c.invoke))
+            .filter(|(inv, done)| inv.f == write && ok_at(done).is_some_and(|d| d < started))
+            .filter_map(|(inv, _)| key(inv))
             .collect();
-        let text = |k: &str| field(&o.value, k).and_then(Value::as_str).unwrap_or("").to_string();
+        let text = |k: &str| o.value.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         m.snapshots.push(Snapshot {
             at_s: secs(started),
             node: text("node"),
@@ -200,18 +170,18 @@ pub fn measure(history: &History) -> Recovery {
             acknowledged_before: before.len(),
         });
     }
-    for c in calls.iter().filter(|c| c.invoke.f == write) {
-        let Some(k) = key(c.invoke) else { continue };
+    for (inv, done) in calls.iter().filter(|(inv, _)| inv.f == write) {
+        let Some(k) = key(inv) else { continue };
         let answers = found.get(&k);
         // present when every node that answered has it; nodes that disagree are a violation of their own
-        let present = answers.map(|a| a.iter().all(|v| **v == c.invoke.value));
-        if answers.is_some_and(|a| a.iter().any(|v| **v == c.invoke.value) && present == Some(false)) {
+        let present = answers.map(|a| a.iter().all(|v| **v == inv.value));
+        if answers.is_some_and(|a| a.iter().any(|v| **v == inv.value) && present == Some(false)) {
             m.disagree.push(k);
         }
-        match (c.done.map(|d| d.kind), present) {
+        match (done.map(|d| d.kind), present) {
             (Some(Type::Ok), p) => {
                 m.acknowledged += 1;
-                let acked = t(c.done.expect("completed"));
+                let acked = t(done.expect("completed"));
                 if let (Some(from), Some(n)) = (snapshot_from, m.acked_since_snapshot.as_mut()) {
                     *n += (acked > from && acked < recovery_from.unwrap_or(u64::MAX)) as usize;
                 }
@@ -239,10 +209,9 @@ pub fn measure(history: &History) -> Recovery {
     // per node: revisions a client of that node sees must never go down
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     for o in nemesis(history, "revision") {
-        let (Some(node), Some(Value::Int(rev))) = (
-            field(&o.value, "node").and_then(Value::as_str),
-            field(&o.value, "revision"),
-        ) else {
+        let (Some(node), Some(Value::Int(rev))) =
+            (o.value.get("node").and_then(Value::as_str), o.value.get("revision"))
+        else {
             continue;
         };
         if let Some(prev) = last.insert(node.to_string(), *rev).filter(|p| p > rev) {

@@ -52,6 +52,14 @@ impl Value {
         }
     }
 
+    /// The value under string key `key` of a map.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// Converts from JSON; floats are kept as their text since no model compares them.
     pub fn from_json(j: &serde_json::Value) -> Value {
         use serde_json::Value as J;

@@ -125,13 +125,6 @@ pub fn expect_value(writes: Writes, within: Duration, step: usize) -> Value {
     )
 }
 
-fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    match v {
-        Value::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
 /// The `recovered` op's value: whether the cluster was whole, after how long, and why not.
 pub fn recovered_value(healthy: Result<(), String>, after: Duration) -> Value {
     let mut m = vec![
@@ -162,25 +155,14 @@ fn shortened(s: &str, max: usize) -> String {
 
 /// Client calls of f `write` or `read`: (is a write, invoked at, acknowledged at).
 fn calls(history: &History) -> Vec<(bool, u64, Option<u64>)> {
-    let mut calls: Vec<(bool, u64, Option<u64>)> = Vec::new();
-    let mut open: Vec<(u64, usize)> = Vec::new();
     let (write, read) = (F::parse("write"), F::parse("read"));
-    for op in &history.ops {
-        let Process::Client(p) = op.process else { continue };
-        let t = op.time.unwrap_or(0);
-        if op.kind == Type::Invoke {
-            if op.f == write || op.f == read {
-                open.push((p, calls.len()));
-                calls.push((op.f == write, t, None));
-            }
-        } else if let Some(i) = open.iter().position(|(q, _)| *q == p) {
-            let (_, c) = open.swap_remove(i);
-            if op.kind == Type::Ok {
-                calls[c].2 = Some(t);
-            }
-        }
-    }
-    calls
+    let t = |o: &checkers::Op| o.time.unwrap_or(0);
+    history
+        .completions()
+        .into_iter()
+        .filter(|(inv, _)| inv.f == write || inv.f == read)
+        .map(|(inv, done)| (inv.f == write, t(inv), done.filter(|d| d.kind == Type::Ok).map(t)))
+        .collect()
 }
 
 /// Judges every `expect` op of `history` on the client writes (and, for
@@ -195,8 +177,8 @@ pub fn judge(history: &History) -> Vec<Judged> {
         .enumerate()
         .filter(|(_, o)| o.f == F::parse("expect"))
         .filter_map(|(i, o)| {
-            let want = field(&o.value, "writes")?.as_str()?;
-            let Value::Int(within) = field(&o.value, "within_ns")? else {
+            let want = o.value.get("writes")?.as_str()?;
+            let Value::Int(within) = o.value.get("within_ns")? else {
                 return None;
             };
             let from = o.time.unwrap_or(0);
@@ -219,11 +201,11 @@ pub fn judge(history: &History) -> Vec<Judged> {
                 "blocked" => writes.is_empty(),
                 "recovered" => {
                     let probe = nemesis[i + 1..].iter().find(|n| n.f == F::parse("recovered"));
-                    let healthy = probe.and_then(|p| field(&p.value, "healthy")) == Some(&Value::Bool(true));
+                    let healthy = probe.and_then(|p| p.value.get("healthy")) == Some(&Value::Bool(true));
                     if !healthy {
                         why = Some(
                             probe
-                                .and_then(|p| field(&p.value, "why")?.as_str().map(str::to_string))
+                                .and_then(|p| p.value.get("why")?.as_str().map(str::to_string))
                                 .unwrap_or_else(|| "no health probe".into()),
                         );
                     }
@@ -249,7 +231,7 @@ pub fn judge(history: &History) -> Vec<Judged> {
                 acknowledged: writes.len(),
                 first_ok_after_s: first.map(|t| ns(t - from)),
                 why: why.map(|w| shortened(&w, 300)),
-                step: match field(&o.value, "step") {
+                step: match o.value.get("step") {
                     Some(Value::Int(k)) => *k as usize,
                     _ => 0,
                 },

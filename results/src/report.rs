@@ -135,6 +135,42 @@ fn phases(history: &History) -> Vec<(f64, f64, String)> {
         .collect()
 }
 
+/// The time axis of the per-second plots: about 120 buckets, each at least 0.25 s.
+struct Buckets {
+    span: f64,
+    width: f64,
+    n: usize,
+}
+
+impl Buckets {
+    fn over(history: &History) -> Buckets {
+        let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
+        let width = (span / 120.0).max(0.25);
+        Buckets {
+            span,
+            width,
+            n: (span / width).ceil() as usize + 1,
+        }
+    }
+
+    /// The bucket of time `t` (seconds).
+    fn index(&self, t: f64) -> usize {
+        ((t / self.width) as usize).min(self.n - 1)
+    }
+
+    /// The middle of bucket `i` (seconds).
+    fn at(&self, i: usize) -> f64 {
+        (i as f64 + 0.5) * self.width
+    }
+
+    /// Column `k` of per-bucket counts, per second.
+    fn rate<const K: usize>(&self, counts: &[[usize; K]], k: usize) -> Vec<(f64, f64)> {
+        (0..self.n)
+            .map(|i| (self.at(i), counts[i][k] as f64 / self.width))
+            .collect()
+    }
+}
+
 /// When a drill's read of every key began (seconds), or never.
 fn read_back_at(history: &History) -> f64 {
     history
@@ -147,23 +183,15 @@ fn read_back_at(history: &History) -> f64 {
 /// Writes acknowledged and not (failed or timed out) per second, with the drill's
 /// quorum loss and recovery marked.
 fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) -> String {
-    let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
-    let bucket = (span / 120.0).max(0.25);
-    let n = (span / bucket).ceil() as usize + 1;
-    let mut counts = vec![[0usize; 2]; n];
+    let axis = Buckets::over(history);
+    let mut counts = vec![[0usize; 2]; axis.n];
     let read_back = read_back_at(history);
     for (_, inv, done) in calls(history) {
         let Some(done) = done.filter(|_| inv.f.as_str() == "write" && secs(inv) < read_back) else {
             continue;
         };
-        let b = ((secs(done) / bucket) as usize).min(n - 1);
-        counts[b][(done.kind != Type::Ok) as usize] += 1;
+        counts[axis.index(secs(done))][(done.kind != Type::Ok) as usize] += 1;
     }
-    let rate = |k: usize| {
-        (0..n)
-            .map(|i| ((i as f64 + 0.5) * bucket, counts[i][k] as f64 / bucket))
-            .collect()
-    };
     let d = &results["drill"];
     let mut marks = Vec::new();
     if let Some(lost) = d["quorum_lost_s"].as_f64() {
@@ -175,10 +203,10 @@ fn drill_plot(history: &History, results: &Value, bands: &[(f64, f64, String)]) 
     plot_marked(
         "Writes per second",
         "writes/s",
-        span,
+        axis.span,
         &[
-            ("acknowledged".to_string(), "#2a9d8f", rate(0)),
-            ("failed or timed out".to_string(), "#d62828", rate(1)),
+            ("acknowledged".to_string(), "#2a9d8f", axis.rate(&counts, 0)),
+            ("failed or timed out".to_string(), "#d62828", axis.rate(&counts, 1)),
         ],
         bands,
         &marks,
@@ -328,20 +356,14 @@ fn faults(results: &Value) -> Vec<(f64, f64, String)> {
 
 /// Client ops paired: (process, invoke op, completion op if any).
 fn calls(history: &History) -> Vec<(u64, &Op, Option<&Op>)> {
-    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
-    let mut out = Vec::new();
-    for op in &history.ops {
-        let Process::Client(p) = op.process else { continue };
-        if op.kind == Type::Invoke {
-            if let Some(prev) = open.insert(p, op) {
-                out.push((p, prev, None));
-            }
-        } else if let Some(inv) = open.remove(&p) {
-            out.push((p, inv, Some(op)));
-        }
-    }
-    out.extend(open.into_iter().map(|(p, inv)| (p, inv, None)));
-    out
+    history
+        .completions()
+        .into_iter()
+        .filter_map(|(inv, done)| match inv.process {
+            Process::Client(p) => Some((p, inv, done)),
+            Process::Nemesis => None,
+        })
+        .collect()
 }
 
 fn secs(op: &Op) -> f64 {
@@ -467,15 +489,14 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
         .into_iter()
         .filter(|(_, inv, _)| secs(inv) < read_back)
         .collect();
-    let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
-    let bucket = (span / 120.0).max(0.25);
-    let n = (span / bucket).ceil() as usize + 1;
+    let axis = Buckets::over(history);
+    let (span, n) = (axis.span, axis.n);
     let mut counts = vec![[0usize; 3]; n];
     // per f (read, write, cas, acquire, ...): latencies of ok ops per bucket
     let mut lat: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
     for (_, inv, done) in &calls {
         let Some(done) = done else { continue };
-        let b = ((secs(done) / bucket) as usize).min(n - 1);
+        let b = axis.index(secs(done));
         let k = match done.kind {
             Type::Ok => 0,
             Type::Fail => 1,
@@ -486,12 +507,8 @@ fn time_plots(history: &History, bands: &[(f64, f64, String)]) -> String {
             lat.entry(inv.f.to_string()).or_insert_with(|| vec![Vec::new(); n])[b].push((secs(done) - secs(inv)) * 1e3);
         }
     }
-    let at = |i: usize| (i as f64 + 0.5) * bucket;
-    let rate = |k: usize| {
-        (0..n)
-            .map(|i| (at(i), counts[i][k] as f64 / bucket))
-            .collect::<Vec<_>>()
-    };
+    let at = |i: usize| axis.at(i);
+    let rate = |k: usize| axis.rate(&counts, k);
     let pct = |lat: &[Vec<f64>], p: f64| {
         (0..n)
             .filter(|&i| !lat[i].is_empty())
