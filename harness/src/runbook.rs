@@ -28,11 +28,12 @@ use crate::systems::{DynDb, System};
 /// has room for 107 bytes.
 const SOCKETS: &str = "/run/splitbrain";
 
-/// The runbook a drill runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The runbook a drill runs (as test.json and results.json name it: no script).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Chosen {
     /// A shipped runbook's name, or the file's.
     pub name: String,
+    #[serde(skip)]
     pub script: String,
     /// An operator's file (run as it is: with its own interpreter when executable).
     pub file: Option<PathBuf>,
@@ -283,11 +284,8 @@ impl Stage<'_> {
                 if cmd == "stop"
                     && let Some(pid) = node.pid()
                 {
-                    nemeses::signal::terminate(pid)?;
-                    let until = (Instant::now() + Duration::from_secs(20)).min(deadline);
-                    while node.pid().is_some() && Instant::now() < until {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+                    let within = Duration::from_secs(20).min(deadline.saturating_duration_since(Instant::now()));
+                    nemeses::signal::stop(&[pid], |_| node.pid().is_some(), within)?;
                 }
                 node.kill();
                 let what = format!("{cmd} {}", node.name());

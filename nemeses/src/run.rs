@@ -181,22 +181,11 @@ impl Nemesis {
     /// `Start` brings them back.
     fn stop_gracefully(&self, nodes: &[usize]) -> Result<(), String> {
         let c = self.cluster.as_ref();
-        let mut stopped = Vec::new();
-        for &n in nodes {
-            if let Some(pid) = c.pid(n) {
-                signal::terminate(pid)?;
-                stopped.push(n);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while stopped.iter().any(|&n| c.pid(n).is_some()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        for &n in &stopped {
-            if let Some(pid) = c.pid(n) {
-                signal::kill_hard(pid)?;
-            }
-        }
+        let running: Vec<(usize, u32)> = nodes.iter().filter_map(|&n| Some((n, c.pid(n)?))).collect();
+        let pids: Vec<u32> = running.iter().map(|&(_, pid)| pid).collect();
+        let alive = |pid: u32| running.iter().any(|&(n, p)| p == pid && c.pid(n) == Some(pid));
+        signal::stop(&pids, alive, Duration::from_secs(20))?;
+        let stopped: Vec<usize> = running.iter().map(|&(n, _)| n).collect();
         let mut state = self.state.lock().expect("nemesis state");
         state.killed.extend(&stopped);
         drop(state);

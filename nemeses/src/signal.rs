@@ -1,5 +1,7 @@
 //! Real signals to node processes.
 
+use std::time::{Duration, Instant};
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -22,7 +24,18 @@ pub fn resume(pid: u32) -> Result<(), String> {
     send(pid, Signal::SIGCONT)
 }
 
-/// SIGTERM: a graceful stop, as an operator's `systemctl stop` does.
-pub fn terminate(pid: u32) -> Result<(), String> {
-    send(pid, Signal::SIGTERM)
+/// A graceful stop, as an operator's `systemctl stop`: SIGTERM to each of
+/// `pids`, then SIGKILL to any that `running` still says runs after `within`.
+pub fn stop(pids: &[u32], running: impl Fn(u32) -> bool, within: Duration) -> Result<(), String> {
+    for &pid in pids {
+        send(pid, Signal::SIGTERM)?;
+    }
+    let deadline = Instant::now() + within;
+    while pids.iter().any(|&p| running(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for &pid in pids.iter().filter(|&&p| running(p)) {
+        kill_hard(pid)?;
+    }
+    Ok(())
 }
