@@ -244,11 +244,7 @@ impl Drill {
         v["violations"] = json!(self.violations);
         v["rto_limit_s"] = json!(self.rto);
         v["rpo_limit"] = json!(self.rpo);
-        v["runbook"] = json!(
-            self.runbook
-                .as_ref()
-                .map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial}))
-        );
+        v["runbook"] = json!(self.runbook);
         v["steps"] = json!(
             self.steps
                 .iter()

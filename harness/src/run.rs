@@ -1091,7 +1091,7 @@ async fn run_async(
             "iptables": iptables.as_ref().map(|t| t.program()),
             "scenario": match (&args.scenario_text, &args.scenario) {
                 (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
-            "runbook": plan.runbook.as_ref().map(|r| json!({"name": r.name, "file": r.file, "unofficial": r.unofficial})),
+            "runbook": plan.runbook,
             "rto_s": (plan.workload == Workload::Set).then_some(args.rto), "rpo": args.rpo,
             "drill": args.scenario_text.as_ref().map(|(name, _)| name),
             "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({

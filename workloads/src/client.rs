@@ -154,6 +154,27 @@ pub struct Target {
 }
 
 impl Target {
+    /// One op through `client`, connecting it to the node at `ip` first when
+    /// there is none; without a connection the request never left (`fail`).
+    pub async fn invoke_on(
+        &self,
+        client: &mut Option<Client>,
+        ip: Ipv4Addr,
+        keys: u64,
+        f: &F,
+        key: &Value,
+        value: &Value,
+    ) -> (Type, Value) {
+        if client.is_none() {
+            match self.connect(ip, keys).await {
+                Ok(c) => *client = Some(c),
+                Err(_) => return (Type::Fail, if *f == F::Read { Value::Nil } else { value.clone() }),
+            }
+        }
+        let c = client.as_mut().expect("connected just now");
+        c.invoke(self.op_timeout, f, key, value).await
+    }
+
     /// Opens a connection to the node at `ip`, within twice the op timeout.
     pub async fn connect(&self, ip: Ipv4Addr, keys: u64) -> Result<Client, ClientError> {
         match tokio::time::timeout(self.op_timeout * 2, self.registers.connect(ip, self, keys)).await {

@@ -65,24 +65,15 @@ impl Register {
         let mut client: Option<Client> = None;
         let mut process = first;
         let reader = first < self.readers;
-        let timeout = self.target.op_timeout;
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {
             let (f, key, value) = next_op(&mut rng, &self, reader);
             let p = Process::Client(process);
             rec.record(Op::new(p, Type::Invoke, f.clone(), value.clone()).with_key(key.clone()));
             let sent = Instant::now();
-            let (outcome, done) = match &mut client {
-                Some(c) => c.invoke(timeout, &f, &key, &value).await,
-                None => match self.target.connect(ip, self.keys).await {
-                    Ok(mut c) => {
-                        let done = c.invoke(timeout, &f, &key, &value).await;
-                        client = Some(c);
-                        done
-                    }
-                    // no connection, so the request never left
-                    Err(_) => (Type::Fail, if f == F::Read { Value::Nil } else { value.clone() }),
-                },
-            };
+            let (outcome, done) = self
+                .target
+                .invoke_on(&mut client, ip, self.keys, &f, &key, &value)
+                .await;
             let errored = outcome == Type::Info || (outcome == Type::Fail && f != F::Cas) || client.is_none();
             rec.record(Op::new(p, outcome, f, done).with_key(key));
             if errored {

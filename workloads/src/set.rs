@@ -75,7 +75,6 @@ impl Set {
         let mut client: Option<Client> = None;
         let mut process = first;
         let mut write = true;
-        let timeout = self.target.op_timeout;
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {
             let acked = self.acked.load(Ordering::SeqCst);
             let (f, key, value) = if write || acked == 0 {
@@ -90,17 +89,7 @@ impl Set {
             let p = Process::Client(process);
             rec.record(Op::new(p, Type::Invoke, f.clone(), value.clone()).with_key(key.clone()));
             let sent = Instant::now();
-            let (outcome, done) = match &mut client {
-                Some(c) => c.invoke(timeout, &f, &key, &value).await,
-                None => match self.target.connect(ip, 0).await {
-                    Ok(mut c) => {
-                        let done = c.invoke(timeout, &f, &key, &value).await;
-                        client = Some(c);
-                        done
-                    }
-                    Err(_) => (Type::Fail, if f == F::Read { Value::Nil } else { value.clone() }),
-                },
-            };
+            let (outcome, done) = self.target.invoke_on(&mut client, ip, 0, &f, &key, &value).await;
             if outcome == Type::Ok
                 && f == F::Write
                 && let Value::Int(k) = key

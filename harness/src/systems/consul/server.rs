@@ -68,20 +68,10 @@ impl Db for ConsulDb {
 
     /// `consul snapshot save`: `GET /v1/snapshot` from the agent at `ip`.
     async fn snapshot(&self, ip: Ipv4Addr, _data_dir: &Path, out: &Path) -> Result<u64, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let resp = http
-            .get(format!("http://{ip}:{PORT}/v1/snapshot"))
-            .send()
-            .await
-            .map_err(|e| format!("{ip}: snapshot: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("{ip}: snapshot: {}", resp.status()));
+        let (status, body) = fetch(ip, "/v1/snapshot", Duration::from_secs(30)).await?;
+        if !status.is_success() {
+            return Err(format!("{ip}: GET /v1/snapshot: {status}"));
         }
-        let body = resp.bytes().await.map_err(|e| format!("{ip}: snapshot: {e}"))?;
         std::fs::write(out, &body).map_err(|e| format!("{}: {e}", out.display()))?;
         Ok(body.len() as u64)
     }
@@ -134,9 +124,10 @@ fn argv(binary: &Path, node: &NodeSpec) -> Result<Vec<String>, String> {
     Ok(argv)
 }
 
-async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
+/// `GET path` from the agent at `ip` within `within`: its status and body.
+async fn fetch(ip: Ipv4Addr, path: &str, within: Duration) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
+        .timeout(within)
         .no_proxy()
         .build()
         .map_err(|e| e.to_string())?;
@@ -145,7 +136,13 @@ async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
         .send()
         .await
         .map_err(|e| format!("{ip}: {e}"))?;
+    let status = resp.status();
     let body = resp.bytes().await.map_err(|e| format!("{ip}: {e}"))?;
+    Ok((status, body.to_vec()))
+}
+
+async fn get(ip: Ipv4Addr, path: &str) -> Result<serde_json::Value, String> {
+    let (_, body) = fetch(ip, path, Duration::from_secs(1)).await?;
     serde_json::from_slice(&body).map_err(|e| format!("{ip}{path}: {e}"))
 }
 
