@@ -732,16 +732,60 @@ pub async fn start_cluster(
         n.start()?;
     }
     let ips: Vec<Ipv4Addr> = members.iter().map(|(_, ip)| *ip).collect();
-    let ready = db
-        .wait_ready(&ips, Duration::from_secs(60))
-        .await
-        .map_err(|e| format!("{e} (node logs in {})", dir.join("nodes").display()))?;
+    let ready = ready_or_exited(db, &teardown.nodes, &ips, dir, Duration::from_secs(60)).await?;
     if let Some(addr) = resource_addr {
         wait_listening(addr, Duration::from_secs(10))
             .await
             .map_err(|e| format!("{e} (its log: {})", dir.join("nodes/resource.log").display()))?;
     }
     Ok((teardown, ips, ready, resource_addr))
+}
+
+/// Waits until the cluster is ready, or fails as soon as a node has exited (with
+/// the last line it logged: a flag its version lacks, a data dir it refuses).
+async fn ready_or_exited(
+    db: &dyn DynDb,
+    nodes: &[Arc<dyn Member>],
+    ips: &[Ipv4Addr],
+    dir: &Path,
+    within: Duration,
+) -> Result<Duration, String> {
+    let start = Instant::now();
+    loop {
+        let last = match db.wait_ready(ips, Duration::from_secs(2)).await {
+            Ok(_) => return Ok(start.elapsed()),
+            Err(e) => e,
+        };
+        if let Some(gone) = nodes.iter().find(|n| n.pid().is_none()) {
+            let (log, _) = node_paths(dir, gone.name());
+            return Err(format!(
+                "{} exited at start: {} (its log: {})",
+                gone.name(),
+                last_words(&log),
+                log.display()
+            ));
+        }
+        if start.elapsed() >= within {
+            return Err(format!("{last} (node logs in {})", dir.join("nodes").display()));
+        }
+    }
+}
+
+/// The last line of a log that is not blank or indented (a usage text's lines are).
+fn last_words(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let said: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with([' ', '\t']))
+        .collect();
+    // a usage text follows the line that says what was wrong
+    let line = said
+        .iter()
+        .rev()
+        .find(|l| !l.to_lowercase().starts_with("usage"))
+        .copied()
+        .unwrap_or("nothing logged");
+    line.chars().take(300).collect()
 }
 
 /// Each node's view of the membership after recovery, by node name (`n1`: the

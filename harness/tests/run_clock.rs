@@ -65,8 +65,8 @@ fn hundreds_of_skews_on_a_loaded_etcd_leave_it_healthy_and_valid() {
     assert!(page.contains("Clock offsets"), "the report plots the offsets");
 }
 
-fn lock_on_the_leader(resource: &str) -> (std::process::Output, serde_json::Value) {
-    let results = results_dir(&format!("clock-lock-{resource}"));
+fn lock_on_the_leader(resource: &str, seed: &str) -> (std::process::Output, serde_json::Value) {
+    let results = results_dir(&format!("clock-lock-{resource}-{seed}"));
     let o = run_on(
         "netns",
         &[
@@ -90,9 +90,12 @@ fn lock_on_the_leader(resource: &str) -> (std::process::Output, serde_json::Valu
             "3",
             "--time-limit",
             "30",
+            "--seed",
+            seed,
         ],
         &results,
     );
+    assert_ne!(o.status.code(), Some(3), "{}", show(&o));
     let r = json(&results, &format!("etcd-lock-{resource}-clock"), "results.json");
     (o, r)
 }
@@ -103,7 +106,14 @@ fn leases_expiring_early_on_a_skewed_leader_are_caught_with_a_naive_resource() {
     if !root() {
         return;
     }
-    let (o, r) = lock_on_the_leader("naive");
+    // caught in 4 of 5 runs of 30 s measured (a leader that steps down as its
+    // clock jumps expires no lease): a second run with another seed makes a
+    // miss of both rare
+    let (mut o, mut r) = lock_on_the_leader("naive", "1");
+    if o.status.code() == Some(0) {
+        eprintln!("missed in the first run; a second with another seed");
+        (o, r) = lock_on_the_leader("naive", "2");
+    }
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(r["verdict"], "invalid");
     let out = String::from_utf8_lossy(&o.stdout);
@@ -116,7 +126,7 @@ fn a_fenced_resource_holds_under_the_same_clock_faults() {
     if !root() {
         return;
     }
-    let (o, r) = lock_on_the_leader("fenced");
+    let (o, r) = lock_on_the_leader("fenced", "1");
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(r["verdict"], "valid");
 }

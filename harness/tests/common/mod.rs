@@ -34,13 +34,25 @@ pub fn results_dir(name: &str) -> PathBuf {
 
 /// `splitbrain run --runtime RUNTIME ARGS --results RESULTS`, to completion.
 pub fn run_on(runtime: &str, args: &[&str], results: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args(["run", "--runtime", runtime])
         .args(args)
         .arg("--results")
         .arg(results)
         .output()
-        .expect("run splitbrain")
+        .expect("run splitbrain");
+    // shown only when the test fails, whatever it asserts first
+    eprintln!("{}", tail(&show(&o), 6000));
+    o
+}
+
+/// The last `n` bytes of `s` (at a char boundary).
+fn tail(s: &str, n: usize) -> &str {
+    let mut at = s.len().saturating_sub(n);
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    &s[at..]
 }
 
 /// A file of the latest run of `test`, as JSON.

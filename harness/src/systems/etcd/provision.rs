@@ -1,5 +1,6 @@
 //! Which etcd a run gets: an operator's `--binary`, or a version splitbrain
-//! provisions (trixie's 3.5.16, bookworm's 3.4.23: installed or fetched).
+//! provisions (trixie's 3.5.16, bookworm's 3.4.23, bullseye's 3.3.25: installed
+//! or fetched).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,7 +8,7 @@ use std::process::Command;
 use crate::provision::{Binary, cache_dir, fetched_once};
 
 /// Versions splitbrain provisions, newest first.
-pub const ETCD_VERSIONS: &[&str] = &["3.5.16", "3.4.23"];
+pub const ETCD_VERSIONS: &[&str] = &["3.5.16", "3.4.23", "3.3.25"];
 
 /// Where bookworm's `etcd-server` puts etcd.
 const INSTALLED_ETCD: &str = "/usr/bin/etcd";
@@ -57,9 +58,10 @@ fn etcd_in(cache: &Path, version: Option<&str>, binary: Option<&Path>) -> Result
     match version {
         Some("3.5.16") => trixie_3_5(cache),
         Some("3.4.23") => bookworm_3_4(cache),
+        Some("3.3.25") => fetched(cache, "3.3.25", "bullseye", &["etcd-server/bullseye"]),
         Some(v) => Err(format!(
             "etcd version {v} is not provisioned by splitbrain; use --version {}, or --binary PATH",
-            ETCD_VERSIONS.join(" or ")
+            ETCD_VERSIONS.join(", ")
         )),
         // the newest we can have; bookworm's 3.4 when trixie is out of reach
         None => trixie_3_5(cache).or_else(|fetch| {
@@ -115,6 +117,7 @@ pub fn tools(server: &Binary) -> Result<(PathBuf, Option<PathBuf>), String> {
             let (suite, package) = match server.version.as_str() {
                 "3.5.16" => ("trixie", "etcd-client=3.5.16*"),
                 "3.4.23" => ("bookworm", "etcd-client/bookworm"),
+                "3.3.25" => ("bullseye", "etcd-client/bullseye"),
                 v => {
                     return Err(format!(
                         "no etcdctl beside {} and none provisioned for etcd {v}: put etcdctl (and etcdutl) beside it",
@@ -161,7 +164,7 @@ mod tests {
         let e = etcd_in(Path::new("/nonexistent/cache"), Some("3.6.0"), None).unwrap_err();
         assert_eq!(
             e,
-            "etcd version 3.6.0 is not provisioned by splitbrain; use --version 3.5.16 or 3.4.23, or --binary PATH"
+            "etcd version 3.6.0 is not provisioned by splitbrain; use --version 3.5.16, 3.4.23, 3.3.25, or --binary PATH"
         );
     }
 

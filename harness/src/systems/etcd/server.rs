@@ -19,7 +19,7 @@ impl Db for EtcdDb {
     }
 
     fn argv(&self, node: &NodeSpec) -> Result<Vec<String>, String> {
-        Ok(argv(&self.0.path, node))
+        Ok(argv(&self.0, node))
     }
 
     /// Every member answers and all see the same elected leader.
@@ -122,7 +122,7 @@ fn endpoint(ip: Ipv4Addr) -> String {
 }
 
 /// The argv of member `node`; the cluster token is the run's.
-fn argv(binary: &Path, node: &NodeSpec) -> Vec<String> {
+fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
     let NodeSpec {
         me,
         members,
@@ -135,8 +135,8 @@ fn argv(binary: &Path, node: &NodeSpec) -> Vec<String> {
         .iter()
         .map(|(n, a)| format!("{n}=http://{a}:{PEER_PORT}"))
         .collect();
-    [
-        binary.display().to_string(),
+    let mut argv: Vec<String> = [
+        etcd.path.display().to_string(),
         format!("--name={name}"),
         format!("--data-dir={}", data_dir.display()),
         format!("--listen-peer-urls=http://{ip}:{PEER_PORT}"),
@@ -146,10 +146,15 @@ fn argv(binary: &Path, node: &NodeSpec) -> Vec<String> {
         format!("--initial-cluster={}", cluster.join(",")),
         "--initial-cluster-state=new".into(),
         format!("--initial-cluster-token={token}"),
-        "--logger=zap".into(),
-        "--log-outputs=stderr".into(),
     ]
-    .into()
+    .into();
+    // 3.3 has only capnslog, and its flag is singular
+    if etcd.version.starts_with("3.3.") {
+        argv.push("--log-output=stderr".into());
+    } else {
+        argv.extend(["--logger=zap".into(), "--log-outputs=stderr".into()]);
+    }
+    argv
 }
 
 async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client::Error> {
