@@ -16,6 +16,7 @@ mod scenario;
 mod serve;
 mod suite;
 mod systems;
+mod versions;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,9 @@ pub(crate) enum Command {
     Suite(suite::Args),
     /// The results browser on 127.0.0.1: every run, its verdict, report and files.
     Serve(serve::Args),
+    /// The versions of each system splitbrain provisions, where each comes from,
+    /// which are here already, and the documented upgrade paths.
+    Versions(versions::Args),
     /// Remove namespaces, processes and links that killed runs left behind.
     Clean,
     /// Write report.html again from a run folder (test.json, history.jsonl, results.json).
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         Command::Suite(args) => suite::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Clean => clean(),
+        Command::Versions(args) => versions::run(&args),
         Command::Report { run_dir } => report::run(&run_dir),
         Command::Bench(args) => bench::run(&args),
         Command::Resource { listen, fenced } => serve_resource(listen, fenced),

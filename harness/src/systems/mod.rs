@@ -50,10 +50,29 @@ pub trait System: Send + Sync {
     fn time_url(&self) -> Option<(u16, &'static str)> {
         None
     }
+    /// The versions it provisions, newest first (`splitbrain versions`).
+    fn versions(&self) -> &'static [Provided];
     /// Its documented recovery paths from a lost quorum, the default first.
     fn runbooks(&self) -> &'static [Runbook] {
         &[]
     }
+}
+
+/// A version splitbrain provisions on demand, and where from.
+#[derive(Debug)]
+pub struct Provided {
+    pub version: &'static str,
+    /// The Debian suite whose packages hold it.
+    pub suite: &'static str,
+    /// A file that, where the machine has it, is this version installed (used as it is).
+    pub installed: Option<&'static str>,
+    /// The next version on the system's documented upgrade path, where provisioned.
+    pub upgrades_to: Option<&'static str>,
+}
+
+/// The provisioned versions of a system, for error messages: "3.5.16, 3.4.23".
+pub fn version_list(provided: &[Provided]) -> String {
+    provided.iter().map(|p| p.version).collect::<Vec<_>>().join(", ")
 }
 
 /// A recovery runbook splitbrain ships: a script run as an operator's would be

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, Runbook, System};
+use super::{DynDb, Provided, Runbook, System};
 
 /// The HTTP API's port.
 pub const PORT: u16 = 8500;
@@ -24,6 +24,9 @@ impl System for Consul {
     }
     fn time_url(&self) -> Option<(u16, &'static str)> {
         Some((8500, "/v1/status/leader"))
+    }
+    fn versions(&self) -> &'static [Provided] {
+        provision::VERSIONS
     }
     fn runbooks(&self) -> &'static [Runbook] {
         &[Runbook {

@@ -5,8 +5,14 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::provision::{Binary, cache_dir, fetched_once};
+use crate::systems::Provided;
 
-pub const VERSIONS: &[&str] = &["1.8.7"];
+pub const VERSIONS: &[Provided] = &[Provided {
+    version: "1.8.7",
+    suite: "bullseye",
+    installed: None,
+        upgrades_to: None,
+}];
 
 /// Runs `<path> version` and returns "X.Y.Z".
 pub fn version_of(path: &Path) -> Result<String, String> {
@@ -36,7 +42,7 @@ pub fn provision(version: Option<&str>, binary: Option<&Path>) -> Result<Binary,
             version: version_of(path)?,
         });
     }
-    if let Some(v) = version.filter(|v| !VERSIONS.contains(v)) {
+    if let Some(v) = version.filter(|v| !VERSIONS.iter().any(|p| p.version == *v)) {
         return Err(format!(
             "consul version {v} is not provisioned by splitbrain; use --version 1.8.7, or --binary PATH"
         ));

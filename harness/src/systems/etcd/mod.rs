@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, Runbook, System};
+use super::{DynDb, Provided, Runbook, System};
 
 /// Client port; peers talk on 2380.
 pub const PORT: u16 = 2379;
@@ -24,6 +24,9 @@ impl System for Etcd {
     }
     fn time_url(&self) -> Option<(u16, &'static str)> {
         Some((2379, "/version"))
+    }
+    fn versions(&self) -> &'static [Provided] {
+        provision::VERSIONS
     }
     fn runbooks(&self) -> &'static [Runbook] {
         &[

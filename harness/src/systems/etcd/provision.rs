@@ -6,9 +6,29 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::provision::{Binary, cache_dir, fetched_once};
+use crate::systems::{Provided, version_list};
 
 /// Versions splitbrain provisions, newest first.
-pub const ETCD_VERSIONS: &[&str] = &["3.5.16", "3.4.23", "3.3.25"];
+pub const VERSIONS: &[Provided] = &[
+    Provided {
+        version: "3.5.16",
+        suite: "trixie",
+        installed: None,
+        upgrades_to: None,
+    },
+    Provided {
+        version: "3.4.23",
+        suite: "bookworm",
+        installed: Some(INSTALLED_ETCD),
+        upgrades_to: Some("3.5.16"),
+    },
+    Provided {
+        version: "3.3.25",
+        suite: "bullseye",
+        installed: None,
+        upgrades_to: Some("3.4.23"),
+    },
+];
 
 /// Where bookworm's `etcd-server` puts etcd.
 const INSTALLED_ETCD: &str = "/usr/bin/etcd";
@@ -61,7 +81,7 @@ fn etcd_in(cache: &Path, version: Option<&str>, binary: Option<&Path>) -> Result
         Some("3.3.25") => fetched(cache, "3.3.25", "bullseye", &["etcd-server/bullseye"]),
         Some(v) => Err(format!(
             "etcd version {v} is not provisioned by splitbrain; use --version {}, or --binary PATH",
-            ETCD_VERSIONS.join(", ")
+            version_list(VERSIONS)
         )),
         // the newest we can have; bookworm's 3.4 when trixie is out of reach
         None => trixie_3_5(cache).or_else(|fetch| {

@@ -12,6 +12,10 @@ use zookeeper_client::{Acls, Client, CreateMode, Error};
 
 use super::PORT;
 
+/// The oldest server our clients may meet, also in a mixed-version upgrade:
+/// they ask for nothing newer (no create2, whose Stat none of them reads).
+const OLDEST: (u32, u32, u32) = (3, 4, 13);
+
 pub struct ZooKeeper {
     client: Client,
     sync: bool,
@@ -59,6 +63,7 @@ impl ZooKeeper {
         keys: u64,
     ) -> Result<ZooKeeper, ClientError> {
         let client = Client::connector()
+            .with_server_version(OLDEST.0, OLDEST.1, OLDEST.2)
             .with_session_timeout(Duration::from_secs(4))
             .with_connection_timeout(timeout)
             .connect(&format!("{ip}:{PORT}"))
@@ -166,6 +171,7 @@ impl ZooKeeperLock {
         prefix: &str,
     ) -> Result<ZooKeeperLock, ClientError> {
         let client = Client::connector()
+            .with_server_version(OLDEST.0, OLDEST.1, OLDEST.2)
             .with_session_timeout(ttl)
             .with_connection_timeout(timeout)
             .connect(endpoint)

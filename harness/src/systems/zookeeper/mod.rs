@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, Runbook, System};
+use super::{DynDb, Provided, Runbook, System};
 
 pub const PORT: u16 = 2181;
 
@@ -23,6 +23,9 @@ impl System for ZooKeeper {
     }
     fn jvm(&self) -> bool {
         true
+    }
+    fn versions(&self) -> &'static [Provided] {
+        provision::VERSIONS
     }
     fn runbooks(&self) -> &'static [Runbook] {
         &[
