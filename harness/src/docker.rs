@@ -153,7 +153,7 @@ impl DockerNetwork {
             name: name.to_string(),
             container: format!("splitbrain-{}-{name}", self.run_id),
             ip: self.ip(host),
-            image: image.to_string(),
+            image: Mutex::new(image.to_string()),
             argv: Mutex::new(argv),
             binds,
             log,
@@ -254,7 +254,7 @@ pub struct Container {
     name: String,
     container: String,
     ip: Ipv4Addr,
-    image: String,
+    image: Mutex<String>,
     argv: Mutex<Vec<String>>,
     binds: Vec<PathBuf>,
     log: PathBuf,
@@ -290,7 +290,7 @@ impl Member for Container {
             let argv = self.argv.lock().expect("container argv").clone();
             let body = ContainerCreateBody {
                 hostname: Some(self.name.clone()),
-                image: Some(self.image.clone()),
+                image: Some(self.image.lock().expect("container image").clone()),
                 entrypoint: Some(vec![argv[0].clone()]),
                 cmd: Some(argv[1..].to_vec()),
                 labels: Some(HashMap::from([(LABEL.to_string(), self.run_id.clone())])),
@@ -345,6 +345,17 @@ impl Member for Container {
         let mut current = self.argv.lock().expect("container argv");
         if *current != argv {
             *current = argv;
+            drop(current);
+            self.remove();
+            *self.created.lock().expect("container state") = false;
+        }
+    }
+
+    /// Like the command, fixed at creation: a new container at the next start.
+    fn set_image(&self, image: &str) {
+        let mut current = self.image.lock().expect("container image");
+        if *current != image {
+            *current = image.to_string();
             drop(current);
             self.remove();
             *self.created.lock().expect("container state") = false;

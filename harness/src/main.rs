@@ -16,6 +16,7 @@ mod scenario;
 mod serve;
 mod suite;
 mod systems;
+mod upgrade;
 mod versions;
 
 use std::process::ExitCode;

@@ -20,6 +20,9 @@ pub trait Member: Send + Sync {
     fn argv(&self) -> Vec<String>;
     /// The command line its next start runs (a runbook's flags).
     fn set_argv(&self, argv: Vec<String>);
+    /// The image its next start runs (an upgrade's other version); a local
+    /// process has none, its binary is in its argv.
+    fn set_image(&self, _image: &str) {}
     /// Gone for good at teardown (a container also saves its log first).
     fn remove(&self) {
         self.kill();

@@ -100,6 +100,24 @@ pub struct Args {
     /// Use this binary instead of a provisioned one
     #[arg(long)]
     pub binary: Option<PathBuf>,
+    /// --nemesis upgrade: the version the cluster starts on (as --version)
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
+    /// --nemesis upgrade: the version members are upgraded to, one at a time
+    /// (`splitbrain versions` lists them and the documented paths)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// --nemesis upgrade: start on this build instead of --from's
+    #[arg(long, value_name = "PATH")]
+    pub from_binary: Option<PathBuf>,
+    /// --nemesis upgrade: upgrade to this build (e.g. the one you plan to run)
+    #[arg(long, value_name = "PATH")]
+    pub to_binary: Option<PathBuf>,
+    /// --nemesis upgrade: also roll members back to --from: `mixed` (the
+    /// default) from the mixed-version cluster, `full` once every member is
+    /// upgraded (where the system refuses it, the refusal is reported)
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "mixed", value_name = "WHEN")]
+    pub rollback: Option<RollbackArg>,
     /// Independent registers
     #[arg(long, default_value_t = 5)]
     pub keys: u64,
@@ -181,6 +199,15 @@ pub enum ResourceArg {
     Fenced,
 }
 
+/// `--rollback`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RollbackArg {
+    /// all members but one upgraded, then the upgraded ones back
+    Mixed,
+    /// every member upgraded, then one back
+    Full,
+}
+
 /// `--clock-clocks`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClocksArg {
@@ -249,6 +276,8 @@ struct Plan {
     kinds: Vec<Kind>,
     shapes: Vec<Shape>,
     clock: ClockPlan,
+    /// `--nemesis upgrade`'s steps in order, each `back` (a rollback) or not.
+    upgrades: Vec<bool>,
     /// `--scenario`'s steps, in place of the schedule.
     scenario: Option<Vec<Step>>,
     /// The runbook a scenario's `runbook` step runs.
@@ -300,7 +329,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             .split(',')
             .map(|k| {
                 Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock or none")
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade or none")
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
@@ -318,8 +347,9 @@ fn plan(args: &Args) -> Result<Plan, String> {
                 )
             })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let clock = clock_plan(args, system)?;
+    let upgrades = upgrade_steps(args, system, &kinds)?;
     let scenario = match (&args.scenario_text, &args.scenario) {
         (Some((name, text)), _) => {
             Some(crate::scenario::parse(text, args.nodes, &clock).map_err(|e| format!("scenario {name}: {e}"))?)
@@ -374,6 +404,21 @@ fn plan(args: &Args) -> Result<Plan, String> {
         ));
     }
     positive("op-timeout", args.op_timeout)?;
+    let interval = positive("nemesis-interval", args.nemesis_interval)?;
+    if !upgrades.is_empty() && scenario.is_none() {
+        let placed = Schedule::new(&kinds, &shapes, &clock, &upgrades, args.nodes, interval, time_limit, 0).upgrades();
+        if placed < upgrades.len() {
+            // a step after each heal (every other interval), or every interval alone
+            let per = if kinds.iter().any(|k| *k != Kind::Upgrade) { 2 } else { 1 };
+            return Err(format!(
+                "--nemesis upgrade takes {} steps, one per {} s, and --time-limit {} holds {placed}: use --time-limit {} or more",
+                upgrades.len(),
+                per as f64 * args.nemesis_interval,
+                args.time_limit,
+                ((upgrades.len() * per + 1) as f64 * args.nemesis_interval).ceil() + 10.0
+            ));
+        }
+    }
     positive("recovery-time", args.recovery_time)?;
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
@@ -394,7 +439,49 @@ fn plan(args: &Args) -> Result<Plan, String> {
         concurrency,
         seed,
         time_limit,
-        interval: positive("nemesis-interval", args.nemesis_interval)?,
+        interval,
+        upgrades,
+    })
+}
+
+/// `--nemesis upgrade`'s steps (`true` a rollback), from its flags, checked:
+/// a version pair off the documented path is refused (a build of your own is not).
+fn upgrade_steps(args: &Args, system: &dyn System, kinds: &[Kind]) -> Result<Vec<bool>, String> {
+    let flags = args.to.is_some() || args.to_binary.is_some() || args.from.is_some() || args.from_binary.is_some();
+    if !kinds.contains(&Kind::Upgrade) {
+        if flags || args.rollback.is_some() {
+            return Err("--from, --to and --rollback are for --nemesis upgrade: add it, e.g. --nemesis upgrade,kill".into());
+        }
+        return Ok(Vec::new());
+    }
+    if args.to.is_none() && args.to_binary.is_none() {
+        return Err("--nemesis upgrade needs --to VERSION or --to-binary PATH (`splitbrain versions` lists them)".into());
+    }
+    if args.from.is_some() && args.version.is_some() && args.from != args.version {
+        return Err("--from and --version disagree: give one".into());
+    }
+    if let (Some(from), Some(to)) = (args.from.as_ref().or(args.version.as_ref()), &args.to) {
+        let known = system.versions();
+        let documented = known
+            .iter()
+            .any(|p| p.version == from.as_str() && p.upgrades_to == Some(to.as_str()));
+        if !documented && args.from_binary.is_none() && args.to_binary.is_none() {
+            let paths: Vec<String> = known
+                .iter()
+                .filter_map(|p| Some(format!("{} -> {}", p.version, p.upgrades_to?)))
+                .collect();
+            return Err(format!(
+                "{} {from} -> {to} is not a documented upgrade path; use {} (one step at a time), or --from-binary / --to-binary for your own builds",
+                system.name(),
+                if paths.is_empty() { "--to-binary".to_string() } else { paths.join(" or ") }
+            ));
+        }
+    }
+    let n = args.nodes;
+    Ok(match args.rollback {
+        None => vec![false; n],
+        Some(RollbackArg::Mixed) => [vec![false; n - 1], vec![true; n - 1]].concat(),
+        Some(RollbackArg::Full) => [vec![false; n], vec![true]].concat(),
     })
 }
 
@@ -476,6 +563,7 @@ struct RunCluster {
     /// Where a node tells its time (`System::time_url`).
     time_url: Option<(u16, &'static str)>,
     recovery: Recovery,
+    upgrade: Option<crate::upgrade::Upgrade>,
 }
 
 /// What a scenario's drill steps need: the nodes' data and command lines, the
@@ -497,6 +585,19 @@ struct Recovery {
 impl RunCluster {
     fn ips(&self) -> Vec<Ipv4Addr> {
         self.nodes.iter().map(|n| n.ip()).collect()
+    }
+
+    /// The run's upgrade, and the nodes as its steps see them.
+    fn upgrading(&self) -> Result<(&crate::upgrade::Upgrade, crate::upgrade::Nodes<'_>), String> {
+        let u = self.upgrade.as_ref().ok_or("this run upgrades nothing")?;
+        let nodes = crate::upgrade::Nodes {
+            nodes: &self.nodes,
+            members: &self.recovery.members,
+            data: &self.recovery.data,
+            logs: self.nodes.iter().map(|n| node_paths(&self.recovery.dir, n.name()).0).collect(),
+            run_id: &self.run_id,
+        };
+        Ok((u, nodes))
     }
 
     /// Every node serves, with one leader, and sees exactly the nodes started.
@@ -644,6 +745,24 @@ impl Cluster for RunCluster {
         self.handle.block_on(self.whole())
     }
 
+    fn upgrade_next(&self, back: bool) -> Result<(usize, String, String), String> {
+        let (u, _) = self.upgrading()?;
+        u.next(self.leader(), back)
+    }
+
+    fn upgrade(&self, node: usize, back: bool) -> Result<Option<String>, String> {
+        let (u, nodes) = self.upgrading()?;
+        self.handle
+            .block_on(u.step(&nodes, node, back, async || self.whole().await))
+    }
+
+    fn versions(&self) -> Value {
+        match self.upgrading() {
+            Ok((u, nodes)) => self.handle.block_on(u.versions(&nodes)),
+            Err(_) => Value::Nil,
+        }
+    }
+
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
         Ok(if lock.pauses.request() {
@@ -772,7 +891,7 @@ async fn ready_or_exited(
 }
 
 /// The last line of a log that is not blank or indented (a usage text's lines are).
-fn last_words(log: &Path) -> String {
+pub(crate) fn last_words(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let said: Vec<&str> = text
         .lines()
@@ -1004,7 +1123,22 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Ok(_) => {}
         Err(e) => eprintln!("splitbrain: warning: cannot clean up after dead runs: {e}"),
     }
-    let db = plan.system.provision(args.version.as_deref(), args.binary.as_deref())?;
+    let db = plan.system.provision(
+        args.from.as_deref().or(args.version.as_deref()),
+        args.from_binary.as_deref().or(args.binary.as_deref()),
+    )?;
+    let to = match plan.upgrades.is_empty() {
+        true => None,
+        false => Some(plan.system.provision(args.to.as_deref(), args.to_binary.as_deref())?),
+    };
+    if let Some(to) = &to {
+        if to.version() == db.version() && to.binary() == db.binary() {
+            eprintln!(
+                "splitbrain: warning: --nemesis upgrade from {0} to {0}, the same binary: only the procedure is exercised",
+                db.version()
+            );
+        }
+    }
     let partitions = match &plan.scenario {
         Some(steps) => steps
             .iter()
@@ -1012,27 +1146,30 @@ pub fn run(args: &Args) -> Result<u8, String> {
         None => plan.kinds.contains(&Kind::Partition),
     };
     let iptables = partitions.then(crate::provision::iptables).transpose()?;
-    let runtime = choose_runtime(args, &plan, db.as_ref())?;
+    let runtime = choose_runtime(args, &plan, db.as_ref(), to.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    rt.block_on(run_async(args, plan, db, runtime, iptables))
+    rt.block_on(run_async(args, plan, db, to, runtime, iptables))
 }
 
 /// The runtime `--runtime` asks for; `auto` says what it chose and why.
-fn choose_runtime(args: &Args, plan: &Plan, db: &dyn DynDb) -> Result<Runtime, String> {
+fn choose_runtime(args: &Args, plan: &Plan, db: &dyn DynDb, to: Option<&dyn DynDb>) -> Result<Runtime, String> {
     let image = args.image.clone().unwrap_or_else(|| systems::image(plan.system, db));
     let mut needed = vec![image.clone()];
+    // an upgrade's other version: an image of its own
+    needed.extend(to.map(|to| systems::image(plan.system, to)));
     if plan.workload != Workload::Register {
         needed.push(images::RUNNER.to_string());
     }
     let docker = || -> Result<Runtime, String> {
         crate::docker::engine().map_err(|e| format!("no docker engine answers ({e})"))?;
         if let Some(missing) = needed.iter().find(|t| !crate::docker::has_image(t)) {
+            let version = missing.rsplit(':').next().unwrap_or_default();
             return Err(format!(
-                "image {missing} is missing: run `splitbrain images build --system {}`",
+                "image {missing} is missing: run `splitbrain images build --system {} --version {version}`",
                 plan.system.name()
             ));
         }
@@ -1064,6 +1201,7 @@ async fn run_async(
     args: &Args,
     plan: Plan,
     db: Arc<dyn DynDb>,
+    to: Option<Arc<dyn DynDb>>,
     runtime: Runtime,
     iptables: Option<nemeses::partition::Iptables>,
 ) -> Result<u8, String> {
@@ -1334,16 +1472,33 @@ async fn run_async(
             lost: Default::default(),
             snapshots: Default::default(),
         },
+        upgrade: to.map(|to| {
+            let images = match &runtime {
+                Runtime::Docker { image, .. } => Some((image.clone(), systems::image(plan.system, to.as_ref()))),
+                Runtime::Netns => None,
+            };
+            crate::upgrade::Upgrade::new(db.clone(), to, images, absolute.join("upgrade"), args.nodes)
+        }),
     });
     let schedule = Schedule::new(
         &plan.kinds,
         &plan.shapes,
         &plan.clock,
+        &plan.upgrades,
         args.nodes,
         plan.interval,
         plan.time_limit,
         plan.seed,
     );
+    if let Ok((u, nodes)) = cluster.upgrading() {
+        // where the upgrade starts from, as the nodes tell it
+        rec.record(checkers::Op::new(
+            checkers::Process::Nemesis,
+            checkers::Type::Info,
+            checkers::F::parse("versions"),
+            u.versions(&nodes).await,
+        ));
+    }
     let nemesis = Arc::new(nemeses::run::Nemesis::new(cluster.clone(), rec.clone()));
     let nemesis_stop = Arc::new(AtomicBool::new(false));
     // declared after `teardown`, so dropped (stopped and joined) before the nodes go

@@ -45,6 +45,23 @@ pub trait Cluster: Send + Sync {
     fn runbook(&self, _within: Duration, _stop: &AtomicBool) -> Result<String, String> {
         Err("this cluster has no runbook".into())
     }
+    /// The member the next upgrade step takes (`back`: rolls back), leader last,
+    /// and the versions it goes from and to.
+    fn upgrade_next(&self, _back: bool) -> Result<(usize, String, String), String> {
+        Err("this run upgrades nothing: give --to or --to-binary".into())
+    }
+    /// Takes `node` through the system's upgrade procedure (health check,
+    /// snapshot, stop, the other binary on the same data, start, wait until
+    /// healthy and caught up). A rollback the system refuses is not an error:
+    /// `Ok(Some(what it said))`, with the node back on the version it had.
+    fn upgrade(&self, _node: usize, _back: bool) -> Result<Option<String>, String> {
+        Err("this run upgrades nothing".into())
+    }
+    /// Each node's version as the node reports it (`down` when it does not
+    /// answer), and the cluster's where the system has one (`cluster`).
+    fn versions(&self) -> checkers::Value {
+        checkers::Value::Nil
+    }
     /// Whether the cluster is whole again: every configured node serves, one
     /// leader, and each sees exactly the configured members; or why not.
     fn healthy(&self) -> Result<(), String> {

@@ -155,6 +155,31 @@ impl Nemesis {
         errors.into_iter().next().map_or(Ok(()), Err)
     }
 
+    /// One upgrade step: `upgrade` (or `rollback`) names the member and the
+    /// versions, `rollback-refused` what the system said, `versions` what every
+    /// node reports after it (which closes the step's window).
+    fn upgrade(&self, back: bool) -> Result<(), String> {
+        let c = self.cluster.as_ref();
+        let (node, from, to) = c.upgrade_next(back)?;
+        let f = if back { "rollback" } else { "upgrade" };
+        self.record(f, format!("{} {from} -> {to}", c.name(node)));
+        let began = Instant::now();
+        let refused = c.upgrade(node, back);
+        if let Ok(Some(message)) = &refused {
+            self.record("rollback-refused", format!("{}: {message}", c.name(node)));
+        }
+        self.rec
+            .record(Op::new(Process::Nemesis, Type::Info, F::parse("versions"), c.versions()));
+        let refused = refused?;
+        eprintln!(
+            "splitbrain: {f} {} {from} -> {to}: {} after {:.1} s",
+            c.name(node),
+            refused.as_ref().map_or("done".to_string(), |m| format!("REFUSED ({m})")),
+            began.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
     /// Starts killed nodes again, or resumes paused ones, of `nodes`.
     fn bring_back(&self, nodes: &[usize], killed: bool) -> Result<(), String> {
         let c = self.cluster.as_ref();
@@ -291,18 +316,28 @@ impl Nemesis {
     /// for a thread of its own: it sleeps in short steps so that `stop` is prompt.
     pub fn run(&self, schedule: &Schedule, start: Instant, stop: &AtomicBool) -> Result<(), String> {
         let mut result = Ok(());
+        let mut lag = Duration::ZERO;
         for (at, action) in &schedule.steps {
-            while Instant::now() < start + *at {
+            let due = start + *at + lag;
+            while Instant::now() < due {
                 if stop.load(Ordering::Relaxed) {
                     return self.heal().and(result);
                 }
-                std::thread::sleep(
-                    Duration::from_millis(20).min((start + *at).saturating_duration_since(Instant::now())),
-                );
+                std::thread::sleep(Duration::from_millis(20).min(due.saturating_duration_since(Instant::now())));
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
             }
             let step = match action {
                 Action::Start(fault) => self.start(fault),
                 Action::Heal => self.heal(),
+                Action::Upgrade { back } => {
+                    let began = Instant::now();
+                    let done = self.upgrade(*back);
+                    // the faults after it keep their spacing
+                    lag += began.elapsed();
+                    done
+                }
             };
             if let Err(e) = step {
                 result = Err(e);

@@ -17,10 +17,19 @@ pub enum Kind {
     ClientPause,
     /// Skews the clocks of some nodes (on a timeline of its own, beside the others).
     Clock,
+    /// Upgrades (and rolls back) members one at a time, in the heal windows.
+    Upgrade,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Partition, Kind::Kill, Kind::Pause, Kind::ClientPause, Kind::Clock];
+    pub const ALL: [Kind; 6] = [
+        Kind::Partition,
+        Kind::Kill,
+        Kind::Pause,
+        Kind::ClientPause,
+        Kind::Clock,
+        Kind::Upgrade,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,6 +38,7 @@ impl Kind {
             Kind::Pause => "pause",
             Kind::ClientPause => "client-pause",
             Kind::Clock => "clock",
+            Kind::Upgrade => "upgrade",
         }
     }
 
@@ -186,6 +196,9 @@ pub enum Action {
     Start(Fault),
     /// Undo every fault in force.
     Heal,
+    /// Take the next member to the new version (`back`: to the old one), by the
+    /// system's procedure, from a healed cluster.
+    Upgrade { back: bool },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -212,10 +225,15 @@ impl Schedule {
     /// before `total`; the kind and targets of each fault are drawn from `seed`.
     /// Clock faults run beside the others: each fault window also skews clocks
     /// (so a node can be cut off and skewed at once), and a heal undoes both.
+    /// `upgrades` (each `back` or not) go in order right after heals, or every
+    /// interval when there are no other faults; those that do not fit before
+    /// `total` are left out ([`Schedule::upgrades`] counts those placed).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kinds: &[Kind],
         shapes: &[Shape],
         clock: &ClockPlan,
+        upgrades: &[bool],
         nodes: usize,
         interval: Duration,
         total: Duration,
@@ -225,7 +243,13 @@ impl Schedule {
         if kinds.is_empty() || interval.is_zero() {
             return Schedule { steps };
         }
-        let others: Vec<Kind> = kinds.iter().copied().filter(|k| *k != Kind::Clock).collect();
+        let mut upgrades = upgrades.iter();
+        let others: Vec<Kind> = kinds
+            .iter()
+            .copied()
+            .filter(|k| !matches!(k, Kind::Clock | Kind::Upgrade))
+            .collect();
+        let faults = !others.is_empty() || kinds.contains(&Kind::Clock);
         let clocked = kinds.contains(&Kind::Clock);
         let mut rng = Rng::new(seed ^ 0x006e_656d_6573_6973);
         // its own stream: adding clock faults leaves the other faults as they were
@@ -233,8 +257,15 @@ impl Schedule {
         let mut at = interval;
         let mut faulted = false;
         while at < total {
-            if faulted {
+            if !faults {
+                if let Some(&back) = upgrades.next() {
+                    steps.push((at, Action::Upgrade { back }));
+                }
+            } else if faulted {
                 steps.push((at, Action::Heal));
+                if let Some(&back) = upgrades.next() {
+                    steps.push((at, Action::Upgrade { back }));
+                }
             } else {
                 if !others.is_empty() {
                     steps.push((
@@ -247,7 +278,7 @@ impl Schedule {
                             Kind::Kill => Fault::Kill(minority(&mut rng, nodes)),
                             Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
                             Kind::ClientPause => Fault::ClientPause,
-                            Kind::Clock => unreachable!("clock faults have a timeline of their own"),
+                            Kind::Clock | Kind::Upgrade => unreachable!("not drawn: they have timelines of their own"),
                         }),
                     ));
                 }
@@ -260,6 +291,14 @@ impl Schedule {
         }
         Schedule { steps }
     }
+
+    /// How many upgrade steps it holds.
+    pub fn upgrades(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Upgrade { .. }))
+            .count()
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +310,7 @@ mod tests {
             &Kind::ALL[..4],
             &Shape::ALL,
             &ClockPlan::default(),
+            &[],
             5,
             Duration::from_secs(5),
             Duration::from_secs(60),
@@ -299,6 +339,7 @@ mod tests {
                 Action::Start(Fault::Partition { .. } | Fault::Isolate(_) | Fault::ClientPause | Fault::Clock(_)) => {
                     assert_eq!(i % 2, 0)
                 }
+                Action::Upgrade { .. } => panic!("no upgrades asked for"),
             }
         }
     }
@@ -310,6 +351,7 @@ mod tests {
                 kinds,
                 &Shape::ALL,
                 &ClockPlan::default(),
+                &[],
                 3,
                 Duration::from_secs(5),
                 Duration::from_secs(60),
@@ -350,12 +392,49 @@ mod tests {
     }
 
     #[test]
+    fn upgrades_follow_heals_in_order_and_those_past_the_end_are_left_out() {
+        let with = |kinds: &[Kind], total: u64| {
+            Schedule::new(
+                kinds,
+                &Shape::ALL,
+                &ClockPlan::default(),
+                &[false, false, true],
+                3,
+                Duration::from_secs(5),
+                Duration::from_secs(total),
+                4,
+            )
+        };
+        let s = with(&[Kind::Kill, Kind::Upgrade], 60);
+        let at: Vec<(u64, bool)> = s
+            .steps
+            .iter()
+            .filter_map(|(at, a)| match a {
+                Action::Upgrade { back } => Some((at.as_secs(), *back)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(at, [(10, false), (20, false), (30, true)]);
+        for (i, (at, a)) in s.steps.iter().enumerate() {
+            if matches!(a, Action::Upgrade { .. }) {
+                assert_eq!(s.steps[i - 1], (*at, Action::Heal), "right after a heal");
+            }
+        }
+        // alone, one every interval; too short a run holds fewer
+        let alone = with(&[Kind::Upgrade], 60);
+        assert_eq!(alone.upgrades(), 3);
+        assert_eq!(alone.steps[0].0, Duration::from_secs(5));
+        assert_eq!(with(&[Kind::Kill, Kind::Upgrade], 25).upgrades(), 2);
+    }
+
+    #[test]
     fn no_kinds_no_faults() {
         assert!(
             Schedule::new(
                 &[],
                 &Shape::ALL,
                 &ClockPlan::default(),
+                &[],
                 3,
                 Duration::from_secs(1),
                 Duration::from_secs(9),

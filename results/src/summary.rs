@@ -104,6 +104,7 @@ impl Summary {
                 "node",
                 "read-back",
                 "revision",
+                "rollback-refused",
             ]
             .iter()
             .any(|f| op.f == F::parse(f))
@@ -115,7 +116,8 @@ impl Summary {
         {
             let t = op.time.unwrap_or(0);
             // a scenario's start and resume bring nodes back: the window closes there
-            let heal = ["heal", "start", "resume", "recovered"]
+            // an upgrade step's window closes with the versions read after it
+            let heal = ["heal", "start", "resume", "recovered", "versions"]
                 .iter()
                 .any(|f| op.f == F::parse(f));
             let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);

@@ -129,6 +129,17 @@ pub trait Db: Send + Sync + 'static {
     fn revision(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<i64>> + Send {
         async { None }
     }
+    /// How far the node at `ip` has applied the replicated log (etcd's raft
+    /// index, ZooKeeper's zxid, Consul's applied index): an upgraded member is
+    /// caught up once it reaches what the others had.
+    fn applied(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<u64>> + Send {
+        async { None }
+    }
+    /// The version the node at `ip` reports, and the cluster's where the system
+    /// has one (etcd's `etcdcluster`: the protocol a mixed cluster speaks).
+    fn node_version(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<(String, Option<String>)>> + Send {
+        async { None }
+    }
     /// What a runbook needs beyond the nodes (its tools, ports), as environment
     /// variables without their `SB_` prefix; fetches the tools if need be.
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
@@ -148,6 +159,8 @@ pub trait DynDb: Send + Sync {
     fn snapshot<'a>(&'a self, ip: Ipv4Addr, data_dir: &'a Path, out: &'a Path) -> BoxFuture<'a, Result<u64, String>>;
     fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<i64>>;
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String>;
+    fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>>;
+    fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>>;
 }
 
 impl<D: Db> DynDb for D {
@@ -180,6 +193,12 @@ impl<D: Db> DynDb for D {
     }
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         Db::runbook_env(self)
+    }
+    fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(Db::applied(self, ip))
+    }
+    fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>> {
+        Box::pin(Db::node_version(self, ip))
     }
 }
 
@@ -255,21 +274,38 @@ where
     }
 }
 
+/// A plain HTTP/1.0 GET of a node's API: the response's head and body, or
+/// `None` when it does not answer within `limit`. For the few small answers
+/// the harness itself reads (dates, versions), without a client's pool.
+fn http_get(ip: Ipv4Addr, port: u16, path: &str, limit: Duration) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + limit;
+    let mut s = std::net::TcpStream::connect_timeout(&(ip, port).into(), limit).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    while text.len() < 1 << 20 {
+        s.set_read_timeout(Some(deadline.checked_duration_since(Instant::now())?)).ok()?;
+        match s.read(&mut buf).ok()? {
+            0 => break,
+            n => text.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.to_string(), body.to_string()))
+}
+
+/// The JSON body of a GET, when the node answers within a second.
+pub fn http_json(ip: Ipv4Addr, port: u16, path: &str) -> Option<serde_json::Value> {
+    let (_, body) = http_get(ip, port, path, Duration::from_secs(1))?;
+    serde_json::from_str(&body).ok()
+}
+
 /// What a node's HTTP server says the time is (its `Date` header, whole seconds),
 /// in ns since the epoch; `None` when it does not answer within 300 ms.
 pub fn http_date(ip: Ipv4Addr, port: u16, path: &str) -> Option<i64> {
-    use std::io::{Read, Write};
-    let limit = Duration::from_millis(300);
-    let mut s = std::net::TcpStream::connect_timeout(&(ip, port).into(), limit).ok()?;
-    s.set_read_timeout(Some(limit)).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
-        let n = s.read(&mut buf).ok().filter(|&n| n > 0)?;
-        head.extend_from_slice(&buf[..n]);
-    }
-    let head = String::from_utf8_lossy(&head);
+    let (head, _) = http_get(ip, port, path, Duration::from_millis(300))?;
     let date = head
         .lines()
         .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("date")))?

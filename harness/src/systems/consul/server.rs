@@ -76,6 +76,17 @@ impl Db for ConsulDb {
         Ok(body.len() as u64)
     }
 
+    /// `applied_index` of the agent's raft stats (`consul info`).
+    async fn applied(&self, ip: Ipv4Addr) -> Option<u64> {
+        let me = get(ip, "/v1/agent/self").await.ok()?;
+        me["Stats"]["raft"]["applied_index"].as_str()?.parse().ok()
+    }
+
+    async fn node_version(&self, ip: Ipv4Addr) -> Option<(String, Option<String>)> {
+        let me = get(ip, "/v1/agent/self").await.ok()?;
+        Some((me["Config"]["Version"].as_str()?.to_string(), None))
+    }
+
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         Ok(vec![
             ("CONSUL".into(), self.0.path.display().to_string()),

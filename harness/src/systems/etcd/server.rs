@@ -98,6 +98,20 @@ impl Db for EtcdDb {
         s.header().map(|h| h.revision())
     }
 
+    /// The raft index in the member's status.
+    async fn applied(&self, ip: Ipv4Addr) -> Option<u64> {
+        ask(ip, async |c| c.status().await).await.ok().map(|s| s.raft_index())
+    }
+
+    /// `GET /version`: the member's `etcdserver` and the `etcdcluster` it runs.
+    async fn node_version(&self, ip: Ipv4Addr) -> Option<(String, Option<String>)> {
+        let v = tokio::task::spawn_blocking(move || crate::systems::http_json(ip, PORT, "/version"))
+            .await
+            .ok()??;
+        let server = v["etcdserver"].as_str()?.to_string();
+        Some((server, v["etcdcluster"].as_str().map(str::to_string)))
+    }
+
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         let (ctl, utl) = super::provision::tools(&self.0)?;
         Ok(vec![

@@ -85,6 +85,21 @@ impl Db for ZooKeeperDb {
         copy_tree(&data_dir.join("data/version-2"), out)
     }
 
+    /// The `Zxid` of `srvr`.
+    async fn applied(&self, ip: Ipv4Addr) -> Option<u64> {
+        let text = four_letter(ip, "srvr").await.ok()?;
+        let hex = text.lines().find_map(|l| l.strip_prefix("Zxid: 0x"))?;
+        u64::from_str_radix(hex.trim(), 16).ok()
+    }
+
+    /// The first line of `srvr`: `Zookeeper version: 3.8.0-<commit>, built on ...`.
+    async fn node_version(&self, ip: Ipv4Addr) -> Option<(String, Option<String>)> {
+        let text = four_letter(ip, "srvr").await.ok()?;
+        let v = text.lines().find_map(|l| l.strip_prefix("Zookeeper version: "))?;
+        let v = v.split(['-', ',']).next()?.trim().to_string();
+        Some((v, None))
+    }
+
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         Ok(vec![
             ("CLIENT_PORT".into(), PORT.to_string()),
