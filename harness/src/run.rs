@@ -904,6 +904,15 @@ pub(crate) fn last_words(log: &Path) -> String {
         .find(|l| !l.to_lowercase().starts_with("usage"))
         .copied()
         .unwrap_or("nothing logged");
+    // a structured (zap) line: its message and fields, without the noise
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(line) {
+        let noise = ["level", "ts", "caller", "stacktrace", "msg"];
+        let mut said = fields.get("msg").and_then(|m| m.as_str()).unwrap_or("").to_string();
+        for (k, v) in fields.iter().filter(|(k, _)| !noise.contains(&k.as_str())) {
+            said.push_str(&format!(", {k} {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)));
+        }
+        return said.chars().take(300).collect();
+    }
     line.chars().take(300).collect()
 }
 
@@ -1631,6 +1640,18 @@ async fn run_async(
                 () = workloads::stopped(&stop) => {}
             }
             membership = Some(membership_after(db.as_ref(), &ips).await);
+        }
+        if let Ok((u, nodes)) = cluster.upgrading() {
+            // where the upgrade ended, once the cluster settled (etcd raises its
+            // cluster version a few seconds after the last member)
+            let versions = u.versions(&nodes).await;
+            eprintln!("splitbrain: versions at the end: {versions}");
+            rec.record(checkers::Op::new(
+                checkers::Process::Nemesis,
+                checkers::Type::Info,
+                checkers::F::parse("versions"),
+                versions,
+            ));
         }
     }
     teardown.now();
