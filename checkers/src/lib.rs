@@ -17,6 +17,7 @@
 
 pub mod check;
 pub mod dfs;
+pub mod divergence;
 pub mod engine;
 pub mod format;
 pub mod history;

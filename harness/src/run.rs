@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use checkers::divergence::Replica;
 use checkers::{ModelKind, Options, Record, Value};
 use nemeses::scenario::Step;
 use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
@@ -860,6 +861,48 @@ pub async fn start_cluster(
     Ok((teardown, ips, ready, resource_addr))
 }
 
+/// How long a node may take to catch up before it is read on its own.
+const CATCH_UP_WITHIN: Duration = Duration::from_secs(10);
+
+/// Each node read on its own once it has applied as far as the furthest node
+/// had when the final reads ended; a node that does not get there within
+/// [`CATCH_UP_WITHIN`] is not read (and so never counted as agreeing).
+async fn replica_reads(db: &dyn DynDb, spec: &Register, nodes: &[Arc<dyn Member>]) -> Vec<Replica> {
+    let mut target = None;
+    for n in nodes {
+        target = target.max(db.applied(n.ip()).await);
+    }
+    let mut out = Vec::new();
+    for n in nodes {
+        let start = Instant::now();
+        let caught_up = loop {
+            let at = db.applied(n.ip()).await;
+            match (at, target) {
+                (_, None) => break Ok(()),
+                (Some(a), Some(t)) if a >= t => break Ok(()),
+                _ if start.elapsed() >= CATCH_UP_WITHIN => {
+                    break Err(format!(
+                        "not caught up within {} s: applied {} of {}",
+                        CATCH_UP_WITHIN.as_secs(),
+                        at.map_or("nothing it tells".into(), |a| a.to_string()),
+                        target.unwrap_or(0)
+                    ));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        let answer = match caught_up {
+            Ok(()) => spec.replica_reads(n.ip()).await,
+            Err(e) => Err(e),
+        };
+        out.push(Replica {
+            node: n.name().to_string(),
+            answer,
+        });
+    }
+    out
+}
+
 /// Waits until the cluster is ready, or fails as soon as a node has exited (with
 /// the last line it logged: a flag its version lacks, a data dir it refuses).
 async fn ready_or_exited(
@@ -1578,6 +1621,7 @@ async fn run_async(
 
     let mut recovered = None;
     let mut membership = None;
+    let mut divergence = None;
     if !stop.load(Ordering::Relaxed) {
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
         recovered = tokio::select! {
@@ -1620,25 +1664,38 @@ async fn run_async(
                     }
                 }
                 (None, Some(spec)) => {
-                    let mut read = 0;
+                    let mut read = Vec::new();
                     for (i, ip) in ips.iter().enumerate() {
                         read = spec
                             .final_reads(*ip, 1_000_000_000 + i as u64, rec.as_ref())
                             .await
-                            .unwrap_or(0);
-                        if read as u64 == args.keys {
+                            .unwrap_or_default();
+                        if read.len() as u64 == args.keys {
                             break;
                         }
                     }
-                    eprintln!("splitbrain: final reads: {read} of {} keys", args.keys);
+                    eprintln!("splitbrain: final reads: {} of {} keys", read.len(), args.keys);
+                    let replicas = replica_reads(db.as_ref(), spec, &teardown.nodes).await;
+                    let d = checkers::divergence::check(&read, &replicas);
+                    if d.lines().is_empty() {
+                        eprintln!(
+                            "splitbrain: every node read on its own agrees: {}",
+                            d.agreeing.join(",")
+                        );
+                    }
+                    for line in d.lines() {
+                        eprintln!("splitbrain: {line}");
+                    }
+                    return Some(d);
                 }
             }
+            None
         };
         if recovered.is_some() {
-            tokio::select! {
-                () = final_reads => {}
-                () = workloads::stopped(&stop) => {}
-            }
+            divergence = tokio::select! {
+                d = final_reads => d,
+                () = workloads::stopped(&stop) => None,
+            };
             membership = Some(membership_after(db.as_ref(), &ips).await);
         }
         if let Ok((u, nodes)) = cluster.upgrading() {
@@ -1679,6 +1736,13 @@ async fn run_async(
     if let Some(d) = &drill {
         cases.extend(d.cases());
     }
+    if let Some(d) = &divergence {
+        cases.push(results::junit::Case {
+            class: "divergence",
+            name: "every node read on its own agrees".into(),
+            failure: (d.verdict != checkers::Verdict::Valid).then(|| d.lines().join("; ")),
+        });
+    }
     let (verdict, report_json, report_text, junit) = if lock.is_some() {
         let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
         let junit = results::junit::suite(&test_name, &[results::junit::Check::Lock(&report)], &cases, &page)?;
@@ -1717,7 +1781,10 @@ async fn run_async(
                     &cases,
                     &page,
                 )?;
-                (report.verdict, json!(report), report.to_text(), junit)
+                let verdict = divergence
+                    .as_ref()
+                    .map_or(report.verdict, |d| worst(report.verdict, d.verdict));
+                (verdict, json!(report), report.to_text(), junit)
             }
         }
     };
@@ -1726,7 +1793,8 @@ async fn run_async(
     let results_json = json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
                               "summary": summary, "check": report_json,
                               "expectations": (!expectations.is_empty()).then_some(&expectations),
-                              "drill": drill.as_ref().map(|d| d.to_json())});
+                              "drill": drill.as_ref().map(|d| d.to_json()),
+                              "divergence": divergence.as_ref().map(|d| d.to_json())});
     dir.write_json("results.json", &results_json)?;
     crate::report::write(&dir.path, &results_json, &history)?;
     println!("{}", summary.to_text());
@@ -1746,6 +1814,12 @@ async fn run_async(
     }
     if let Some(d) = &drill {
         print!("{}", d.to_text());
+    }
+    if let Some(d) = &divergence {
+        match d.verdict {
+            checkers::Verdict::Valid => println!("replicas: every node read on its own agrees"),
+            v => println!("replicas: {}: {}", v.as_str().to_uppercase(), d.lines().join("; ")),
+        }
     }
     println!("results: {}", dir.path.display());
     if let Some(Err(e)) = recovered {

@@ -25,6 +25,10 @@
 //! true`, `runbook = true` with `within = S` (the drill's runbook, at most S
 //! seconds), and `expect = "recovered"` with `within = S` (whole again, writes
 //! and reads accepted).
+//!
+//! `hold = true`, as the last step, keeps the faults in force through the final
+//! reads (teardown removes them): what the replica reads say of a node still
+//! cut off.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,8 +38,9 @@ use nemeses::schedule::{ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
 
-const ACTIONS: [&str; 15] = [
+const ACTIONS: [&str; 16] = [
     "wait",
+    "hold",
     "kill",
     "start",
     "stop",
@@ -135,6 +140,10 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
                 .ok_or_else(|| format!("phase = {v}: give the stretch a name, e.g. \"quorum lost\""))?
                 .to_string(),
         ),
+        "hold" => match v.as_bool() {
+            Some(true) => Step::Hold,
+            _ => return Err(format!("hold = {v}: write hold = true (as the last step)")),
+        },
         "snapshot" => match v.as_bool() {
             Some(true) => Step::Snapshot,
             _ => return Err(format!("snapshot = {v}: write snapshot = true")),
@@ -221,7 +230,8 @@ pub fn parse(text: &str, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, Str
     let Some(Value::Array(list)) = doc.get("step") else {
         return Err("no [[step]] tables: add at least one".into());
     };
-    list.iter()
+    let steps: Vec<Step> = list
+        .iter()
         .enumerate()
         .map(|(i, t)| {
             t.as_table()
@@ -229,7 +239,11 @@ pub fn parse(text: &str, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, Str
                 .and_then(|t| step(t, size, plan))
                 .map_err(|e| format!("step {}: {e}", i + 1))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if let Some(i) = steps.iter().position(|s| *s == Step::Hold).filter(|&i| i + 1 < steps.len()) {
+        return Err(format!("step {}: hold = true ends a scenario: make it the last step", i + 1));
+    }
+    Ok(steps)
 }
 
 pub fn read(path: &Path, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, String> {

@@ -251,8 +251,13 @@ impl Nemesis {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+            if *step == Step::Hold && !stop.load(Ordering::Relaxed) {
+                self.record("hold", "the faults in force stay through the final reads".into());
+                return result;
+            }
             let mut timed = true;
             let done = match step {
+                Step::Hold => unreachable!("returned above"),
                 Step::Wait(_) => Ok(()),
                 Step::Fault(fault) => self.start(fault),
                 Step::Start(nodes) => self.bring_back(nodes, true),

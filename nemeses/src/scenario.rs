@@ -64,6 +64,8 @@ pub enum Step {
     Runbook {
         within: Duration,
     },
+    /// The last step: the faults in force stay through the final reads, unhealed.
+    Hold,
 }
 
 impl Step {

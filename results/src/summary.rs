@@ -105,6 +105,7 @@ impl Summary {
                 "read-back",
                 "revision",
                 "rollback-refused",
+                "hold",
             ]
             .iter()
             .any(|f| op.f == F::parse(f))

@@ -111,24 +111,47 @@ impl Register {
     }
 
     /// Reads every key once as process `process`, in the system's strongest read
-    /// mode: the final reads after the cluster healed. Returns how many came back ok.
-    pub async fn final_reads(&self, ip: Ipv4Addr, process: u64, rec: &dyn Record) -> Result<usize, String> {
+    /// mode: the final reads after the cluster healed. Returns the keys that came
+    /// back ok, with their values.
+    pub async fn final_reads(&self, ip: Ipv4Addr, process: u64, rec: &dyn Record) -> Result<Vec<(Value, Value)>, String> {
         let strongest = Target {
             read_mode: self.target.registers.read_modes()[0],
             ..self.target.clone()
         };
         let mut client = strongest.connect(ip, self.keys).await.map_err(|e| e.message)?;
-        let mut ok = 0;
+        let mut ok = Vec::new();
         for k in 0..self.keys {
             let key = Value::Int(k as i64);
             let p = Process::Client(process);
             rec.record(Op::new(p, Type::Invoke, F::Read, Value::Nil).with_key(key.clone()));
             let (outcome, v) = client.invoke(self.target.op_timeout, &F::Read, &key, &Value::Nil).await;
-            rec.record(Op::new(p, outcome, F::Read, v).with_key(key));
             if outcome == Type::Ok {
-                ok += 1;
+                ok.push((key.clone(), v.clone()));
             }
+            rec.record(Op::new(p, outcome, F::Read, v).with_key(key));
         }
         Ok(ok)
+    }
+
+    /// Every key as the node at `ip` itself holds it: the system's weakest read
+    /// mode (etcd serializable, ZooKeeper plain, Consul stale), answered from
+    /// that replica's own state. Not recorded: such reads need not be
+    /// linearizable, and the divergence check compares them apart.
+    pub async fn replica_reads(&self, ip: Ipv4Addr) -> Result<Vec<(Value, Value)>, String> {
+        let modes = self.target.registers.read_modes();
+        let local = Target {
+            read_mode: modes[modes.len() - 1],
+            ..self.target.clone()
+        };
+        let mut client = local.connect(ip, self.keys).await.map_err(|e| e.message)?;
+        let mut out = Vec::new();
+        for k in 0..self.keys {
+            let key = Value::Int(k as i64);
+            match client.invoke(self.target.op_timeout, &F::Read, &key, &Value::Nil).await {
+                (Type::Ok, v) => out.push((key, v)),
+                _ => return Err(format!("its own read of key {key} failed or timed out")),
+            }
+        }
+        Ok(out)
     }
 }
