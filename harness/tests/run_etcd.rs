@@ -280,6 +280,16 @@ fn bad_flags_and_missing_binaries_get_one_clear_line() {
         ),
         (vec!["--time-limit=-3"], "positive"),
         (vec!["--binary", "/nonexistent/etcd"], "/nonexistent/etcd"),
+        (vec!["--nemesis", "upgrade"], "needs --to VERSION"),
+        (vec!["--to", "3.5.16"], "are for --nemesis upgrade"),
+        (
+            vec!["--nemesis", "upgrade", "--from", "3.3.25", "--to", "3.5.16"],
+            "not a documented upgrade path; use 3.4.23 -> 3.5.16 or 3.3.25 -> 3.4.23",
+        ),
+        (
+            vec!["--nemesis", "kill,upgrade", "--from", "3.4.23", "--to", "3.5.16", "--time-limit", "20"],
+            "use --time-limit 45 or more",
+        ),
     ] {
         let o = run(&args, &results);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {}", show(&o));
