@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn replicas_that_agree_with_the_linearizable_reads_are_valid() {
         let lin = kv(&[(0, 3), (1, 4)]);
-        let d = check(&lin, &[replica("n1", &[(0, 3), (1, 4)]), replica("n2", &[(1, 4), (0, 3)])]);
+        let d = check(
+            &lin,
+            &[replica("n1", &[(0, 3), (1, 4)]), replica("n2", &[(1, 4), (0, 3)])],
+        );
         assert_eq!(d.verdict, Verdict::Valid);
         assert_eq!(d.agreeing, ["n1", "n2"]);
         assert!(d.lines().is_empty());
@@ -212,7 +215,10 @@ mod tests {
     fn a_key_missing_on_one_replica_is_a_divergence() {
         let d = check(&[], &[replica("n1", &[(0, 1), (1, 1)]), replica("n2", &[(0, 1)])]);
         assert_eq!(d.verdict, Verdict::Invalid);
-        assert_eq!(d.lines(), ["divergence on key 1: linearizable read failed; n1 1, n2 missing"]);
+        assert_eq!(
+            d.lines(),
+            ["divergence on key 1: linearizable read failed; n1 1, n2 missing"]
+        );
     }
 
     #[test]
@@ -231,6 +237,9 @@ mod tests {
         assert_eq!(d.verdict, Verdict::Unknown);
         assert_eq!(d.agreeing, ["n1"]);
         assert_eq!(d.unread[0].0, "n3");
-        assert_eq!(d.lines(), ["n3 not read on its own: not caught up within 10 s: applied 12 of 40"]);
+        assert_eq!(
+            d.lines(),
+            ["n3 not read on its own: not caught up within 10 s: applied 12 of 40"]
+        );
     }
 }

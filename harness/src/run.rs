@@ -410,7 +410,11 @@ fn plan(args: &Args) -> Result<Plan, String> {
         let placed = Schedule::new(&kinds, &shapes, &clock, &upgrades, args.nodes, interval, time_limit, 0).upgrades();
         if placed < upgrades.len() {
             // a step after each heal (every other interval), or every interval alone
-            let per = if kinds.iter().any(|k| *k != Kind::Upgrade) { 2 } else { 1 };
+            let per = if kinds.iter().any(|k| *k != Kind::Upgrade) {
+                2
+            } else {
+                1
+            };
             return Err(format!(
                 "--nemesis upgrade takes {} steps, one per {} s, and --time-limit {} holds {placed}: use --time-limit {} or more",
                 upgrades.len(),
@@ -451,12 +455,16 @@ fn upgrade_steps(args: &Args, system: &dyn System, kinds: &[Kind]) -> Result<Vec
     let flags = args.to.is_some() || args.to_binary.is_some() || args.from.is_some() || args.from_binary.is_some();
     if !kinds.contains(&Kind::Upgrade) {
         if flags || args.rollback.is_some() {
-            return Err("--from, --to and --rollback are for --nemesis upgrade: add it, e.g. --nemesis upgrade,kill".into());
+            return Err(
+                "--from, --to and --rollback are for --nemesis upgrade: add it, e.g. --nemesis upgrade,kill".into(),
+            );
         }
         return Ok(Vec::new());
     }
     if args.to.is_none() && args.to_binary.is_none() {
-        return Err("--nemesis upgrade needs --to VERSION or --to-binary PATH (`splitbrain versions` lists them)".into());
+        return Err(
+            "--nemesis upgrade needs --to VERSION or --to-binary PATH (`splitbrain versions` lists them)".into(),
+        );
     }
     if args.from.is_some() && args.version.is_some() && args.from != args.version {
         return Err("--from and --version disagree: give one".into());
@@ -474,7 +482,11 @@ fn upgrade_steps(args: &Args, system: &dyn System, kinds: &[Kind]) -> Result<Vec
             return Err(format!(
                 "{} {from} -> {to} is not a documented upgrade path; use {} (one step at a time), or --from-binary / --to-binary for your own builds",
                 system.name(),
-                if paths.is_empty() { "--to-binary".to_string() } else { paths.join(" or ") }
+                if paths.is_empty() {
+                    "--to-binary".to_string()
+                } else {
+                    paths.join(" or ")
+                }
             ));
         }
     }
@@ -595,7 +607,11 @@ impl RunCluster {
             nodes: &self.nodes,
             members: &self.recovery.members,
             data: &self.recovery.data,
-            logs: self.nodes.iter().map(|n| node_paths(&self.recovery.dir, n.name()).0).collect(),
+            logs: self
+                .nodes
+                .iter()
+                .map(|n| node_paths(&self.recovery.dir, n.name()).0)
+                .collect(),
             run_id: &self.run_id,
         };
         Ok((u, nodes))
@@ -952,7 +968,10 @@ pub(crate) fn last_words(log: &Path) -> String {
         let noise = ["level", "ts", "caller", "stacktrace", "msg"];
         let mut said = fields.get("msg").and_then(|m| m.as_str()).unwrap_or("").to_string();
         for (k, v) in fields.iter().filter(|(k, _)| !noise.contains(&k.as_str())) {
-            said.push_str(&format!(", {k} {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)));
+            said.push_str(&format!(
+                ", {k} {}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            ));
         }
         return said.chars().take(300).collect();
     }
@@ -1183,13 +1202,11 @@ pub fn run(args: &Args) -> Result<u8, String> {
         true => None,
         false => Some(plan.system.provision(args.to.as_deref(), args.to_binary.as_deref())?),
     };
-    if let Some(to) = &to {
-        if to.version() == db.version() && to.binary() == db.binary() {
-            eprintln!(
-                "splitbrain: warning: --nemesis upgrade from {0} to {0}, the same binary: only the procedure is exercised",
-                db.version()
-            );
-        }
+    if let Some(to) = to.as_ref().filter(|to| to.binary() == db.binary()) {
+        eprintln!(
+            "splitbrain: warning: --nemesis upgrade from {0} to {0}, the same binary: only the procedure is exercised",
+            to.version()
+        );
     }
     let partitions = match &plan.scenario {
         Some(steps) => steps
@@ -1305,38 +1322,47 @@ async fn run_async(
         ),
     };
     let dir = RunDir::create(&args.results, &test_name)?;
-    dir.write_json(
-        "test.json",
-        &json!({
-            "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
-            "workload": plan.workload.name(), "nemesis": args.nemesis, "partition_shapes": args.partition,
-            "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
-            "readers": args.readers,
-            "read_mode": plan.read_mode, "op_timeout_s": args.op_timeout,
-            "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
-            "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
-            "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
-            "model": if matches!(plan.workload, Workload::Lock { .. }) { "lock" } else { "cas-register" },
-            "initial": null,
-            "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
-                                              Workload::Lock { fenced: false } => json!("naive"),
-                                              Workload::Register | Workload::Set => json!(null) },
-            "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
-            "iptables": iptables.as_ref().map(|t| t.program()),
-            "scenario": match (&args.scenario_text, &args.scenario) {
-                (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
-            "runbook": plan.runbook,
-            "rto_s": (plan.workload == Workload::Set).then_some(args.rto), "rpo": args.rpo,
-            "drill": args.scenario_text.as_ref().map(|(name, _)| name),
-            "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
-                "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
-                "offset_s": args.clock_offset, "rate": args.clock_rate,
-                "direction": match args.clock_direction {
-                    DirectionArg::Forward => "forward", DirectionArg::Back => "back", DirectionArg::Both => "both" },
-                "strobe_period_ms": args.strobe_period,
-            })),
-        }),
-    )?;
+    let mut test_json = json!({
+        "system": plan.system.name(), "version": db.version(), "binary": db.binary(),
+        "workload": plan.workload.name(), "nemesis": args.nemesis, "partition_shapes": args.partition,
+        "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
+        "readers": args.readers,
+        "read_mode": plan.read_mode, "op_timeout_s": args.op_timeout,
+        "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
+        "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
+        "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
+        "model": if matches!(plan.workload, Workload::Lock { .. }) { "lock" } else { "cas-register" },
+        "initial": null,
+        "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
+                                          Workload::Lock { fenced: false } => json!("naive"),
+                                          Workload::Register | Workload::Set => json!(null) },
+        "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
+        "iptables": iptables.as_ref().map(|t| t.program()),
+        "scenario": match (&args.scenario_text, &args.scenario) {
+            (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
+        "runbook": plan.runbook,
+        "rto_s": (plan.workload == Workload::Set).then_some(args.rto), "rpo": args.rpo,
+        "drill": args.scenario_text.as_ref().map(|(name, _)| name),
+
+        "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
+            "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
+            "offset_s": args.clock_offset, "rate": args.clock_rate,
+            "direction": match args.clock_direction {
+                DirectionArg::Forward => "forward", DirectionArg::Back => "back", DirectionArg::Both => "both" },
+            "strobe_period_ms": args.strobe_period,
+        })),
+    });
+    if let Some(to) = &to {
+        test_json["from"] = json!(db.version());
+        test_json["to"] = json!(args.to.as_ref().map_or(to.version(), |v| v.as_str()));
+        test_json["from_binary"] = json!(args.from_binary);
+        test_json["to_binary"] = json!(args.to_binary);
+        test_json["rollback"] = json!(args.rollback.map(|r| match r {
+            RollbackArg::Mixed => "mixed",
+            RollbackArg::Full => "full",
+        }));
+    }
+    dir.write_json("test.json", &test_json)?;
     eprintln!(
         "splitbrain: {} {} x{} ({} runtime, run {id}), {} clients{}, {}, seed {}",
         plan.system.name(),

@@ -240,8 +240,15 @@ pub fn parse(text: &str, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, Str
                 .map_err(|e| format!("step {}: {e}", i + 1))
         })
         .collect::<Result<_, _>>()?;
-    if let Some(i) = steps.iter().position(|s| *s == Step::Hold).filter(|&i| i + 1 < steps.len()) {
-        return Err(format!("step {}: hold = true ends a scenario: make it the last step", i + 1));
+    if let Some(i) = steps
+        .iter()
+        .position(|s| *s == Step::Hold)
+        .filter(|&i| i + 1 < steps.len())
+    {
+        return Err(format!(
+            "step {}: hold = true ends a scenario: make it the last step",
+            i + 1
+        ));
     }
     Ok(steps)
 }

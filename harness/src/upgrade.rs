@@ -74,12 +74,7 @@ impl Upgrade {
             .copied()
             .find(|&i| Some(i) != leader)
             .or(candidates.first().copied())
-            .ok_or_else(|| {
-                format!(
-                    "no member left to {}",
-                    if back { "roll back" } else { "upgrade" }
-                )
-            })?;
+            .ok_or_else(|| format!("no member left to {}", if back { "roll back" } else { "upgrade" }))?;
         let (now, next) = self.dbs(back);
         Ok((node, now.version().to_string(), next.version().to_string()))
     }

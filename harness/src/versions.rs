@@ -43,7 +43,12 @@ pub fn run(args: &Args) -> Result<u8, String> {
                     }
                 };
             }
-            println!("{:<10} {:<8} {:<16} {here}", system.name(), p.version, format!("Debian {}", p.suite));
+            println!(
+                "{:<10} {:<8} {:<16} {here}",
+                system.name(),
+                p.version,
+                format!("Debian {}", p.suite)
+            );
         }
     }
     println!();

@@ -287,7 +287,16 @@ fn bad_flags_and_missing_binaries_get_one_clear_line() {
             "not a documented upgrade path; use 3.4.23 -> 3.5.16 or 3.3.25 -> 3.4.23",
         ),
         (
-            vec!["--nemesis", "kill,upgrade", "--from", "3.4.23", "--to", "3.5.16", "--time-limit", "20"],
+            vec![
+                "--nemesis",
+                "kill,upgrade",
+                "--from",
+                "3.4.23",
+                "--to",
+                "3.5.16",
+                "--time-limit",
+                "20",
+            ],
             "use --time-limit 45 or more",
         ),
     ] {

@@ -51,16 +51,16 @@ fn assert_upgraded(o: &std::process::Output, test: &str, version: &str) {
     assert_eq!(r["verdict"], "valid");
     assert_eq!(r["divergence"]["verdict"], "valid", "{}", r["divergence"]);
     let v = versions(dir, name);
-    assert!(v.len() >= 5, "versions before, after each of 3 steps, at the end: {v:?}");
+    assert!(
+        v.len() >= 5,
+        "versions before, after each of 3 steps, at the end: {v:?}"
+    );
     let last = v.last().unwrap();
     for node in ["n1", "n2", "n3"] {
         assert_eq!(last[node], version, "{last}");
     }
     // a mixed-version stretch was recorded
-    assert!(
-        v.iter().any(|x| x["n1"] != x["n3"] || x["n1"] != x["n2"]),
-        "{v:?}"
-    );
+    assert!(v.iter().any(|x| x["n1"] != x["n3"] || x["n1"] != x["n2"]), "{v:?}");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("upgrade n"), "the steps are fault windows: {out}");
 }
@@ -137,7 +137,13 @@ fn zookeeper_rolls_back_from_the_mixed_cluster() {
     if !root() {
         return;
     }
-    let (o, test) = upgrade("zookeeper", "upgrade", "3.8.0", "3.9.3", &["--rollback", "--nemesis-interval", "4"]);
+    let (o, test) = upgrade(
+        "zookeeper",
+        "upgrade",
+        "3.8.0",
+        "3.9.3",
+        &["--rollback", "--nemesis-interval", "4"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let (dir, name) = test.rsplit_once('/').unwrap();
     let dir = std::path::Path::new(dir);
@@ -180,11 +186,17 @@ fn a_node_kept_cut_off_through_the_final_reads_is_behind_never_agreeing() {
         &results,
     );
     assert_eq!(o.status.code(), Some(2), "unknown: {}", show(&o));
-    let name = format!("etcd-register-scenario-{}", scenario.file_stem().unwrap().to_string_lossy());
+    let name = format!(
+        "etcd-register-scenario-{}",
+        scenario.file_stem().unwrap().to_string_lossy()
+    );
     let d = &json(&results, &name, "results.json")["divergence"];
     assert_eq!(d["verdict"], "unknown", "{d}");
     assert_eq!(d["agreeing"], serde_json::json!(["n1", "n2"]), "{d}");
     assert_eq!(d["unread"][0]["node"], "n3", "{d}");
-    assert!(d["unread"][0]["why"].as_str().unwrap().starts_with("not caught up"), "{d}");
+    assert!(
+        d["unread"][0]["why"].as_str().unwrap().starts_with("not caught up"),
+        "{d}"
+    );
     let _ = std::fs::remove_file(&scenario);
 }

@@ -168,13 +168,19 @@ impl Nemesis {
         if let Ok(Some(message)) = &refused {
             self.record("rollback-refused", format!("{}: {message}", c.name(node)));
         }
-        self.rec
-            .record(Op::new(Process::Nemesis, Type::Info, F::parse("versions"), c.versions()));
+        self.rec.record(Op::new(
+            Process::Nemesis,
+            Type::Info,
+            F::parse("versions"),
+            c.versions(),
+        ));
         let refused = refused?;
         eprintln!(
             "splitbrain: {f} {} {from} -> {to}: {} after {:.1} s",
             c.name(node),
-            refused.as_ref().map_or("done".to_string(), |m| format!("REFUSED ({m})")),
+            refused
+                .as_ref()
+                .map_or("done".to_string(), |m| format!("REFUSED ({m})")),
             began.elapsed().as_secs_f64()
         );
         Ok(())

@@ -198,7 +198,9 @@ pub enum Action {
     Heal,
     /// Take the next member to the new version (`back`: to the old one), by the
     /// system's procedure, from a healed cluster.
-    Upgrade { back: bool },
+    Upgrade {
+        back: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

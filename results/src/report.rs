@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use checkers::{History, Op, Process, Type};
+use checkers::{F, History, Op, Process, Type};
 use serde_json::Value;
 
 /// Width and height of the time plots, in SVG units.
@@ -79,6 +79,11 @@ pub fn reproduce(test: &Value) -> String {
         ("--scenario", "scenario"),
         ("--rto", "rto_s"),
         ("--rpo", "rpo"),
+        ("--from", "from"),
+        ("--to", "to"),
+        ("--from-binary", "from_binary"),
+        ("--to-binary", "to_binary"),
+        ("--rollback", "rollback"),
     ];
     let lock = [
         ("--ttl", "ttl_s"),
@@ -822,6 +827,104 @@ fn counterexample(history: &History, key: &Value) -> String {
     out
 }
 
+/// Every node's version over the run, as the nodes reported it after each
+/// upgrade step (`versions` ops), with the step that led there.
+fn versions_table(history: &History) -> String {
+    let nemesis = || history.ops.iter().filter(|o| o.process == Process::Nemesis);
+    let rows: Vec<&Op> = nemesis().filter(|o| o.f == F::parse("versions")).collect();
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let columns: Vec<String> = match &first.value {
+        checkers::Value::Map(m) => m.iter().map(|(k, _)| k.to_string()).collect(),
+        _ => return String::new(),
+    };
+    let mut out = String::from("<h2>Versions</h2>\n<table id=\"versions\"><tr><th>at</th><th>after</th>");
+    for c in &columns {
+        let _ = write!(out, "<th>{}</th>", esc(c));
+    }
+    out.push_str("</tr>\n");
+    let mut step = "the start".to_string();
+    for op in nemesis() {
+        let f = op.f.to_string();
+        if ["upgrade", "rollback", "rollback-refused"].contains(&f.as_str()) {
+            let what = op.value.as_str().map_or_else(|| op.value.to_string(), str::to_string);
+            step = format!("{f} {what}");
+            continue;
+        }
+        if f != "versions" {
+            continue;
+        }
+        let refused = step.starts_with("rollback-refused");
+        let _ = write!(
+            out,
+            "<tr><td>{:.1} s</td><td{}>{}</td>",
+            op.time.unwrap_or(0) as f64 / 1e9,
+            if refused { " class=\"invalid\"" } else { "" },
+            esc(&step)
+        );
+        for c in &columns {
+            let v = op.value.get(c).map_or("-".to_string(), |v| {
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            });
+            let _ = write!(out, "<td>{}</td>", esc(&v));
+        }
+        out.push_str("</tr>\n");
+        step = "the run settled".into();
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// The replicas read on their own after the run, and where they disagreed.
+fn replicas(d: &Value) -> String {
+    if d.is_null() {
+        return String::new();
+    }
+    let v = text(&d["verdict"]);
+    let mut out = format!(
+        "<h2>Replicas</h2>\n<p id=\"replicas\">each node read on its own once caught up: \
+         <span class=\"{v}\">{}</span>; agreeing: {}</p>\n",
+        esc(&v),
+        esc(&d["agreeing"]
+            .as_array()
+            .map_or(String::new(), |a| { a.iter().map(text).collect::<Vec<_>>().join(", ") }))
+    );
+    let unread = d["unread"].as_array().into_iter().flatten();
+    let disagreements = d["disagreements"].as_array().into_iter().flatten();
+    if d["verdict"] == "valid" {
+        return out;
+    }
+    out.push_str("<table id=\"divergence\"><tr><th>node or key</th><th>what</th></tr>\n");
+    for u in unread {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"unknown\">not read: {}</td></tr>",
+            esc(&text(&u["node"])),
+            esc(&text(&u["why"]))
+        );
+    }
+    for x in disagreements {
+        let values: Vec<String> = x["values"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(n, v)| format!("{n} {}", text(v)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>key {}</td><td class=\"invalid\">linearizable read {}; {}</td></tr>",
+            esc(&text(&x["key"])),
+            esc(&x["linearizable"]
+                .as_str()
+                .map_or_else(|| text(&x["linearizable"]), str::to_string)),
+            esc(&values.join(", "))
+        );
+    }
+    out.push_str("</table>\n");
+    out
+}
+
 fn op_line(v: &Value) -> String {
     format!(
         "process {}: {} {} -> {} (op {})",
@@ -856,12 +959,12 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
     // a history checked on its own names itself (`title`) and how to check it again
     let title = test["title"].as_str().map_or_else(
         || {
-            format!(
-                "{} {} ×{}",
-                text(&test["system"]),
-                text(&test["version"]),
-                text(&test["nodes"])
-            )
+            // an upgrade's run names both ends
+            let version = match test["to"].as_str() {
+                Some(to) => format!("{} → {to}", text(&test["version"])),
+                None => text(&test["version"]),
+            };
+            format!("{} {version} ×{}", text(&test["system"]), text(&test["nodes"]))
         },
         str::to_string,
     );
@@ -949,6 +1052,8 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
         }
         page.push_str("</table>\n");
     }
+    page.push_str(&versions_table(history));
+    page.push_str(&replicas(&results["divergence"]));
     let check = &results["check"];
     if let Some(keys) = check["keys"].as_array() {
         page.push_str(

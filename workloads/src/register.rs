@@ -113,7 +113,12 @@ impl Register {
     /// Reads every key once as process `process`, in the system's strongest read
     /// mode: the final reads after the cluster healed. Returns the keys that came
     /// back ok, with their values.
-    pub async fn final_reads(&self, ip: Ipv4Addr, process: u64, rec: &dyn Record) -> Result<Vec<(Value, Value)>, String> {
+    pub async fn final_reads(
+        &self,
+        ip: Ipv4Addr,
+        process: u64,
+        rec: &dyn Record,
+    ) -> Result<Vec<(Value, Value)>, String> {
         let strongest = Target {
             read_mode: self.target.registers.read_modes()[0],
             ..self.target.clone()

@@ -285,7 +285,8 @@ fn http_get(ip: Ipv4Addr, port: u16, path: &str, limit: Duration) -> Option<(Str
     let mut text = Vec::new();
     let mut buf = [0u8; 4096];
     while text.len() < 1 << 20 {
-        s.set_read_timeout(Some(deadline.checked_duration_since(Instant::now())?)).ok()?;
+        s.set_read_timeout(Some(deadline.checked_duration_since(Instant::now())?))
+            .ok()?;
         match s.read(&mut buf).ok()? {
             0 => break,
             n => text.extend_from_slice(&buf[..n]),

@@ -11,7 +11,7 @@ pub const VERSIONS: &[Provided] = &[Provided {
     version: "1.8.7",
     suite: "bullseye",
     installed: None,
-        upgrades_to: None,
+    upgrades_to: None,
 }];
 
 /// Runs `<path> version` and returns "X.Y.Z".

@@ -89,12 +89,14 @@ fn fetched(java: PathBuf, version: &str, suite: &str) -> Result<Install, String>
     let packages: &[&str] = if version.starts_with("3.4.") {
         &["libzookeeper-java", "libslf4j-java", "liblog4j1.2-java"]
     } else {
-        &["libzookeeper-java", "libslf4j-java", "libdropwizard-metrics-java", "libsnappy-java"]
+        &[
+            "libzookeeper-java",
+            "libslf4j-java",
+            "libdropwizard-metrics-java",
+            "libsnappy-java",
+        ]
     };
-    let packages: Vec<String> = packages
-        .iter()
-    .map(|p| format!("{p}/{suite}"))
-    .collect();
+    let packages: Vec<String> = packages.iter().map(|p| format!("{p}/{suite}")).collect();
     let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
     let jars = fetched_once(&cache_dir(), "zookeeper", version, suite, &packages, "usr/share/java")?;
     // zookeeper.jar last: its manifest's absolute /usr/share/java entries must not shadow these
