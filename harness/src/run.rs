@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checkers::divergence::Replica;
+use checkers::divergence::{Divergence, Replica};
 use checkers::{ModelKind, Options, Record, Value};
 use nemeses::scenario::Step;
 use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
@@ -330,7 +330,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             .split(',')
             .map(|k| {
                 Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade or none")
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member or none")
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
@@ -471,9 +471,11 @@ fn upgrade_steps(args: &Args, system: &dyn System, kinds: &[Kind]) -> Result<Vec
     }
     if let (Some(from), Some(to)) = (args.from.as_ref().or(args.version.as_ref()), &args.to) {
         let known = system.versions();
-        let documented = known
-            .iter()
-            .any(|p| p.version == from.as_str() && p.upgrades_to == Some(to.as_str()));
+        // the same version again exercises the procedure alone (said at the start)
+        let documented = from == to
+            || known
+                .iter()
+                .any(|p| p.version == from.as_str() && p.upgrades_to == Some(to.as_str()));
         if !documented && args.from_binary.is_none() && args.to_binary.is_none() {
             let paths: Vec<String> = known
                 .iter()
@@ -617,6 +619,56 @@ impl RunCluster {
         Ok((u, nodes))
     }
 
+    /// The membership as the first running node that answers sees it, by name.
+    fn members_seen(&self) -> String {
+        let ips = self.ips();
+        let views = self.handle.block_on(self.db.members(&ips));
+        let seen = views
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, v)| v.ok().filter(|_| self.nodes[i].pid().is_some()));
+        let Some(mut seen) = seen else {
+            return "unknown (no node answers)".into();
+        };
+        seen.sort();
+        let names: Vec<String> = seen
+            .iter()
+            .map(|ip| match ips.iter().position(|x| x == ip) {
+                Some(k) => self.nodes[k].name().to_string(),
+                None => ip.to_string(),
+            })
+            .collect();
+        names.join(",")
+    }
+
+    /// What `node` runs now: the upgrade's new version once it has it.
+    fn db_of(&self, node: usize) -> &dyn DynDb {
+        match &self.upgrade {
+            Some(u) if u.upgraded(node) => u.to.as_ref(),
+            _ => self.db.as_ref(),
+        }
+    }
+
+    fn spec(&self, node: usize) -> NodeSpec<'_> {
+        NodeSpec {
+            me: node,
+            members: &self.recovery.members,
+            data_dir: &self.recovery.data[node],
+            run_id: &self.run_id,
+        }
+    }
+
+    /// Moves `node`'s data dir aside (`<name>.<aside>`) and leaves an empty one,
+    /// configured as before: a new machine in its place.
+    fn fresh_data(&self, node: usize, aside: &str, db: &dyn DynDb) -> Result<(), String> {
+        let data = &self.recovery.data[node];
+        let moved = data.with_extension(aside);
+        let _ = std::fs::remove_dir_all(&moved);
+        std::fs::rename(data, &moved).map_err(|e| format!("{}: {e}", data.display()))?;
+        std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+        db.argv(&self.spec(node)).map(drop)
+    }
+
     /// Every node serves, with one leader, and sees exactly the nodes started.
     async fn whole(&self) -> Result<(), String> {
         let ips = self.ips();
@@ -674,22 +726,80 @@ impl Cluster for RunCluster {
         systems::http_date(self.nodes[node].ip(), port, path)
     }
     fn lose(&self, node: usize) -> Result<(), String> {
-        let r = &self.recovery;
         self.nodes[node].kill();
-        let data = &r.data[node];
-        let aside = data.with_extension("lost");
-        let _ = std::fs::remove_dir_all(&aside);
-        std::fs::rename(data, &aside).map_err(|e| format!("{}: {e}", data.display()))?;
-        std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
-        // a new machine in its place: empty, configured as the lost one was
-        self.db.argv(&NodeSpec {
-            me: node,
-            members: &r.members,
-            data_dir: data,
-            run_id: &self.run_id,
-        })?;
-        r.lost.lock().expect("lost nodes").push(node);
+        self.fresh_data(node, "lost", self.db.as_ref())?;
+        self.recovery.lost.lock().expect("lost nodes").push(node);
         Ok(())
+    }
+
+    fn remove_member(&self, node: usize) -> Result<String, String> {
+        let ips = self.ips();
+        let member = &self.nodes[node];
+        // from a healthy cluster; etcd also refuses while a member is not yet
+        // connected long enough ("unhealthy cluster"): retried for 20 s
+        let start = Instant::now();
+        loop {
+            let tried = self.handle.block_on(async {
+                self.whole().await?;
+                self.db.remove_member(&ips, node).await
+            });
+            match tried {
+                Ok(()) => break,
+                // an answer lost as the member shut down (Consul's leave)
+                Err(_) if member.pid().is_none() => break,
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    return Err(format!("{} not removed within 20 s: {e}", member.name()));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+        // a removed member ends by itself; one that does not is stopped
+        let start = Instant::now();
+        while member.pid().is_some() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let ended = if member.pid().is_some() {
+            member.kill();
+            "killed: it did not exit within 10 s"
+        } else {
+            "it exited"
+        };
+        self.fresh_data(node, "removed", self.db_of(node))?;
+        Ok(format!(
+            "remove {} ({ended}; its data dir moved aside); members {}",
+            member.name(),
+            self.members_seen()
+        ))
+    }
+
+    fn add_member(&self, node: usize) -> Result<String, String> {
+        let ips = self.ips();
+        let member = &self.nodes[node];
+        let db = self.db_of(node);
+        let flags = self.handle.block_on(db.add_member(&ips, node))?;
+        let argv = db.argv(&self.spec(node))?;
+        member.set_argv(crate::runbook::with_flags(&argv, &flags));
+        member.start()?;
+        let joined = self.handle.block_on(db.member_joined(&ips, node))?;
+        let start = Instant::now();
+        let whole = loop {
+            match self.handle.block_on(self.whole()) {
+                Ok(()) => break Ok(()),
+                Err(e) if start.elapsed() > Duration::from_secs(60) => break Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        };
+        whole.map_err(|e| {
+            format!(
+                "{} added back, but the cluster is not whole after 60 s: {e}",
+                member.name()
+            )
+        })?;
+        Ok(format!(
+            "add {} ({joined}); members {}",
+            member.name(),
+            self.members_seen()
+        ))
     }
 
     fn snapshot(&self) -> Result<Value, String> {
@@ -877,46 +987,66 @@ pub async fn start_cluster(
     Ok((teardown, ips, ready, resource_addr))
 }
 
-/// How long a node may take to catch up before it is read on its own.
+/// How long the replicas may take to catch up and agree.
 const CATCH_UP_WITHIN: Duration = Duration::from_secs(10);
 
-/// Each node read on its own once it has applied as far as the furthest node
-/// had when the final reads ended; a node that does not get there within
-/// [`CATCH_UP_WITHIN`] is not read (and so never counted as agreeing).
-async fn replica_reads(db: &dyn DynDb, spec: &Register, nodes: &[Arc<dyn Member>]) -> Vec<Replica> {
-    let mut target = None;
-    for n in nodes {
-        target = target.max(db.applied(n.ip()).await);
-    }
-    let mut out = Vec::new();
-    for n in nodes {
-        let start = Instant::now();
-        let caught_up = loop {
-            let at = db.applied(n.ip()).await;
-            match (at, target) {
-                (_, None) => break Ok(()),
-                (Some(a), Some(t)) if a >= t => break Ok(()),
-                _ if start.elapsed() >= CATCH_UP_WITHIN => {
-                    break Err(format!(
-                        "not caught up within {} s: applied {} of {}",
-                        CATCH_UP_WITHIN.as_secs(),
-                        at.map_or("nothing it tells".into(), |a| a.to_string()),
-                        target.unwrap_or(0)
-                    ));
+/// Every node read on its own, in rounds until they agree or
+/// [`CATCH_UP_WITHIN`] has passed: writes whose clients gave up (`info`) may
+/// still land after the final reads, so only a disagreement that persists is a
+/// divergence. In each round a node is read once it has applied as far as the
+/// furthest node had at the round's start (one that never gets there is not
+/// read, so never counted as agreeing), and the quorum is read again beside them.
+async fn replica_check(db: &dyn DynDb, spec: &Register, nodes: &[Arc<dyn Member>]) -> Divergence {
+    let deadline = Instant::now() + CATCH_UP_WITHIN;
+    loop {
+        let mut target = None;
+        for n in nodes {
+            target = target.max(db.applied(n.ip()).await);
+        }
+        let mut replicas = Vec::new();
+        for n in nodes {
+            let caught_up = loop {
+                let at = db.applied(n.ip()).await;
+                match (at, target) {
+                    (_, None) => break Ok(()),
+                    (Some(a), Some(t)) if a >= t => break Ok(()),
+                    _ if Instant::now() >= deadline => {
+                        break Err(format!(
+                            "not caught up within {} s: applied {} of {}",
+                            CATCH_UP_WITHIN.as_secs(),
+                            at.map_or("nothing it tells".into(), |a| a.to_string()),
+                            target.unwrap_or(0)
+                        ));
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            };
+            let answer = match caught_up {
+                Ok(()) => spec.replica_reads(n.ip(), false).await,
+                Err(e) => Err(e),
+            };
+            replicas.push(Replica {
+                node: n.name().to_string(),
+                answer,
+            });
+        }
+        let mut quorum = Vec::new();
+        for n in nodes {
+            if let Ok(read) = spec.replica_reads(n.ip(), true).await {
+                quorum = read;
+                break;
             }
-        };
-        let answer = match caught_up {
-            Ok(()) => spec.replica_reads(n.ip()).await,
-            Err(e) => Err(e),
-        };
-        out.push(Replica {
-            node: n.name().to_string(),
-            answer,
-        });
+        }
+        let d = checkers::divergence::check(&quorum, &replicas);
+        if d.verdict == checkers::Verdict::Valid || Instant::now() >= deadline {
+            return d;
+        }
+        eprintln!(
+            "splitbrain: replicas disagree for now ({}); reading them again",
+            d.lines().join("; ")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    out
 }
 
 /// Waits until the cluster is ready, or fails as soon as a node has exited (with
@@ -1701,8 +1831,7 @@ async fn run_async(
                         }
                     }
                     eprintln!("splitbrain: final reads: {} of {} keys", read.len(), args.keys);
-                    let replicas = replica_reads(db.as_ref(), spec, &teardown.nodes).await;
-                    let d = checkers::divergence::check(&read, &replicas);
+                    let d = replica_check(db.as_ref(), spec, &teardown.nodes).await;
                     if d.lines().is_empty() {
                         eprintln!(
                             "splitbrain: every node read on its own agrees: {}",

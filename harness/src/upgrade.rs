@@ -56,6 +56,11 @@ impl Upgrade {
         }
     }
 
+    /// Whether `node` runs the new version now.
+    pub fn upgraded(&self, node: usize) -> bool {
+        self.upgraded.lock().expect("upgrade state")[node]
+    }
+
     fn dbs(&self, back: bool) -> (&dyn DynDb, &dyn DynDb) {
         if back {
             (self.to.as_ref(), self.from.as_ref())
@@ -110,6 +115,7 @@ impl Upgrade {
             run_id: c.run_id,
         };
         let argv = next.argv(&spec)?;
+        now.leave(ips[node]).await.map_err(|e| format!("{name}: {e}"))?;
         stop(member.as_ref())?;
         self.swap(member.as_ref(), argv, back);
         member.start()?;

@@ -302,3 +302,47 @@ fn an_etcd_drill_on_containers_restores_re_created_members() {
         &log[..log.len().min(2000)]
     );
 }
+
+#[test]
+fn an_upgrade_in_containers_moves_each_member_to_the_new_versions_image() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    // one image per version: the one to upgrade from as well
+    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["images", "build", "--system", "etcd", "--version", "3.4.23"])
+        .output()
+        .expect("images build");
+    assert!(built.status.success(), "{}", show(&built));
+    let results = results_dir("upgrade");
+    let o = run(
+        "docker",
+        &[
+            "--nemesis",
+            "upgrade",
+            "--from",
+            "3.4.23",
+            "--to",
+            "3.5.16",
+            "--time-limit",
+            "25",
+        ],
+        &results,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let test = "etcd-register-upgrade";
+    assert_eq!(json(&results, test, "test.json")["runtime"], "docker");
+    assert_eq!(json(&results, test, "results.json")["verdict"], "valid");
+    let last = common::history(&results, test)
+        .into_iter()
+        .rfind(|op| op["f"] == "versions")
+        .expect("versions recorded");
+    for node in ["n1", "n2", "n3"] {
+        assert_eq!(last["value"][node], "3.5.16", "{last}");
+    }
+    // each member's log holds both containers', old version and new
+    let log = std::fs::read_to_string(results.join(test).join("latest/nodes/n1.log")).unwrap_or_default();
+    assert!(log.contains("3.4.23") && log.contains("3.5.16"), "{log}");
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+}

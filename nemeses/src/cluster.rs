@@ -45,6 +45,16 @@ pub trait Cluster: Send + Sync {
     fn runbook(&self, _within: Duration, _stop: &AtomicBool) -> Result<String, String> {
         Err("this cluster has no runbook".into())
     }
+    /// Removes `node` from the membership the system's way (through the others;
+    /// its process ends and its data goes); says what it did.
+    fn remove_member(&self, _node: usize) -> Result<String, String> {
+        Err("this cluster changes no membership".into())
+    }
+    /// Adds `node` back as a new member on an empty data dir, and waits until
+    /// the cluster is whole with it; says what it did.
+    fn add_member(&self, _node: usize) -> Result<String, String> {
+        Err("this cluster changes no membership".into())
+    }
     /// The member the next upgrade step takes (`back`: rolls back), leader last,
     /// and the versions it goes from and to.
     fn upgrade_next(&self, _back: bool) -> Result<(usize, String, String), String> {

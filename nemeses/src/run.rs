@@ -23,6 +23,8 @@ struct InForce {
     paused: Vec<usize>,
     /// A client pause was armed (it ends by itself; heal only closes its window).
     client_paused: bool,
+    /// Members removed, which the heal adds back.
+    removed: Vec<usize>,
 }
 
 pub struct Nemesis {
@@ -99,6 +101,11 @@ impl Nemesis {
                 state.client_paused = true;
                 ("client-pause", what)
             }
+            Fault::Member(node) => {
+                let what = c.remove_member(*node)?;
+                state.removed.push(*node);
+                ("member-remove", what)
+            }
             Fault::Clock(fault) => match self.clock.start(fault) {
                 Ok(what) => ("clock", what),
                 // said already, node by node: the run goes on without this fault
@@ -144,6 +151,12 @@ impl Nemesis {
         for n in std::mem::take(&mut state.killed) {
             match c.restart(n) {
                 Ok(()) => healed.push(format!("restart {}", c.name(n))),
+                Err(e) => errors.push(e),
+            }
+        }
+        for n in std::mem::take(&mut state.removed) {
+            match c.add_member(n) {
+                Ok(what) => healed.push(what),
                 Err(e) => errors.push(e),
             }
         }

@@ -19,16 +19,19 @@ pub enum Kind {
     Clock,
     /// Upgrades (and rolls back) members one at a time, in the heal windows.
     Upgrade,
+    /// Removes a member from the membership; the heal adds it back, fresh.
+    Member,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Partition,
         Kind::Kill,
         Kind::Pause,
         Kind::ClientPause,
         Kind::Clock,
         Kind::Upgrade,
+        Kind::Member,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::ClientPause => "client-pause",
             Kind::Clock => "clock",
             Kind::Upgrade => "upgrade",
+            Kind::Member => "member",
         }
     }
 
@@ -61,6 +65,9 @@ pub enum Fault {
     Pause(Vec<usize>),
     ClientPause,
     Clock(ClockFault),
+    /// This member removed from the membership (one: a majority of the
+    /// configured size always stays).
+    Member(usize),
 }
 
 /// Which nodes a fault singles out.
@@ -280,6 +287,7 @@ impl Schedule {
                             Kind::Kill => Fault::Kill(minority(&mut rng, nodes)),
                             Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
                             Kind::ClientPause => Fault::ClientPause,
+                            Kind::Member => Fault::Member(rng.below(nodes as u64) as usize),
                             Kind::Clock | Kind::Upgrade => unreachable!("not drawn: they have timelines of their own"),
                         }),
                     ));
@@ -338,7 +346,13 @@ mod tests {
                     assert_eq!(i % 2, 0);
                     assert!(!nodes.is_empty() && nodes.len() <= 2, "{nodes:?}");
                 }
-                Action::Start(Fault::Partition { .. } | Fault::Isolate(_) | Fault::ClientPause | Fault::Clock(_)) => {
+                Action::Start(
+                    Fault::Partition { .. }
+                    | Fault::Isolate(_)
+                    | Fault::ClientPause
+                    | Fault::Clock(_)
+                    | Fault::Member(_),
+                ) => {
                     assert_eq!(i % 2, 0)
                 }
                 Action::Upgrade { .. } => panic!("no upgrades asked for"),

@@ -142,10 +142,12 @@ impl Register {
     /// mode (etcd serializable, ZooKeeper plain, Consul stale), answered from
     /// that replica's own state. Not recorded: such reads need not be
     /// linearizable, and the divergence check compares them apart.
-    pub async fn replica_reads(&self, ip: Ipv4Addr) -> Result<Vec<(Value, Value)>, String> {
+    /// `strongest` reads the same way through the quorum instead, unrecorded:
+    /// the value to compare them with at the same moment.
+    pub async fn replica_reads(&self, ip: Ipv4Addr, strongest: bool) -> Result<Vec<(Value, Value)>, String> {
         let modes = self.target.registers.read_modes();
         let local = Target {
-            read_mode: modes[modes.len() - 1],
+            read_mode: if strongest { modes[0] } else { modes[modes.len() - 1] },
             ..self.target.clone()
         };
         let mut client = local.connect(ip, self.keys).await.map_err(|e| e.message)?;

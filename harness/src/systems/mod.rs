@@ -135,6 +135,26 @@ pub trait Db: Send + Sync + 'static {
     fn applied(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<u64>> + Send {
         async { None }
     }
+    /// Removes the member at `ips[node]` from the membership, the system's way
+    /// (etcd `member remove` through another member, Consul `leave` on the member).
+    fn remove_member(&self, _ips: &[Ipv4Addr], _node: usize) -> impl Future<Output = Result<(), String>> + Send {
+        async { Err("this system's membership changes are not automated yet".to_string()) }
+    }
+    /// Announces `ips[node]` as a new member before it starts on an empty data
+    /// dir; the flags its start needs beyond its usual ones.
+    fn add_member(&self, _ips: &[Ipv4Addr], _node: usize) -> impl Future<Output = Result<Vec<String>, String>> + Send {
+        async { Err("this system's membership changes are not automated yet".to_string()) }
+    }
+    /// What completes the joining once the new member runs (etcd promotes the
+    /// learner once it has caught up); says what it did.
+    fn member_joined(&self, _ips: &[Ipv4Addr], _node: usize) -> impl Future<Output = Result<String, String>> + Send {
+        async { Ok("joined".to_string()) }
+    }
+    /// What the system's upgrade procedure does to a member before its stop
+    /// (Consul: `consul leave`, so the servers left drop it from the peers).
+    fn leave(&self, _ip: Ipv4Addr) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
     /// The version the node at `ip` reports, and the cluster's where the system
     /// has one (etcd's `etcdcluster`: the protocol a mixed cluster speaks).
     fn node_version(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<(String, Option<String>)>> + Send {
@@ -160,6 +180,10 @@ pub trait DynDb: Send + Sync {
     fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<i64>>;
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String>;
     fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>>;
+    fn leave(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<(), String>>;
+    fn remove_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<(), String>>;
+    fn add_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    fn member_joined<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<String, String>>;
     fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>>;
 }
 
@@ -199,6 +223,18 @@ impl<D: Db> DynDb for D {
     }
     fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>> {
         Box::pin(Db::node_version(self, ip))
+    }
+    fn leave(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(Db::leave(self, ip))
+    }
+    fn remove_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(Db::remove_member(self, ips, node))
+    }
+    fn add_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(Db::add_member(self, ips, node))
+    }
+    fn member_joined<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(Db::member_joined(self, ips, node))
     }
 }
 

@@ -82,6 +82,35 @@ impl Db for ConsulDb {
         me["Stats"]["raft"]["applied_index"].as_str()?.parse().ok()
     }
 
+    /// `consul leave` on the member: it leaves the peers gracefully and exits.
+    async fn remove_member(&self, ips: &[Ipv4Addr], node: usize) -> Result<(), String> {
+        self.leave(ips[node]).await
+    }
+
+    /// Nothing to announce: a server with an empty data dir joins through its
+    /// `-retry-join`s, and autopilot makes it a voter once it is stable.
+    async fn add_member(&self, _ips: &[Ipv4Addr], _node: usize) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    /// `consul leave`: `PUT /v1/agent/leave` on the agent itself.
+    async fn leave(&self, ip: Ipv4Addr) -> Result<(), String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .no_proxy()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = http
+            .put(format!("http://{ip}:{PORT}/v1/agent/leave"))
+            .send()
+            .await
+            .map_err(|e| format!("{ip}: consul leave: {e}"))?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(format!("{ip}: consul leave: {s}")),
+        }
+    }
+
     async fn node_version(&self, ip: Ipv4Addr) -> Option<(String, Option<String>)> {
         let me = get(ip, "/v1/agent/self").await.ok()?;
         Some((me["Config"]["Version"].as_str()?.to_string(), None))

@@ -98,6 +98,46 @@ impl Db for EtcdDb {
         s.header().map(|h| h.revision())
     }
 
+    /// `member remove`, asked of the first other member that answers.
+    async fn remove_member(&self, ips: &[Ipv4Addr], node: usize) -> Result<(), String> {
+        let (via, id, _) = find_member(ips, node).await?;
+        ask(via, async |c| c.member_remove(id).await).await.map(drop)
+    }
+
+    /// `member add`, as a learner where the version has them (3.4+); the new
+    /// member starts with `--initial-cluster-state=existing`.
+    async fn add_member(&self, ips: &[Ipv4Addr], node: usize) -> Result<Vec<String>, String> {
+        let via = other(ips, node).await?;
+        let url = format!("http://{}:{PEER_PORT}", ips[node]);
+        let options = learners(&self.0.version).then_some(etcd_client::MemberAddOptions::new().with_is_learner());
+        ask(via, async |c| c.member_add([url.clone()], options).await).await?;
+        Ok(vec!["--initial-cluster-state=existing".into()])
+    }
+
+    /// Promotes the learner once it has caught up (etcd refuses before).
+    async fn member_joined(&self, ips: &[Ipv4Addr], node: usize) -> Result<String, String> {
+        if !learners(&self.0.version) {
+            return Ok("added as a voter: no learners before 3.4".into());
+        }
+        let start = std::time::Instant::now();
+        loop {
+            let (via, id, learner) = find_member(ips, node).await?;
+            if !learner {
+                return Ok(format!("learner promoted after {:.1} s", start.elapsed().as_secs_f64()));
+            }
+            match ask(via, async |c| c.member_promote(id).await).await {
+                Ok(_) => continue,
+                Err(e) if start.elapsed() > Duration::from_secs(30) => {
+                    return Err(format!(
+                        "the learner at {} was not promoted within 30 s: {e}",
+                        ips[node]
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
     /// The raft index in the member's status.
     async fn applied(&self, ip: Ipv4Addr) -> Option<u64> {
         ask(ip, async |c| c.status().await).await.ok().map(|s| s.raft_index())
@@ -122,6 +162,34 @@ impl Db for EtcdDb {
             ("PEER_PORT".into(), PEER_PORT.to_string()),
         ])
     }
+}
+
+/// Learners came with 3.4.
+fn learners(version: &str) -> bool {
+    !version.starts_with("3.3.")
+}
+
+/// The first member other than `node` that answers.
+async fn other(ips: &[Ipv4Addr], node: usize) -> Result<Ipv4Addr, String> {
+    for (i, &ip) in ips.iter().enumerate() {
+        if i != node && ask(ip, async |c| c.status().await).await.is_ok() {
+            return Ok(ip);
+        }
+    }
+    Err(format!("no member other than {} answers", ips[node]))
+}
+
+/// The member whose peer URL is at `ips[node]`, as another member lists it:
+/// (that other member, its id, whether it is a learner).
+async fn find_member(ips: &[Ipv4Addr], node: usize) -> Result<(Ipv4Addr, u64, bool), String> {
+    let via = other(ips, node).await?;
+    let list = ask(via, async |c| c.member_list().await).await?;
+    let m = list
+        .members()
+        .iter()
+        .find(|m| m.peer_urls().first().and_then(|u| url_host(u)) == Some(ips[node]))
+        .ok_or_else(|| format!("{via} lists no member at {}", ips[node]))?;
+    Ok((via, m.id(), m.is_learner()))
 }
 
 /// The address in `http://10.237.1.11:2380`.
