@@ -579,6 +579,8 @@ struct RunCluster {
     time_url: Option<(u16, &'static str)>,
     recovery: Recovery,
     upgrade: Option<crate::upgrade::Upgrade>,
+    /// `--nemesis member`: nodes are configured for membership changes.
+    membership: bool,
 }
 
 /// What a scenario's drill steps need: the nodes' data and command lines, the
@@ -615,6 +617,7 @@ impl RunCluster {
                 .map(|n| node_paths(&self.recovery.dir, n.name()).0)
                 .collect(),
             run_id: &self.run_id,
+            membership: self.membership,
         };
         Ok((u, nodes))
     }
@@ -655,6 +658,7 @@ impl RunCluster {
             members: &self.recovery.members,
             data_dir: &self.recovery.data[node],
             run_id: &self.run_id,
+            membership: self.membership,
         }
     }
 
@@ -755,12 +759,12 @@ impl Cluster for RunCluster {
         }
         // a removed member ends by itself; one that does not is stopped
         let start = Instant::now();
-        while member.pid().is_some() && start.elapsed() < Duration::from_secs(10) {
+        while member.pid().is_some() && start.elapsed() < Duration::from_secs(3) {
             std::thread::sleep(Duration::from_millis(50));
         }
         let ended = if member.pid().is_some() {
             member.kill();
-            "killed: it did not exit within 10 s"
+            "killed: still running 3 s after its removal"
         } else {
             "it exited"
         };
@@ -915,6 +919,7 @@ pub async fn start_cluster(
     dir: &Path,
     resource: Option<bool>,
     runtime: &Runtime,
+    membership: bool,
 ) -> Result<(Teardown, Vec<Ipv4Addr>, Duration, Option<SocketAddr>), String> {
     let mut teardown = Teardown {
         nodes: Vec::new(),
@@ -958,6 +963,7 @@ pub async fn start_cluster(
             members: &members,
             data_dir: &data,
             run_id: id,
+            membership,
         })?;
         let image = match runtime {
             Runtime::Docker { image, binary_path } => {
@@ -1532,7 +1538,7 @@ async fn run_async(
     };
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let (mut teardown, ips, ready, resource) = tokio::select! {
-        started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime) => started?,
+        started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime, plan.kinds.contains(&Kind::Member)) => started?,
         () = workloads::stopped(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
     };
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
@@ -1687,6 +1693,7 @@ async fn run_async(
             };
             crate::upgrade::Upgrade::new(db.clone(), to, images, absolute.join("upgrade"), args.nodes)
         }),
+        membership: plan.kinds.contains(&Kind::Member),
     });
     let schedule = Schedule::new(
         &plan.kinds,

@@ -37,6 +37,7 @@ pub struct Nodes<'a> {
     pub data: &'a [PathBuf],
     pub logs: Vec<PathBuf>,
     pub run_id: &'a str,
+    pub membership: bool,
 }
 
 impl Upgrade {
@@ -113,6 +114,7 @@ impl Upgrade {
             members: c.members,
             data_dir: &c.data[node],
             run_id: c.run_id,
+            membership: c.membership,
         };
         let argv = next.argv(&spec)?;
         now.leave(ips[node]).await.map_err(|e| format!("{name}: {e}"))?;

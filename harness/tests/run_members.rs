@@ -1,7 +1,8 @@
 //! `--nemesis member` on real clusters: a member removed the system's way under
-//! load (etcd `member remove`, Consul `leave`) and added back fresh (etcd as a
-//! learner, then promoted), never below a majority of the configured size; the
-//! run stays valid and the replicas agree. Needs root and the Debian archive.
+//! load (etcd `member remove`, ZooKeeper `reconfig -remove`, Consul `leave`) and
+//! added back fresh (etcd as a learner, then promoted; ZooKeeper `reconfig
+//! -add`), never below a majority of the configured size; the run stays valid
+//! and the replicas agree. Needs root and the Debian archive.
 
 mod common;
 
@@ -69,5 +70,13 @@ fn consul_servers_that_leave_and_join_again_under_load_stay_valid() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if root() {
         members("consul", &[]);
+    }
+}
+
+#[test]
+fn zookeeper_servers_reconfigured_out_and_in_under_load_stay_valid() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if root() {
+        members("zookeeper", &[]);
     }
 }

@@ -96,6 +96,9 @@ pub struct NodeSpec<'a> {
     pub data_dir: &'a Path,
     /// Keeps clusters of different runs apart.
     pub run_id: &'a str,
+    /// The run changes the membership (ZooKeeper then enables dynamic
+    /// reconfiguration, which otherwise stays off as by default).
+    pub membership: bool,
 }
 
 /// A provisioned system: what the runner and the runtimes need of its servers.

@@ -210,6 +210,7 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
         members,
         data_dir,
         run_id,
+        ..
     } = *node;
     let token = format!("splitbrain-{run_id}");
     let (name, ip) = &members[me];

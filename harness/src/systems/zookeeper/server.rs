@@ -85,6 +85,30 @@ impl Db for ZooKeeperDb {
         copy_tree(&data_dir.join("data/version-2"), out)
     }
 
+    /// `reconfig -remove <id>`.
+    async fn remove_member(&self, ips: &[Ipv4Addr], node: usize) -> Result<(), String> {
+        reconfig(ips, node, &[], &[&(node + 1).to_string()]).await
+    }
+
+    /// Nothing before the start: the new server starts with the ensemble plus
+    /// itself in its config, and joins as a participant once added.
+    async fn add_member(&self, _ips: &[Ipv4Addr], _node: usize) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    /// `reconfig -add server.N=...` once the new server runs.
+    async fn member_joined(&self, ips: &[Ipv4Addr], node: usize) -> Result<String, String> {
+        let line = server_line(node, ips[node]);
+        let start = std::time::Instant::now();
+        loop {
+            match reconfig(ips, node, &[&line], &[]).await {
+                Ok(()) => return Ok(format!("reconfig -add after {:.1} s", start.elapsed().as_secs_f64())),
+                Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
     /// The `Zxid` of `srvr`.
     async fn applied(&self, ip: Ipv4Addr) -> Option<u64> {
         let text = four_letter(ip, "srvr").await.ok()?;
@@ -128,20 +152,31 @@ fn copy_tree(from: &Path, to: &Path) -> Result<u64, String> {
 /// Writes server `node`'s zoo.cfg and myid under its data dir; returns its argv.
 fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
     let NodeSpec {
-        me, members, data_dir, ..
+        me,
+        members,
+        data_dir,
+        membership,
+        ..
     } = *node;
+    if membership && install.java.version.starts_with("3.4.") {
+        return Err("zookeeper 3.4 has no dynamic reconfiguration: --nemesis member needs 3.5 or later".into());
+    }
     let data = data_dir.join("data");
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     std::fs::write(data.join("myid"), format!("{}\n", me + 1)).map_err(|e| e.to_string())?;
     let servers: String = members
         .iter()
         .enumerate()
-        .map(|(i, (_, ip))| format!("server.{}={ip}:2888:3888\n", i + 1))
+        .map(|(i, (_, ip))| match membership {
+            true => format!("{}\n", server_line(i, *ip)),
+            // 3.4 reads only this form
+            false => format!("server.{}={ip}:2888:3888\n", i + 1),
+        })
         .collect();
     // fast elections and sessions for tests: a tick of 200 ms
     let cfg = format!(
         "tickTime=200\ninitLimit=20\nsyncLimit=8\ndataDir={}\nclientPort={PORT}\nclientPortAddress={}\n{servers}\
-         standaloneEnabled=false\nreconfigEnabled=false\nadmin.enableServer=false\n\
+         standaloneEnabled=false\nreconfigEnabled={membership}\nadmin.enableServer=false\n\
          4lw.commands.whitelist=srvr,mntr,ruok,conf\nminSessionTimeout=1000\nmaxSessionTimeout=10000\n\
          autopurge.purgeInterval=0\npreAllocSize=1024\nsnapCount=10000\ncnxTimeout=500\n",
         data.display(),
@@ -158,12 +193,57 @@ fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
         "-XX:-UsePerfData".into(),
         "-Djava.net.preferIPv4Stack=true".into(),
         "-Dorg.slf4j.simpleLogger.showDateTime=true".into(),
+        // reconfig needs a super user: a fixed digest of test clusters (see ADMIN)
+        format!("-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}"),
         "-cp".into(),
         install.classpath.clone(),
         "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
         path.display().to_string(),
     ]
     .into())
+}
+
+/// The super user that may reconfigure: `super:splitbrain`, whose digest
+/// (base64 of its SHA-1) the servers are started with.
+const ADMIN: &[u8] = b"super:splitbrain";
+const SUPER_DIGEST: &str = "super:YgI5Dx4Hj+WzUbnCPbXhwJm1Zzs=";
+
+/// Server `i`'s line of the ensemble, its client port included (what
+/// reconfig takes, and what a static config also reads).
+fn server_line(i: usize, ip: Ipv4Addr) -> String {
+    format!("server.{}={ip}:2888:3888:participant;{ip}:{PORT}", i + 1)
+}
+
+/// `reconfig` through the first server other than `node` that serves, as the
+/// super user.
+async fn reconfig(ips: &[Ipv4Addr], node: usize, joining: &[&str], leaving: &[&str]) -> Result<(), String> {
+    let mut last = format!("no server other than {} serves", ips[node]);
+    for (_, &ip) in ips.iter().enumerate().filter(|(i, _)| *i != node) {
+        let asked = async {
+            let client = zookeeper_client::Client::connector()
+                .with_session_timeout(Duration::from_secs(4))
+                .with_connection_timeout(Duration::from_secs(2))
+                .with_auth("digest", ADMIN)
+                .connect(&format!("{ip}:{PORT}"))
+                .await
+                .map_err(|e| format!("{ip}: {e}"))?;
+            let update = zookeeper_client::EnsembleUpdate::Incremental {
+                joinings: joining.iter().copied(),
+                leavings: leaving.iter().copied(),
+            };
+            client
+                .update_ensemble(update, None)
+                .await
+                .map(drop)
+                .map_err(|e| format!("{ip}: reconfig: {e}"))
+        };
+        match tokio::time::timeout(Duration::from_secs(10), asked).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = format!("{ip}: reconfig: no answer within 10 s"),
+        }
+    }
+    Err(last)
 }
 
 /// A four-letter word's answer, or why there was none.
