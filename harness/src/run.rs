@@ -1366,6 +1366,7 @@ fn choose_runtime(args: &Args, plan: &Plan, db: &dyn DynDb, to: Option<&dyn DynD
     let mut needed = vec![image.clone()];
     // an upgrade's other version: an image of its own
     needed.extend(to.map(|to| systems::image(plan.system, to)));
+    needed.dedup();
     if plan.workload != Workload::Register {
         needed.push(images::RUNNER.to_string());
     }
@@ -2003,6 +2004,21 @@ async fn run_async(
             eprintln!("splitbrain: FAILED: {f}");
         }
         return Ok((verdict.exit_code() as u8).max(1));
+    }
+    // an upgrade cut short by the time limit validated less than was asked
+    let stepped = history
+        .ops
+        .iter()
+        .filter(|o| o.process == checkers::Process::Nemesis)
+        .filter(|o| o.f == checkers::F::parse("upgrade") || o.f == checkers::F::parse("rollback"))
+        .count();
+    if stepped < plan.upgrades.len() {
+        eprintln!(
+            "splitbrain: INCOMPLETE: {stepped} of {} upgrade steps ran before the time limit (a step took longer than \
+             its window): raise --time-limit; the verdict is unknown",
+            plan.upgrades.len()
+        );
+        return Ok((verdict.exit_code() as u8).max(2));
     }
     Ok(verdict.exit_code() as u8)
 }

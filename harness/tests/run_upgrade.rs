@@ -200,3 +200,35 @@ fn a_node_kept_cut_off_through_the_final_reads_is_behind_never_agreeing() {
     );
     let _ = std::fs::remove_file(&scenario);
 }
+
+#[test]
+fn versions_lists_and_fetches_every_etcd_version_with_the_documented_paths() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["versions", "--system", "etcd", "--fetch"])
+        .output()
+        .expect("splitbrain versions");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for (version, suite) in [("3.5.16", "trixie"), ("3.4.23", "bookworm"), ("3.3.25", "bullseye")] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("etcd") && l.contains(version))
+            .unwrap_or_else(|| panic!("no {version}: {out}"));
+        assert!(
+            line.contains(&format!("Debian {suite}")) && line.contains("ready ("),
+            "{line}"
+        );
+    }
+    assert!(out.contains("etcd       3.4.23 -> 3.5.16, 3.3.25 -> 3.4.23"), "{out}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["versions", "--system", "mongo"])
+        .output()
+        .expect("splitbrain versions");
+    assert_eq!(bad.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("use etcd, zookeeper, consul") && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -100,11 +100,19 @@ impl Db for ConsulDb {
             .no_proxy()
             .build()
             .map_err(|e| e.to_string())?;
-        let resp = http
-            .put(format!("http://{ip}:{PORT}/v1/agent/leave"))
-            .send()
-            .await
-            .map_err(|e| format!("{ip}: consul leave: {e}"))?;
+        let resp = match http.put(format!("http://{ip}:{PORT}/v1/agent/leave")).send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                // the agent may shut down before it answers: gone is what was asked
+                for _ in 0..20 {
+                    if get(ip, "/v1/agent/self").await.is_err() {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                return Err(format!("{ip}: consul leave: {e}"));
+            }
+        };
         match resp.status() {
             s if s.is_success() => Ok(()),
             s => Err(format!("{ip}: consul leave: {s}")),
