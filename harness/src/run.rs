@@ -634,10 +634,15 @@ impl RunCluster {
             return "unknown (no node answers)".into();
         };
         seen.sort();
-        let names: Vec<String> = seen
+        self.names_of(&seen)
+    }
+
+    /// Nodes' names for their addresses (an address of none of them as it is).
+    fn names_of(&self, ips: &[Ipv4Addr]) -> String {
+        let names: Vec<String> = ips
             .iter()
-            .map(|ip| match ips.iter().position(|x| x == ip) {
-                Some(k) => self.nodes[k].name().to_string(),
+            .map(|ip| match self.nodes.iter().find(|n| n.ip() == *ip) {
+                Some(n) => n.name().to_string(),
                 None => ip.to_string(),
             })
             .collect();
@@ -683,14 +688,11 @@ impl RunCluster {
             let mut seen = view?;
             seen.sort();
             if seen != all {
-                let names: Vec<String> = seen
-                    .iter()
-                    .map(|ip| match ips.iter().position(|x| x == ip) {
-                        Some(k) => self.nodes[k].name().to_string(),
-                        None => ip.to_string(),
-                    })
-                    .collect();
-                return Err(format!("{} sees members {}", self.nodes[i].name(), names.join(",")));
+                return Err(format!(
+                    "{} sees members {}",
+                    self.nodes[i].name(),
+                    self.names_of(&seen)
+                ));
             }
         }
         Ok(())
