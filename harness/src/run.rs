@@ -1014,19 +1014,13 @@ async fn replica_check(db: &dyn DynDb, spec: &Register, nodes: &[Arc<dyn Member>
         let mut replicas = Vec::new();
         for n in nodes {
             let caught_up = loop {
-                let at = db.applied(n.ip()).await;
-                match (at, target) {
-                    (_, None) => break Ok(()),
-                    (Some(a), Some(t)) if a >= t => break Ok(()),
-                    _ if Instant::now() >= deadline => {
-                        break Err(format!(
-                            "not caught up within {} s: applied {} of {}",
-                            CATCH_UP_WITHIN.as_secs(),
-                            at.map_or("nothing it tells".into(), |a| a.to_string()),
-                            target.unwrap_or(0)
-                        ));
+                let Some(t) = target else { break Ok(()) };
+                match db.caught_up(n.ip(), t).await {
+                    Ok(()) => break Ok(()),
+                    Err(e) if Instant::now() >= deadline => {
+                        break Err(format!("not caught up within {} s: {e}", CATCH_UP_WITHIN.as_secs()));
                     }
-                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
             };
             let answer = match caught_up {
@@ -1340,7 +1334,11 @@ pub fn run(args: &Args) -> Result<u8, String> {
         true => None,
         false => Some(plan.system.provision(args.to.as_deref(), args.to_binary.as_deref())?),
     };
-    if let Some(to) = to.as_ref().filter(|to| to.binary() == db.binary()) {
+    // ZooKeeper's binary is the java that runs each version's jars
+    if let Some(to) = to
+        .as_ref()
+        .filter(|to| to.binary() == db.binary() && to.version() == db.version())
+    {
         eprintln!(
             "splitbrain: warning: --nemesis upgrade from {0} to {0}, the same binary: only the procedure is exercised",
             to.version()

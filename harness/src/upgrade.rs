@@ -182,13 +182,10 @@ impl Upgrade {
             return Ok(());
         };
         let rest = WITHIN.saturating_sub(start.elapsed());
-        until(rest, &async || match db.applied(ips[node]).await {
-            Some(at) if at >= target => Ok(()),
-            at => Err(format!(
-                "{} has applied {} of {target}",
-                member.name(),
-                at.map_or("nothing it tells".into(), |a| a.to_string())
-            )),
+        until(rest, &async || {
+            db.caught_up(ips[node], target)
+                .await
+                .map_err(|e| format!("{}: {e}", member.name()))
         })
         .await
     }

@@ -138,6 +138,20 @@ pub trait Db: Send + Sync + 'static {
     fn applied(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<u64>> + Send {
         async { None }
     }
+    /// Whether the node at `ip` has caught up with `target`, the furthest
+    /// [`Db::applied`] of the members: by default its own position reaching it;
+    /// why not, if not.
+    fn caught_up(&self, ip: Ipv4Addr, target: u64) -> impl Future<Output = Result<(), String>> + Send {
+        async move {
+            match self.applied(ip).await {
+                Some(at) if at >= target => Ok(()),
+                at => Err(format!(
+                    "applied {} of {target}",
+                    at.map_or("nothing it tells".into(), |a| a.to_string())
+                )),
+            }
+        }
+    }
     /// Removes the member at `ips[node]` from the membership, the system's way
     /// (etcd `member remove` through another member, Consul `leave` on the member).
     fn remove_member(&self, _ips: &[Ipv4Addr], _node: usize) -> impl Future<Output = Result<(), String>> + Send {
@@ -183,6 +197,7 @@ pub trait DynDb: Send + Sync {
     fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<i64>>;
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String>;
     fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>>;
+    fn caught_up(&self, ip: Ipv4Addr, target: u64) -> BoxFuture<'_, Result<(), String>>;
     fn leave(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<(), String>>;
     fn remove_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<(), String>>;
     fn add_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<Vec<String>, String>>;
@@ -223,6 +238,9 @@ impl<D: Db> DynDb for D {
     }
     fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>> {
         Box::pin(Db::applied(self, ip))
+    }
+    fn caught_up(&self, ip: Ipv4Addr, target: u64) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(Db::caught_up(self, ip, target))
     }
     fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>> {
         Box::pin(Db::node_version(self, ip))

@@ -116,6 +116,32 @@ impl Db for ZooKeeperDb {
         u64::from_str_radix(hex.trim(), 16).ok()
     }
 
+    /// Its zxid reaching `target`, or, when `target` opens an epoch (counter 0:
+    /// a new leader's mark, not a transaction, so the others' last transaction
+    /// is not known from it), the server in the broadcast phase: it has synced
+    /// every committed transaction from the leader, and a follower synced by a
+    /// diff keeps the zxid of its last transaction from the epoch before.
+    async fn caught_up(&self, ip: Ipv4Addr, target: u64) -> Result<(), String> {
+        let at = self.applied(ip).await;
+        if at.is_some_and(|a| a >= target) {
+            return Ok(());
+        }
+        let state = four_letter(ip, "mntr").await.ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("zk_peer_state\t"))
+                .map(|s| s.trim().to_string())
+        });
+        let opens_epoch = target & 0xffff_ffff == 0;
+        match state {
+            Some(s) if opens_epoch && s.ends_with("- broadcast") => Ok(()),
+            state => Err(format!(
+                "zxid {} of {target:#x} ({})",
+                at.map_or("unknown".into(), |a| format!("{a:#x}")),
+                state.as_deref().unwrap_or("no peer state")
+            )),
+        }
+    }
+
     /// The first line of `srvr`: `Zookeeper version: 3.8.0-<commit>, built on ...`.
     async fn node_version(&self, ip: Ipv4Addr) -> Option<(String, Option<String>)> {
         let text = four_letter(ip, "srvr").await.ok()?;
