@@ -118,6 +118,7 @@ fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
     let Some(_one) = exclusive() else { return };
     let results = results_dir("drill-etcd-3-4");
@@ -158,6 +159,7 @@ fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn five_etcd_nodes_restore_from_a_snapshot() {
     let Some(_one) = exclusive() else { return };
     let results = results_dir("drill-etcd-5");
@@ -186,6 +188,7 @@ fn zookeeper_restores_from_copied_data_files() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_recovers_from_its_survivors_unofficially() {
     let Some(_one) = exclusive() else { return };
     let results = results_dir("drill-zk");

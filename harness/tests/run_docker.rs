@@ -95,6 +95,7 @@ fn etcd_in_containers_stays_valid_under_partition_kill_pause() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn etcd_serializable_reads_in_containers_are_caught() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
@@ -119,6 +120,7 @@ fn etcd_serializable_reads_in_containers_are_caught() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_and_consul_run_in_containers() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
@@ -153,6 +155,7 @@ fn zookeeper_and_consul_run_in_containers() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn the_lock_workload_runs_in_containers() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
@@ -196,6 +199,7 @@ fn faults(results: &Path, test: &str) -> Vec<(String, String)> {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn same_seed_same_fault_schedule_on_both_runtimes() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
@@ -304,6 +308,7 @@ fn an_etcd_drill_on_containers_restores_re_created_members() {
 }
 
 #[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn an_upgrade_in_containers_moves_each_member_to_the_new_versions_image() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !ready() {
