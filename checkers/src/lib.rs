@@ -18,6 +18,7 @@
 pub mod check;
 pub mod dfs;
 pub mod divergence;
+pub mod election;
 pub mod engine;
 pub mod format;
 pub mod history;
@@ -30,6 +31,7 @@ pub mod synth;
 pub mod value;
 
 pub use check::{Options, Report, Verdict, check, check_with, infer_model};
+pub use election::{ElectionReport, check_election};
 pub use history::{Call, CallRef, History, HistoryError, Record};
 pub use lock::{LockReport, LockStats, LockViolation, check_lock};
 pub use model::{Model, ModelKind};

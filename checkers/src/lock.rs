@@ -1,4 +1,5 @@
-//! Lock services judged by what they protect.
+//! Lock services judged by what they protect (and elections, whose terms are
+//! the tokens and whose leaders' jobs are the critical sections).
 //!
 //! In the lock workload each client acquires the lock, reads a counter resource,
 //! writes back what it read plus one, and releases. A lock that keeps its promise
@@ -18,11 +19,12 @@ use serde::Serialize;
 
 use crate::check::Verdict;
 use crate::history::{Call, History, HistoryError};
-use crate::op::{F, Op, Process, Type};
+use crate::op::{Op, Process, Type};
 use crate::value::Value;
 
 const LOCK_KEY: &str = "lock";
-const RESOURCE_KEY: &str = "resource";
+pub(crate) const ELECTION_KEY: &str = "election";
+pub(crate) const RESOURCE_KEY: &str = "resource";
 /// The error a fenced resource gives a write or read carrying an outdated token.
 const STALE: &str = "stale token";
 /// Violations printed, and harmless overlaps kept, at most.
@@ -316,15 +318,16 @@ fn parse(history: &History, call: Call) -> Result<Option<LockCall>, HistoryError
     let view = history.call(&call);
     let invoke = view.invoke;
     let key = invoke.key.as_ref().and_then(Value::as_str);
-    let role = match (&invoke.f, key) {
-        (F::Acquire, Some(LOCK_KEY)) => Role::Acquire,
-        (F::Release, Some(LOCK_KEY)) => Role::Release,
-        (F::Read, Some(RESOURCE_KEY)) => match slots::<2>(&invoke.value) {
+    let role = match (invoke.f.as_str(), key) {
+        // an election's term is a token: campaigns acquire, resignations release
+        ("acquire", Some(LOCK_KEY)) | ("campaign", Some(ELECTION_KEY)) => Role::Acquire,
+        ("release", Some(LOCK_KEY)) | ("resign", Some(ELECTION_KEY)) => Role::Release,
+        ("read", Some(RESOURCE_KEY)) => match slots::<2>(&invoke.value) {
             Some([None, _]) => Role::FinalRead,
             Some([Some(_), _]) => Role::Read,
             None => return Err(shape_error(invoke, "[token nil], or [nil nil] for the final read")),
         },
-        (F::Write, Some(RESOURCE_KEY)) => Role::Write,
+        ("write", Some(RESOURCE_KEY)) => Role::Write,
         _ => return Ok(None),
     };
     let mut parsed = LockCall {

@@ -10,11 +10,16 @@ use checkers::{F, History, ModelKind, Options, Value, Verdict};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// linearizable (against --model) or lock (lock safety of a lock workload's
-    /// history) [default: lock when the history acquires a lock and touches the
-    /// key "resource", else linearizable]
-    #[arg(long, value_parser = ["linearizable", "lock"])]
+    /// linearizable (against --model), lock (lock safety of a lock workload's
+    /// history) or election (an election workload's: one leader at a time,
+    /// terms, failovers) [default: lock or election when the history acquires a
+    /// lock or campaigns and touches the key "resource", else linearizable]
+    #[arg(long, value_parser = ["linearizable", "lock", "election"])]
     pub checker: Option<String>,
+    /// Election checker: seconds a failover may take [default: not judged, only
+    /// measured]
+    #[arg(long, value_name = "SECONDS")]
+    pub failover_within: Option<f64>,
     /// Sequential model [default: from the format, else from the ops' f]
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
@@ -87,6 +92,13 @@ fn is_lock_history(history: &History) -> bool {
     history.ops.iter().any(|o| o.f == F::Acquire) && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
 }
 
+/// Whether a history is the election workload's: campaigns plus resource accesses.
+fn is_election_history(history: &History) -> bool {
+    let resource = Value::str("resource");
+    history.ops.iter().any(|o| o.f.as_str() == "campaign")
+        && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
+}
+
 /// A file's report: JSON with `--json`, else text.
 enum Shown {
     Json(serde_json::Value),
@@ -96,6 +108,17 @@ enum Shown {
 /// A file's verdict and its report, within the time limit counted from `start`.
 fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
     let (mut history, format) = read(path, args.format)?;
+    let election = match args.checker.as_deref() {
+        Some(c) => c == "election",
+        None => args.model.is_none() && is_election_history(&history),
+    };
+    if election {
+        let within = args.failover_within.unwrap_or(f64::INFINITY);
+        let report = checkers::check_election(&history, within).map_err(|e| format!("{}: {e}", path.display()))?;
+        return show(args, path, "election", &history, report.verdict, &report, || {
+            report.to_text()
+        });
+    }
     let lock = match args.checker.as_deref() {
         Some(c) => c == "lock",
         None => args.model.is_none() && is_lock_history(&history),
@@ -159,7 +182,7 @@ fn page(
 ) -> Result<(), String> {
     let test = serde_json::json!({
         "title": format!("{} ({model})", path.display()),
-        "reproduce": format!("splitbrain check {} {}", if model == "lock" { "--checker lock".to_string() } else { format!("--model {model}") }, path.display()),
+        "reproduce": format!("splitbrain check {} {}", if model == "lock" || model == "election" { format!("--checker {model}") } else { format!("--model {model}") }, path.display()),
         "workload": model,
     });
     let results = serde_json::json!({

@@ -14,7 +14,7 @@ use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Set, Slot, Target};
+use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Set, Slot, Target, Tenure};
 
 use crate::docker::DockerNetwork;
 use crate::drill::Drill;
@@ -53,6 +53,18 @@ pub struct Args {
     /// Lock workload: longest think time inside a critical section, in seconds
     #[arg(long, default_value_t = 0.05)]
     pub think: f64,
+    /// Election workload: jobs a leader runs in its term, one every
+    /// --job-interval, before it resigns
+    #[arg(long, default_value_t = 20)]
+    pub term_jobs: u32,
+    /// Election workload: seconds between a leader's jobs
+    #[arg(long, default_value_t = 0.1)]
+    pub job_interval: f64,
+    /// Election workload: seconds a failover may take, from a fault that takes
+    /// the leader away to the next leader's first job [default: three leases,
+    /// plus Consul's lock delay]
+    #[arg(long)]
+    pub failover_within: Option<f64>,
     /// Faults, comma-separated: partition, kill, pause, client-pause (lock
     /// workload: one holder stalls past its lease), clock (with every other fault
     /// window, see --clock); or none
@@ -186,6 +198,9 @@ pub enum WorkloadArg {
     Register,
     /// acquire, read-modify-write a resource with the token, release
     Lock,
+    /// campaign; the leader runs a periodic job on the resource with its term
+    /// as the token while it believes it leads, then resigns
+    Election,
     /// every write a key of its own, each read back after the run: what a
     /// recovery drill counts its RPO on
     Set,
@@ -246,7 +261,11 @@ const CHECK_TIME_LIMIT: Duration = Duration::from_secs(600);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Workload {
     Register,
-    Lock { fenced: bool },
+    /// Elections too: a lock held for a term of jobs.
+    Lock {
+        fenced: bool,
+        election: bool,
+    },
     Set,
 }
 
@@ -254,7 +273,8 @@ impl Workload {
     fn name(self) -> &'static str {
         match self {
             Workload::Register => "register",
-            Workload::Lock { .. } => "lock",
+            Workload::Lock { election: false, .. } => "lock",
+            Workload::Lock { election: true, .. } => "election",
             Workload::Set => "set",
         }
     }
@@ -312,8 +332,9 @@ fn plan(args: &Args) -> Result<Plan, String> {
     let system = systems::find(&args.system)?;
     let workload = match args.workload {
         WorkloadArg::Register => Workload::Register,
-        WorkloadArg::Lock => Workload::Lock {
+        WorkloadArg::Lock | WorkloadArg::Election => Workload::Lock {
             fenced: args.resource == ResourceArg::Fenced,
+            election: args.workload == WorkloadArg::Election,
         },
         WorkloadArg::Set => Workload::Set,
     };
@@ -336,7 +357,9 @@ fn plan(args: &Args) -> Result<Plan, String> {
             .collect::<Result<Vec<_>, _>>()?
     };
     if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
-        return Err("--nemesis client-pause stalls a lock holder: use it with --workload lock".into());
+        return Err(
+            "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
+        );
     }
     let shapes = args
         .partition
@@ -372,7 +395,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
     }
     let (registers, locks) = match workload {
         Workload::Register | Workload::Set => (Some(system.registers()?), None),
-        Workload::Lock { .. } => (None, Some(system.locks()?)),
+        Workload::Lock { election: false, .. } => (None, Some(system.locks()?)),
+        Workload::Lock { election: true, .. } => (None, Some(system.elections()?)),
     };
     let read_mode = match (&registers, &args.read_mode) {
         (Some(r), Some(m)) => r.read_modes().iter().copied().find(|x| x == m).ok_or_else(|| {
@@ -395,6 +419,13 @@ fn plan(args: &Args) -> Result<Plan, String> {
     }
     positive("ttl", args.ttl)?;
     positive("think", args.think)?;
+    positive("job-interval", args.job_interval)?;
+    if let Some(within) = args.failover_within {
+        positive("failover-within", within)?;
+    }
+    if !(1..=100_000).contains(&args.term_jobs) {
+        return Err(format!("--term-jobs {}: use 1 to 100000", args.term_jobs));
+    }
     if !(0.0..=86_400.0).contains(&args.lock_delay) {
         return Err(format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay));
     }
@@ -1452,9 +1483,10 @@ async fn run_async(
                 .as_ref()
                 .map_or(String::new(), |r| format!("-{}", r.name.trim_end_matches(".sh")))
         ),
-        Workload::Lock { fenced } => format!(
-            "{}-lock-{}-{faults}",
+        Workload::Lock { fenced, .. } => format!(
+            "{}-{}-{}-{faults}",
             plan.system.name(),
+            plan.workload.name(),
             if fenced { "fenced" } else { "naive" },
         ),
     };
@@ -1468,10 +1500,10 @@ async fn run_async(
         "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
         "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
         "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
-        "model": if matches!(plan.workload, Workload::Lock { .. }) { "lock" } else { "cas-register" },
+        "model": match plan.workload { Workload::Lock { .. } => plan.workload.name(), _ => "cas-register" },
         "initial": null,
-        "resource": match plan.workload { Workload::Lock { fenced: true } => json!("fenced"),
-                                          Workload::Lock { fenced: false } => json!("naive"),
+        "resource": match plan.workload { Workload::Lock { fenced: true, .. } => json!("fenced"),
+                                          Workload::Lock { fenced: false, .. } => json!("naive"),
                                           Workload::Register | Workload::Set => json!(null) },
         "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
         "iptables": iptables.as_ref().map(|t| t.program()),
@@ -1489,6 +1521,11 @@ async fn run_async(
             "strobe_period_ms": args.strobe_period,
         })),
     });
+    if matches!(plan.workload, Workload::Lock { election: true, .. }) {
+        test_json["term_jobs"] = json!(args.term_jobs);
+        test_json["job_interval_s"] = json!(args.job_interval);
+        test_json["failover_within_s"] = json!(args.failover_within);
+    }
     if let Some(to) = &to {
         test_json["from"] = json!(db.version());
         test_json["to"] = json!(args.to.as_ref().map_or(to.version(), |v| v.as_str()));
@@ -1534,7 +1571,7 @@ async fn run_async(
     eprintln!("splitbrain: results in {}", dir.path.display());
 
     let fenced = match plan.workload {
-        Workload::Lock { fenced } => Some(fenced),
+        Workload::Lock { fenced, .. } => Some(fenced),
         Workload::Register | Workload::Set => None,
     };
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
@@ -1590,6 +1627,10 @@ async fn run_async(
             think: Duration::from_secs_f64(args.think),
             resource,
             pauses: Arc::new(ClientPauses::default()),
+            tenure: matches!(plan.workload, Workload::Lock { election: true, .. }).then(|| Tenure {
+                jobs: args.term_jobs,
+                every: Duration::from_secs_f64(args.job_interval),
+            }),
         })
     });
     if let Some(l) = lock.as_ref().filter(|l| l.ttl < l.lease()) {
@@ -1906,7 +1947,21 @@ async fn run_async(
             failure: (d.verdict != checkers::Verdict::Valid).then(|| d.lines().join("; ")),
         });
     }
-    let (verdict, report_json, report_text, junit) = if lock.is_some() {
+    let (verdict, report_json, report_text, junit) = if let Some(l) = lock.as_ref().filter(|l| l.tenure.is_some()) {
+        // a few leases for the lease to lapse and the next leader to be elected
+        let within = args
+            .failover_within
+            .unwrap_or((l.lease() * 3 + l.lock_delay()).as_secs_f64());
+        let report = checkers::check_election(&history, within).map_err(|e| format!("history.jsonl: {e}"))?;
+        cases.push(results::junit::Case {
+            class: "election",
+            name: format!("every failover within {within} s"),
+            failure: (!report.violations.is_empty()).then(|| report.violations.join("; ")),
+        });
+        let checks = [results::junit::Check::Lock(&report.safety)];
+        let junit = results::junit::suite(&test_name, &checks, &cases, &page)?;
+        (report.verdict, json!(report), report.to_text(), junit)
+    } else if lock.is_some() {
         let report = checkers::lock::check_lock(&history).map_err(|e| format!("history.jsonl: {e}"))?;
         let junit = results::junit::suite(&test_name, &[results::junit::Check::Lock(&report)], &cases, &page)?;
         (report.verdict, json!(report), report.to_text(), junit)

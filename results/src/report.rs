@@ -99,13 +99,24 @@ pub fn reproduce(test: &Value) -> String {
         ("--clock-rate", "rate"),
         ("--strobe-period", "strobe_period_ms"),
     ];
-    let locked = test["workload"] == "lock";
+    let election = [
+        ("--term-jobs", "term_jobs"),
+        ("--job-interval", "job_interval_s"),
+        ("--failover-within", "failover_within_s"),
+    ];
+    let locked = test["workload"] == "lock" || test["workload"] == "election";
     let given = flags
         .iter()
         .map(|&(flag, field)| (flag, &test[field]))
         .chain(
             lock.iter()
                 .filter(|_| locked)
+                .map(|&(flag, field)| (flag, &test[field])),
+        )
+        .chain(
+            election
+                .iter()
+                .filter(|_| test["workload"] == "election")
                 .map(|&(flag, field)| (flag, &test[field])),
         )
         .chain(clock.iter().map(|&(flag, field)| (flag, &test["clock"][field])))
@@ -666,10 +677,47 @@ fn lanes(history: &History, marked: &BTreeMap<u64, &'static str>) -> String {
     svg
 }
 
-/// Who held the lock when, a lane per process: each critical section (acquire ok
-/// to the release's invocation) a bar with its token, each write to the resource a
-/// mark: accepted, rejected as stale, or one the checker names in a violation.
-fn holders(history: &History, check: &Value) -> String {
+/// An election's failovers: each fault that took the leader away, the terms
+/// before and after, how long until the next leader acted; p50 and max.
+fn failovers(election: &Value) -> String {
+    let secs = |v: &Value| v.as_f64().map_or("-".to_string(), |s| format!("{s:.1} s"));
+    let mut out = format!(
+        "<h2>Failovers</h2>\n<p>p50 {}, max {}, allowed {} (<code>--failover-within</code>)</p>\n\
+         <table id=\"failovers\"><tr><th>fault</th><th>at</th><th>term</th><th>next term</th><th>next leader acted after</th></tr>\n",
+        secs(&election["failover_p50_s"]),
+        secs(&election["failover_max_s"]),
+        secs(&election["failover_within_s"])
+    );
+    let within = election["failover_within_s"].as_f64().unwrap_or(f64::INFINITY);
+    for f in election["failovers"].as_array().into_iter().flatten() {
+        let slow = f["took_s"].as_f64().is_none_or(|t| t > within);
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            esc(&text(&f["fault"])),
+            secs(&f["at_s"]),
+            text(&f["from_term"]),
+            f["to_term"].as_i64().map_or("none".into(), |t| t.to_string()),
+            if slow { "invalid" } else { "valid" },
+            f["took_s"].as_f64().map_or("never".into(), |t| format!("{t:.2} s"))
+        );
+    }
+    for v in election["violations"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "<tr><td colspan=\"5\" class=\"invalid\">{}</td></tr>",
+            esc(&text(v))
+        );
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// Who held the lock (or led) when, a lane per process: each critical section
+/// (acquire or campaign ok to the release's or resignation's invocation) a bar
+/// with its token or term, each write to the resource a mark: accepted, rejected
+/// as stale, or one the checker names in a violation.
+fn holders(history: &History, check: &Value, election: bool) -> String {
     let flagged: std::collections::BTreeSet<u64> = check["violations"]
         .as_array()
         .into_iter()
@@ -683,11 +731,12 @@ fn holders(history: &History, check: &Value) -> String {
     let mut writes: Vec<(u64, f64, &'static str, String)> = Vec::new();
     let span = history.ops.iter().filter_map(|o| o.time).max().unwrap_or(0) as f64 / 1e9;
     for (p, inv, done) in calls(history) {
-        if key_is(inv, "lock") && inv.f.to_string() == "acquire" {
+        let f = inv.f.as_str();
+        if (key_is(inv, "lock") && f == "acquire") || (key_is(inv, "election") && f == "campaign") {
             if let Some(d) = done.filter(|d| d.kind == Type::Ok) {
                 open.insert(p, (secs(d), d.value.to_string()));
             }
-        } else if key_is(inv, "lock") && inv.f.to_string() == "release" {
+        } else if (key_is(inv, "lock") && f == "release") || (key_is(inv, "election") && f == "resign") {
             if let Some((a, token)) = open.remove(&p) {
                 sections.push((p, a, secs(inv), token));
             }
@@ -721,8 +770,15 @@ fn holders(history: &History, check: &Value) -> String {
     let h = 30.0 + lane_h * procs.len() as f64;
     let x = |t: f64| 80.0 + (W - 90.0) * (t / span.max(1e-9)).clamp(0.0, 1.0);
     let row = |p: u64| procs.iter().position(|q| *q == p).unwrap_or(0) as f64;
+    let (title, bar) = match election {
+        true => (
+            "Leaders",
+            "a bar per term (campaign won to resignation) with its term; jobs",
+        ),
+        false => ("Lock holders", "a bar per critical section with its token; writes"),
+    };
     let mut svg = format!(
-        "<h2>Lock holders</h2>\n<p class=\"legend\">a bar per critical section with its token; writes: \
+        "<h2>{title}</h2>\n<p class=\"legend\">{bar}: \
          <span style=\"color:#2a9d8f\">&#9679; accepted</span> <span style=\"color:#8d99ae\">&#10005; rejected as stale</span> \
          <span style=\"color:#d62828\">&#9679; named in a violation (lost update, stale write accepted)</span></p>\n\
          <svg class=\"holders\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" xmlns=\"http://www.w3.org/2000/svg\">\n"
@@ -1074,9 +1130,19 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
             page.push_str(&counterexample(history, k));
         }
     }
+    // an election's report holds the lock checks on its terms as `safety`
+    let election = check["safety"].is_object();
+    if election {
+        page.push_str(&failovers(check));
+    }
+    let check = if election { &check["safety"] } else { check };
     if let Some(violations) = check["violations"].as_array() {
-        page.push_str(&holders(history, check));
-        page.push_str("<h2>Lock safety</h2>\n<table id=\"violations\"><tr><th>kind</th><th>what</th></tr>\n");
+        page.push_str(&holders(history, check, election));
+        let title = if election { "Election safety" } else { "Lock safety" };
+        let _ = writeln!(
+            page,
+            "<h2>{title}</h2>\n<table id=\"violations\"><tr><th>kind</th><th>what</th></tr>"
+        );
         for v in violations.iter().take(LISTED) {
             let _ = writeln!(
                 page,

@@ -1,6 +1,6 @@
 //! Client workloads: what each logical process does next against a real
 //! cluster, recording every op as it happens. Systems are reached only through
-//! the client traits here ([`Registers`], [`Locks`]), which each system
+//! the client traits here ([`Registers`], [`Locks`], elections included), which each system
 //! implements in its own folder of the harness.
 //!
 //! A logical process is bound to one node, as in Jepsen. When an op's outcome is
@@ -15,6 +15,6 @@ pub mod resource;
 pub mod set;
 
 pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
-pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks};
+pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};

@@ -2,6 +2,11 @@
 //! write the resource (the value read plus one, carrying the token) -> release,
 //! recording every step with its token and outcome.
 //!
+//! The `election` workload is the same loop with a [`Tenure`]: processes campaign
+//! (the recipes of ZooKeeper and Consul are their lock recipes; etcd has its own
+//! election API), and the leader runs a periodic job, the same read-modify-write
+//! with its term as the token, while it still believes it leads, then resigns.
+//!
 //! Each process reaches its node through its own [`Proxy`], so the
 //! `client-pause` fault can stall one holder between its read and its write for
 //! longer than its lease, as a GC pause would.
@@ -59,6 +64,11 @@ pub struct LockParams<'a> {
 pub trait Lock: Send {
     fn acquire(&mut self) -> impl Future<Output = Result<i64, ClientError>> + Send;
     fn release(&mut self) -> impl Future<Output = Result<(), ClientError>> + Send;
+    /// Whether the client still believes it holds the lock (its lease kept alive,
+    /// its session connected): what a careful leader checks before each job.
+    fn held(&self) -> bool {
+        true
+    }
 }
 
 /// [`Locks`] as a trait object.
@@ -99,6 +109,7 @@ impl<L: Locks> DynLocks for L {
 pub trait DynLock: Send {
     fn acquire(&mut self) -> BoxFuture<'_, Result<i64, ClientError>>;
     fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>>;
+    fn held(&self) -> bool;
 }
 
 impl<L: Lock> DynLock for L {
@@ -107,6 +118,9 @@ impl<L: Lock> DynLock for L {
     }
     fn release(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(Lock::release(self))
+    }
+    fn held(&self) -> bool {
+        Lock::held(self)
     }
 }
 
@@ -154,7 +168,16 @@ impl ClientPauses {
     }
 }
 
-/// What the lock workload does; shared by all its processes.
+/// A leader's term in the election workload: up to `jobs` jobs, one every
+/// `every`, each only while the leader still believes it leads.
+#[derive(Clone, Copy, Debug)]
+pub struct Tenure {
+    pub jobs: u32,
+    pub every: Duration,
+}
+
+/// What the lock workload does (and the election workload, with a tenure);
+/// shared by all its processes.
 pub struct LockSpec {
     pub locks: Arc<dyn DynLocks>,
     /// Prefix of the lock's name, unique per run.
@@ -169,6 +192,18 @@ pub struct LockSpec {
     pub think: Duration,
     pub resource: SocketAddr,
     pub pauses: Arc<ClientPauses>,
+    /// Elections: how a leader leads; `None` for the lock workload.
+    pub tenure: Option<Tenure>,
+}
+
+/// How a job in a critical section ended.
+enum Job {
+    /// Read and written (or the read refused): the holder goes on.
+    Done,
+    /// A fenced resource refused the token: a leader learns it was deposed.
+    Stale,
+    /// The write's outcome is unknown: this process's story ends.
+    Unknown,
 }
 
 /// How a lock call that did not complete ok is recorded: `fail` only when it
@@ -189,6 +224,10 @@ fn pair(token: Option<i64>, v: Option<i64>) -> Value {
     let int = |x: Option<i64>| x.map_or(Value::Nil, Value::Int);
     Value::list(vec![int(token), int(v)])
 }
+
+/// How much longer than an acquire a campaign may wait: candidates queue behind
+/// whole terms.
+const CAMPAIGN_WAIT: Duration = Duration::from_secs(30);
 
 /// Pause after an error, so that a process bound to a dead node does not spin.
 const BACKOFF: Duration = Duration::from_millis(50);
@@ -213,9 +252,11 @@ impl LockSpec {
         self.locks.lease(self.ttl)
     }
 
-    /// How long an acquire may wait: past a lapsed lease and a lock delay.
+    /// How long an acquire may wait: past a lapsed lease and a lock delay; a
+    /// campaign longer, behind the other candidates' terms.
     fn acquire_timeout(&self) -> Duration {
-        self.pause() + self.lock_delay() + self.op_timeout
+        let queue = self.tenure.map_or(Duration::ZERO, |_| CAMPAIGN_WAIT);
+        self.pause() + self.lock_delay() + self.op_timeout + queue
     }
 
     async fn connect(&self, endpoint: &str) -> Result<Box<dyn DynLock>, ClientError> {
@@ -227,6 +268,21 @@ impl LockSpec {
             prefix: &self.prefix,
         };
         self.locks.connect(endpoint, params).await
+    }
+
+    /// The wait after a failed acquire: a candidate bound to a dead node tries
+    /// again twice a second rather than twenty times.
+    fn backoff(&self) -> Duration {
+        if self.tenure.is_some() { BACKOFF * 10 } else { BACKOFF }
+    }
+
+    /// The names its ops go by: `acquire` / `release` of the `lock`, or
+    /// `campaign` / `resign` in the `election`.
+    fn vocabulary(&self) -> (F, F, &'static str) {
+        match self.tenure {
+            None => (F::Acquire, F::Release, "lock"),
+            Some(_) => (F::parse("campaign"), F::parse("resign"), "election"),
+        }
     }
 
     /// One logical process in `slot`, until its `stop` or `until`.
@@ -243,20 +299,23 @@ impl LockSpec {
         let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let proxy = Proxy::start(SocketAddr::from((ip, self.locks.port()))).await?;
         let endpoint = proxy.addr.to_string();
+        let (acquire, release, name) = self.vocabulary();
         let mut locker: Option<Box<dyn DynLock>> = None;
         let mut resource: Option<Resource> = None;
         let mut process = first;
         while !stop.load(Ordering::Relaxed) && Instant::now() < self.pauses.end(until) {
             let p = Process::Client(process);
-            let record = |kind, f, k: &str, v: Value| rec.record(Op::new(p, kind, f, v).with_key(key(k)));
+            let record = |kind, f, k: &str, v: Value| {
+                rec.record(Op::new(p, kind, f, v).with_key(key(k)));
+            };
             let error = |kind, f, k: &str, v: Value, why: &str| {
                 let mut op = Op::new(p, kind, f, v).with_key(key(k));
                 op.error = Some(Box::new(Value::str(why)));
                 rec.record(op);
             };
 
-            // acquire
-            record(Type::Invoke, F::Acquire, "lock", Value::Nil);
+            // acquire (campaign)
+            record(Type::Invoke, acquire.clone(), name, Value::Nil);
             let acquired = async {
                 if locker.is_none() {
                     locker = Some(self.connect(&endpoint).await?);
@@ -269,98 +328,69 @@ impl LockSpec {
                 .min(self.pauses.end(until).saturating_duration_since(Instant::now()) + self.op_timeout);
             let token = match tokio::time::timeout(wait, acquired).await {
                 Ok(Ok(token)) => {
-                    record(Type::Ok, F::Acquire, "lock", Value::Int(token));
+                    record(Type::Ok, acquire.clone(), name, Value::Int(token));
                     token
                 }
                 outcome => {
                     let (kind, why) = not_ok(outcome);
-                    error(kind, F::Acquire, "lock", Value::Nil, &why);
+                    error(kind, acquire.clone(), name, Value::Nil, &why);
                     // dropping the connection ends its lease or session
                     locker = None;
                     if kind == Type::Info {
                         process += stride;
                     }
-                    tokio::time::sleep(BACKOFF).await;
+                    tokio::time::sleep(self.backoff()).await;
                     continue;
                 }
             };
 
-            // the critical section: read, (maybe stall), think, write
-            let t = Some(token);
-            if resource.is_none() {
-                resource = Resource::connect(self.resource, self.op_timeout).await.ok();
-            }
-            record(Type::Invoke, F::Read, "resource", pair(t, None));
-            let read = match resource.as_mut() {
-                Some(r) => tokio::time::timeout(self.op_timeout, r.read(t)).await.ok(),
-                None => None,
-            };
-            let value = match read {
-                Some(Ok(Answer::Ok(v))) => {
-                    record(Type::Ok, F::Read, "resource", pair(t, Some(v)));
-                    Some(v)
-                }
-                Some(Ok(Answer::Stale(_))) => {
-                    error(Type::Fail, F::Read, "resource", pair(t, None), "stale token");
-                    None
-                }
-                _ => {
-                    // a read changes nothing the checker judges: fail, not info
-                    error(Type::Fail, F::Read, "resource", pair(t, None), "unreachable");
-                    resource = None;
-                    None
-                }
-            };
-            if let Some(v) = value {
-                // the run waits for a stall under way (one at a time), however long
-                if self.pauses.take() {
-                    self.pauses.stall(Some(Instant::now() + self.pause()));
-                    proxy.freeze(true);
-                    let stalled = tokio::time::sleep(self.pause());
+            // the critical section (a leader's jobs): read, (maybe stall), think, write
+            let jobs = self.tenure.map_or(1, |t| t.jobs);
+            let mut unknown = false;
+            for n in 0..jobs {
+                if n > 0 {
+                    let every = self.tenure.map_or(Duration::ZERO, |t| t.every);
                     tokio::select! {
-                        () = stalled => {}
+                        () = tokio::time::sleep(every) => {}
                         () = crate::client::stopped(&stop) => {}
                     }
-                    proxy.freeze(false);
-                    self.pauses.stall(None);
-                    self.pauses.done();
+                    // a careful leader acts only while its lease or session lives
+                    let lost = !locker.as_ref().is_some_and(|l| l.held());
+                    if lost || stop.load(Ordering::Relaxed) || Instant::now() >= self.pauses.end(until) {
+                        break;
+                    }
                 }
-                tokio::time::sleep(self.think.mul_f64(rng.below(1001) as f64 / 1000.0)).await;
-                record(Type::Invoke, F::Write, "resource", pair(t, Some(v + 1)));
-                let wrote = match resource.as_mut() {
-                    Some(r) => tokio::time::timeout(self.op_timeout, r.write(t, v + 1)).await.ok(),
-                    None => None,
-                };
-                match wrote {
-                    Some(Ok(Answer::Ok(seq))) => {
-                        let done = Value::list(vec![Value::Int(token), Value::Int(v + 1), Value::Int(seq)]);
-                        record(Type::Ok, F::Write, "resource", done);
-                    }
-                    Some(Ok(Answer::Stale(_))) => {
-                        error(Type::Fail, F::Write, "resource", pair(t, Some(v + 1)), "stale token")
-                    }
-                    _ => {
-                        // the write may have landed: this process's story ends here, and
-                        // dropping its lock connection lets the lease go
-                        error(Type::Info, F::Write, "resource", pair(t, Some(v + 1)), "no answer");
-                        resource = None;
-                        locker = None;
-                        process += stride;
-                        continue;
+                match self
+                    .job(token, &mut resource, &proxy, &mut rng, &stop, &record, &error)
+                    .await
+                {
+                    Job::Done => {}
+                    Job::Stale => break,
+                    Job::Unknown => {
+                        unknown = true;
+                        break;
                     }
                 }
             }
+            if unknown {
+                // the write may have landed: this process's story ends here, and
+                // dropping its lock connection lets the lease go
+                resource = None;
+                locker = None;
+                process += stride;
+                continue;
+            }
 
-            // release
-            record(Type::Invoke, F::Release, "lock", Value::Int(token));
+            // release (resign)
+            record(Type::Invoke, release.clone(), name, Value::Int(token));
             let released = locker.as_mut().expect("held").release();
             match tokio::time::timeout(self.op_timeout, released).await {
                 Ok(Ok(())) => {
-                    record(Type::Ok, F::Release, "lock", Value::Int(token));
+                    record(Type::Ok, release.clone(), name, Value::Int(token));
                 }
                 outcome => {
                     let (kind, why) = not_ok(outcome);
-                    error(kind, F::Release, "lock", Value::Int(token), &why);
+                    error(kind, release.clone(), name, Value::Int(token), &why);
                     locker = None;
                     if kind == Type::Info {
                         process += stride;
@@ -370,6 +400,80 @@ impl LockSpec {
             }
         }
         Ok(())
+    }
+
+    /// One read-modify-write of the resource with `token`, stalling first when
+    /// a client pause is armed.
+    #[allow(clippy::too_many_arguments)]
+    async fn job(
+        &self,
+        token: i64,
+        resource: &mut Option<Resource>,
+        proxy: &Proxy,
+        rng: &mut Rng,
+        stop: &AtomicBool,
+        record: &impl Fn(Type, F, &str, Value),
+        error: &impl Fn(Type, F, &str, Value, &str),
+    ) -> Job {
+        let t = Some(token);
+        if resource.is_none() {
+            *resource = Resource::connect(self.resource, self.op_timeout).await.ok();
+        }
+        record(Type::Invoke, F::Read, "resource", pair(t, None));
+        let read = match resource.as_mut() {
+            Some(r) => tokio::time::timeout(self.op_timeout, r.read(t)).await.ok(),
+            None => None,
+        };
+        let v = match read {
+            Some(Ok(Answer::Ok(v))) => {
+                record(Type::Ok, F::Read, "resource", pair(t, Some(v)));
+                v
+            }
+            Some(Ok(Answer::Stale(_))) => {
+                error(Type::Fail, F::Read, "resource", pair(t, None), "stale token");
+                return Job::Stale;
+            }
+            _ => {
+                // a read changes nothing the checker judges: fail, not info
+                error(Type::Fail, F::Read, "resource", pair(t, None), "unreachable");
+                *resource = None;
+                return Job::Done;
+            }
+        };
+        // the run waits for a stall under way (one at a time), however long
+        if self.pauses.take() {
+            self.pauses.stall(Some(Instant::now() + self.pause()));
+            proxy.freeze(true);
+            let stalled = tokio::time::sleep(self.pause());
+            tokio::select! {
+                () = stalled => {}
+                () = crate::client::stopped(stop) => {}
+            }
+            proxy.freeze(false);
+            self.pauses.stall(None);
+            self.pauses.done();
+        }
+        tokio::time::sleep(self.think.mul_f64(rng.below(1001) as f64 / 1000.0)).await;
+        record(Type::Invoke, F::Write, "resource", pair(t, Some(v + 1)));
+        let wrote = match resource.as_mut() {
+            Some(r) => tokio::time::timeout(self.op_timeout, r.write(t, v + 1)).await.ok(),
+            None => None,
+        };
+        match wrote {
+            Some(Ok(Answer::Ok(seq))) => {
+                let done = Value::list(vec![Value::Int(token), Value::Int(v + 1), Value::Int(seq)]);
+                record(Type::Ok, F::Write, "resource", done);
+                Job::Done
+            }
+            Some(Ok(Answer::Stale(_))) => {
+                error(Type::Fail, F::Write, "resource", pair(t, Some(v + 1)), "stale token");
+                Job::Stale
+            }
+            _ => {
+                error(Type::Info, F::Write, "resource", pair(t, Some(v + 1)), "no answer");
+                Job::Unknown
+            }
+        }
     }
 
     /// Reads the resource once with no token, after the cluster healed: the

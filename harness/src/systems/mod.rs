@@ -39,6 +39,12 @@ pub trait System: Send + Sync {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
+    /// The election workload's candidates: by default the lock recipe, which is
+    /// ZooKeeper's and Consul's documented election recipe too (ephemeral
+    /// sequential znodes watching their predecessor; a session acquiring a key).
+    fn elections(&self) -> Result<Arc<dyn DynLocks>, String> {
+        self.locks()
+    }
     /// Whether its nodes are JVMs: HotSpot sleeps until absolute CLOCK_MONOTONIC
     /// deadlines, so a monotonic skew stretches or spins its every timed wait.
     /// Clock faults skew only their wall clock unless asked.

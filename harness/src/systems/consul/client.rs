@@ -295,4 +295,9 @@ impl Lock for ConsulLock {
         let _ = self.put(&format!("session/destroy/{session}"), String::new()).await;
         released.map(|_| ())
     }
+
+    /// The session not yet found gone by a renewal.
+    fn held(&self) -> bool {
+        self.held.as_ref().is_some_and(|(_, renew)| !renew.is_finished())
+    }
 }

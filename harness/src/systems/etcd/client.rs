@@ -1,11 +1,13 @@
 //! etcd's clients: registers through the v3 KV API (get, put, cas as a txn
-//! comparing the value), and locks through the v3 lock API on a lease of ours.
+//! comparing the value), locks through the v3 lock API and elections through
+//! the v3 election API (campaign / resign), both on a lease of ours.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use checkers::{F, Type, Value};
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, LeaderKey, ResignOptions, Txn, TxnOp};
 use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
 
 use super::PORT;
@@ -106,68 +108,84 @@ impl Locks for EtcdLocks {
     }
 }
 
-/// etcd's lock API on a lease of our own: the lease is the lock's lifetime, kept
-/// alive by a task of ours every third of its TTL; the fencing token is the
-/// lock key's create revision (unique, and increasing with acquisition order).
+/// etcd's lock API on a lease of our own: the lease is the lock's lifetime; the
+/// fencing token is the lock key's create revision (unique, and increasing with
+/// acquisition order).
 pub struct EtcdLock {
     client: Client,
     name: String,
     ttl: Duration,
-    held: Option<Held>,
+    held: Option<(Lease, Vec<u8>)>,
 }
 
-struct Held {
-    lease: i64,
-    key: Vec<u8>,
+/// A lease of ours: renewed by a task every third of its TTL, each renewal
+/// awaited at most that long; `alive` while the last answered renewal is less
+/// than a TTL old (a careful holder's own count: the lease may be gone sooner).
+struct Lease {
+    id: i64,
+    ttl: Duration,
+    renewed: Arc<Mutex<Instant>>,
     keep_alive: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for EtcdLock {
+impl Lease {
+    async fn grant(client: &mut Client, ttl: Duration) -> Result<Lease, ClientError> {
+        let asked = Instant::now();
+        let id = client
+            .lease_grant(ttl.as_secs().max(1) as i64, None)
+            .await
+            .map_err(error)?
+            .id();
+        let (mut keeper, mut answers) = client.lease_keep_alive(id).await.map_err(error)?;
+        let renewed = Arc::new(Mutex::new(asked));
+        let every = ttl / 3;
+        let last = renewed.clone();
+        let keep_alive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let sent = Instant::now();
+                if keeper.keep_alive().await.is_err() {
+                    break;
+                }
+                match tokio::time::timeout(every, answers.message()).await {
+                    Ok(Ok(Some(a))) if a.ttl() > 0 => *last.lock().expect("lease renewal") = sent,
+                    Ok(_) => break,
+                    Err(_) => {} // unanswered for now: renew again
+                }
+            }
+        });
+        Ok(Lease {
+            id,
+            ttl,
+            renewed,
+            keep_alive,
+        })
+    }
+
+    fn alive(&self) -> bool {
+        !self.keep_alive.is_finished() && self.renewed.lock().expect("lease renewal").elapsed() < self.ttl
+    }
+}
+
+impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(h) = &self.held {
-            h.keep_alive.abort();
-        }
+        self.keep_alive.abort();
     }
 }
 
 impl Lock for EtcdLock {
     /// Grants a lease, keeps it alive, waits for the lock; returns the token.
     async fn acquire(&mut self) -> Result<i64, ClientError> {
-        let ttl = self.ttl.as_secs().max(1) as i64;
-        let lease = self.client.lease_grant(ttl, None).await.map_err(error)?.id();
-        let (mut keeper, mut answers) = self.client.lease_keep_alive(lease).await.map_err(error)?;
-        let every = self.ttl / 3;
-        let keep_alive = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                if keeper.keep_alive().await.is_err() {
-                    break;
-                }
-                match answers.message().await {
-                    Ok(Some(a)) if a.ttl() > 0 => {}
-                    _ => break,
-                }
-            }
-        });
-        let locked = self
+        let lease = Lease::grant(&mut self.client, self.ttl).await?;
+        let options = etcd_client::LockOptions::new().with_lease(lease.id);
+        let key = self
             .client
-            .lock(
-                self.name.clone(),
-                Some(etcd_client::LockOptions::new().with_lease(lease)),
-            )
-            .await;
-        let key = match locked {
-            Ok(resp) => resp.key().to_vec(),
-            Err(e) => {
-                keep_alive.abort();
-                return Err(error(e));
-            }
-        };
-        self.held = Some(Held {
-            lease,
-            key: key.clone(),
-            keep_alive,
-        });
+            .lock(self.name.clone(), Some(options))
+            .await
+            .map_err(error)?
+            .key()
+            .to_vec();
+        self.held = Some((lease, key.clone()));
         let resp = self.client.get(key, None).await.map_err(error)?;
         match resp.kvs().first() {
             Some(kv) => Ok(kv.create_revision()),
@@ -179,11 +197,80 @@ impl Lock for EtcdLock {
 
     /// Deletes the lock key and revokes the lease.
     async fn release(&mut self) -> Result<(), ClientError> {
-        let Some(held) = self.held.take() else { return Ok(()) };
-        held.keep_alive.abort();
-        self.client.unlock(held.key).await.map_err(error)?;
+        let Some((lease, key)) = self.held.take() else {
+            return Ok(());
+        };
+        lease.keep_alive.abort();
+        self.client.unlock(key).await.map_err(error)?;
         // best effort: a lease that lapsed during a pause is gone already
-        let _ = self.client.lease_revoke(held.lease).await;
+        let _ = self.client.lease_revoke(lease.id).await;
         Ok(())
+    }
+
+    fn held(&self) -> bool {
+        self.held.as_ref().is_some_and(|(lease, _)| lease.alive())
+    }
+}
+
+pub struct EtcdElections;
+
+impl Locks for EtcdElections {
+    type Lock = EtcdLeader;
+    fn port(&self) -> u16 {
+        PORT
+    }
+    async fn connect(&self, endpoint: &str, params: LockParams<'_>) -> Result<EtcdLeader, ClientError> {
+        Ok(EtcdLeader {
+            client: client(endpoint, params.wait).await?,
+            name: format!("{}/election", params.prefix),
+            ttl: params.ttl,
+            leading: None,
+        })
+    }
+}
+
+/// etcd's election API on a lease of our own: `campaign` returns once this
+/// candidate's key is the oldest under the election's name; the term (the
+/// fencing token) is that key's create revision; `resign` gives it up.
+pub struct EtcdLeader {
+    client: Client,
+    name: String,
+    ttl: Duration,
+    leading: Option<(Lease, LeaderKey)>,
+}
+
+impl Lock for EtcdLeader {
+    async fn acquire(&mut self) -> Result<i64, ClientError> {
+        let lease = Lease::grant(&mut self.client, self.ttl).await?;
+        let won = self
+            .client
+            .campaign(self.name.clone(), format!("{:x}", lease.id), lease.id)
+            .await
+            .map_err(error)?;
+        let leader = won
+            .leader()
+            .cloned()
+            .ok_or_else(|| ClientError::maybe("campaign answered without a leader key".into()))?;
+        let term = leader.rev();
+        self.leading = Some((lease, leader));
+        Ok(term)
+    }
+
+    async fn release(&mut self) -> Result<(), ClientError> {
+        let Some((lease, leader)) = self.leading.take() else {
+            return Ok(());
+        };
+        lease.keep_alive.abort();
+        self.client
+            .resign(Some(ResignOptions::new().with_leader(leader)))
+            .await
+            .map_err(error)?;
+        // best effort: a lease that lapsed during a pause is gone already
+        let _ = self.client.lease_revoke(lease.id).await;
+        Ok(())
+    }
+
+    fn held(&self) -> bool {
+        self.leading.as_ref().is_some_and(|(lease, _)| lease.alive())
     }
 }

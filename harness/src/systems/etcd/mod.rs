@@ -1,6 +1,6 @@
 //! etcd: provisioning (trixie's 3.5.16, bookworm's 3.4.23, or any build), each
 //! member's command line, readiness and leader through the status API, and its
-//! clients (registers over KV and txn, the v3 lock API on a lease of ours).
+//! clients (registers over KV and txn, the v3 lock and election APIs on a lease of ours).
 
 mod client;
 mod provision;
@@ -50,5 +50,8 @@ impl System for Etcd {
     }
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdLocks))
+    }
+    fn elections(&self) -> Result<Arc<dyn DynLocks>, String> {
+        Ok(Arc::new(client::EtcdElections))
     }
 }

@@ -234,4 +234,10 @@ impl Lock for ZooKeeperLock {
             None => Ok(()),
         }
     }
+
+    /// Connected: once disconnected the session may expire unseen (Curator's
+    /// recipes suspend leadership then too).
+    fn held(&self) -> bool {
+        self.mine.is_some() && self.client.state() == zookeeper_client::SessionState::SyncConnected
+    }
 }
