@@ -54,9 +54,11 @@ fn fenced_holds_and_fails_over(system: &str, extra: &[&str]) {
     let failovers = check["failovers"].as_array().unwrap();
     assert!(!failovers.is_empty(), "no failover measured: {}", show(&o));
     let within = check["failover_within_s"].as_f64().unwrap();
-    for f in failovers {
-        let took = f["took_s"].as_f64().unwrap();
-        assert!(took <= within, "{f}");
+    // (a fault near the end may have no successor yet: not judged)
+    let measured: Vec<&serde_json::Value> = failovers.iter().filter(|f| !f["took_s"].is_null()).collect();
+    assert!(!measured.is_empty(), "{failovers:?}");
+    for f in measured {
+        assert!(f["took_s"].as_f64().unwrap() <= within, "{f}");
         assert!(f["to_term"].as_i64().unwrap() > f["from_term"].as_i64().unwrap(), "{f}");
     }
     assert!(check["failover_max_s"].as_f64().unwrap() >= check["failover_p50_s"].as_f64().unwrap());
