@@ -36,6 +36,10 @@ pub struct Term {
     pub from_s: f64,
     pub to_s: f64,
     pub jobs: usize,
+    /// How it ended: `resigned` (its jobs done), or why it stepped down
+    /// (`lease lost`, `fenced`); none while it led to the end or was cut short.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
 }
 
 /// A fault that took the leader away, and how long its successor took.
@@ -97,6 +101,13 @@ pub fn check_election(history: &History, within: f64) -> Result<ElectionReport, 
             if let Some(i) = open.iter().position(|(p, _)| *p == invoke.process) {
                 let (_, t) = open.remove(i);
                 terms[t].to_s = secs(invoke.time);
+                if f == "resign" {
+                    // a resignation's value is its term, or [term why] when it stepped down
+                    terms[t].ended = Some(match invoke.value.as_list() {
+                        Some([_, why]) => why.as_str().unwrap_or("stepped down").to_string(),
+                        _ => "resigned".to_string(),
+                    });
+                }
             }
             if let (Some(done), "campaign", Value::Int(term)) = (ok, f, ok.map_or(&Value::Nil, |d| &d.value)) {
                 open.push((invoke.process, terms.len()));
@@ -106,6 +117,7 @@ pub fn check_election(history: &History, within: f64) -> Result<ElectionReport, 
                     from_s: secs(done.time),
                     to_s: end,
                     jobs: 0,
+                    ended: None,
                 });
             }
         } else if key == Some(RESOURCE_KEY)
@@ -168,9 +180,10 @@ pub fn check_election(history: &History, within: f64) -> Result<ElectionReport, 
 const HEALING: [&str; 3] = ["heal", "start", "resume"];
 
 /// For each deposing fault that began while a term led and whose window that
-/// term did not outlive (its last job came before the next heal), the leaderless
-/// gap: from the fault, or the old leader's last job if later (it may act on
-/// until its lease runs out), to the first job of a newer term.
+/// term did not outlive (its last job came before the next heal: taken away, or
+/// handed over under the fault), the leaderless gap: from the fault, or the old
+/// leader's last job if later (it may act on until its lease runs out), to the
+/// first job of a newer term.
 fn failovers(history: &History, terms: &[Term], jobs: &[Job]) -> Vec<Failover> {
     let nemesis: Vec<&crate::op::Op> = history
         .ops
@@ -247,12 +260,15 @@ impl ElectionReport {
             s.final_value.map_or("unread".to_string(), |v| v.to_string()),
             s.lost_updates
         ));
+        let allowed = match self.failover_within_s.is_finite() {
+            true => format!("allowed {} s", self.failover_within_s),
+            false => "not judged".to_string(),
+        };
         out.push_str(&format!(
-            "  failovers: {} (p50 {}, max {}, allowed {} s)\n",
+            "  failovers: {} (p50 {}, max {}, {allowed})\n",
             self.failovers.len(),
             self.failover_p50_s.map_or("-".into(), |s| format!("{s:.1} s")),
             self.failover_max_s.map_or("-".into(), |s| format!("{s:.1} s")),
-            self.failover_within_s
         ));
         for f in &self.failovers {
             out.push_str(&format!(

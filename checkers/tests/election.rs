@@ -140,6 +140,28 @@ fn a_failover_that_never_comes_is_a_violation() {
 }
 
 #[test]
+fn a_term_ending_during_a_fault_is_a_failover_and_says_how_it_ended() {
+    let run = |said: Value| {
+        let mut s = Script::default();
+        s.campaign(1, 10, 0);
+        s.job(1, 10, 0, 1, 10);
+        s.nemesis("pause", "n2", 100);
+        s.call(1, "resign", "election", said.clone(), said, 200);
+        s.campaign(2, 20, 250);
+        s.job(2, 20, 1, 2, 300);
+        s.nemesis("resume", "n2", 5000);
+        s.check(10.0)
+    };
+    let done = run(int(10));
+    assert_eq!(done.terms[0].ended.as_deref(), Some("resigned"));
+    assert_eq!(done.failovers.len(), 1, "{:?}", done.failovers);
+    let stepped = run(Value::list(vec![int(10), Value::str("lease lost")]));
+    assert_eq!(stepped.terms[0].ended.as_deref(), Some("lease lost"));
+    assert_eq!(stepped.failovers.len(), 1, "{:?}", stepped.failovers);
+    assert_eq!(stepped.failovers[0].to_term, Some(20));
+}
+
+#[test]
 fn a_fault_the_leader_outlives_is_no_failover() {
     let mut s = Script::default();
     s.campaign(1, 10, 0);

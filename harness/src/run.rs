@@ -14,7 +14,7 @@ use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, Register, Set, Slot, Target, Tenure};
+use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, PauseAt, Register, Set, Slot, Target, Tenure};
 
 use crate::docker::DockerNetwork;
 use crate::drill::Drill;
@@ -53,6 +53,11 @@ pub struct Args {
     /// Lock workload: longest think time inside a critical section, in seconds
     #[arg(long, default_value_t = 0.05)]
     pub think: f64,
+    /// Where client-pause stalls a client: hold (a lock holder or leader between
+    /// its read and its write), wait (queued in an acquire or a campaign, its
+    /// lease lapsing meanwhile), or any (whichever it reaches first, by a coin)
+    #[arg(long, value_enum, default_value_t = PauseAtArg::Hold)]
+    pub client_pause_at: PauseAtArg,
     /// Election workload: jobs a leader runs in its term, one every
     /// --job-interval, before it resigns
     #[arg(long, default_value_t = 20)]
@@ -204,6 +209,14 @@ pub enum WorkloadArg {
     /// every write a key of its own, each read back after the run: what a
     /// recovery drill counts its RPO on
     Set,
+}
+
+/// `--client-pause-at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PauseAtArg {
+    Hold,
+    Wait,
+    Any,
 }
 
 /// `--resource`.
@@ -930,8 +943,16 @@ impl Cluster for RunCluster {
     fn pause_client(&self) -> Result<String, String> {
         let lock = self.lock.as_ref().ok_or("client-pause needs the lock workload")?;
         Ok(if lock.pauses.request() {
+            let who = match (lock.tenure.is_some(), lock.pause_at) {
+                (false, PauseAt::Hold) => "lock holder",
+                (false, PauseAt::Wait) => "client waiting for the lock",
+                (false, PauseAt::Any) => "lock holder or waiter",
+                (true, PauseAt::Hold) => "leader, before a job's write,",
+                (true, PauseAt::Wait) => "candidate waiting in its campaign",
+                (true, PauseAt::Any) => "leader or candidate",
+            };
             format!(
-                "the next lock holder stalls {:.1} s (lease {:.1} s)",
+                "the next {who} stalls {:.1} s (lease {:.1} s)",
                 lock.pause().as_secs_f64(),
                 lock.lease().as_secs_f64()
             )
@@ -1521,6 +1542,10 @@ async fn run_async(
             "strobe_period_ms": args.strobe_period,
         })),
     });
+    if plan.kinds.contains(&Kind::ClientPause) {
+        test_json["client_pause_at"] =
+            json!(clap::ValueEnum::to_possible_value(&args.client_pause_at).map(|v| v.get_name().to_string()));
+    }
     if matches!(plan.workload, Workload::Lock { election: true, .. }) {
         test_json["term_jobs"] = json!(args.term_jobs);
         test_json["job_interval_s"] = json!(args.job_interval);
@@ -1627,6 +1652,11 @@ async fn run_async(
             think: Duration::from_secs_f64(args.think),
             resource,
             pauses: Arc::new(ClientPauses::default()),
+            pause_at: match args.client_pause_at {
+                PauseAtArg::Hold => PauseAt::Hold,
+                PauseAtArg::Wait => PauseAt::Wait,
+                PauseAtArg::Any => PauseAt::Any,
+            },
             tenure: matches!(plan.workload, Workload::Lock { election: true, .. }).then(|| Tenure {
                 jobs: args.term_jobs,
                 every: Duration::from_secs_f64(args.job_interval),

@@ -146,3 +146,28 @@ fn client_pause_needs_the_lock_workload() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("--workload lock"), "{err}");
 }
+
+#[test]
+#[ignore = "matrix: cargo test --workspace -- --include-ignored"]
+fn etcd_gives_no_lock_to_a_waiter_stalled_past_its_lease() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let (o, r, results) = run_lock("etcd", "naive", &["--client-pause-at", "wait", "--time-limit", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(r["verdict"], "valid");
+    let history = std::fs::read_to_string(results.join("etcd-lock-naive-client-pause/latest/history.jsonl")).unwrap();
+    assert!(
+        history.contains("the next client waiting for the lock stalls"),
+        "no stall armed"
+    );
+    // the stalled waiter's acquire did not come back ok: its lease lapsed in the queue
+    let unknown = history
+        .lines()
+        .filter(|l| {
+            l.contains("\"f\":\"acquire\"") && !l.contains("\"type\":\"ok\"") && !l.contains("\"type\":\"invoke\"")
+        })
+        .count();
+    assert!(unknown >= 1, "{}", show(&o));
+}

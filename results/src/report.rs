@@ -89,6 +89,7 @@ pub fn reproduce(test: &Value) -> String {
         ("--ttl", "ttl_s"),
         ("--think", "think_s"),
         ("--lock-delay", "lock_delay_s"),
+        ("--client-pause-at", "client_pause_at"),
     ];
     let clock = [
         ("--clock", "shapes"),

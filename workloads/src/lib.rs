@@ -15,6 +15,6 @@ pub mod resource;
 pub mod set;
 
 pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
-pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, Tenure};
+pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, PauseAt, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};

@@ -194,7 +194,41 @@ pub struct LockSpec {
     pub pauses: Arc<ClientPauses>,
     /// Elections: how a leader leads; `None` for the lock workload.
     pub tenure: Option<Tenure>,
+    /// Where a client pause stalls its client.
+    pub pause_at: PauseAt,
 }
+
+/// Where `client-pause` stalls a client: holding the lock (between its read
+/// and its write), waiting for it (queued in an acquire or a campaign), or at
+/// whichever of the two it reaches first, by a coin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseAt {
+    Hold,
+    Wait,
+    Any,
+}
+
+impl PauseAt {
+    fn holding(self, rng: &mut Rng) -> bool {
+        self == PauseAt::Hold || (self == PauseAt::Any && rng.below(2) == 0)
+    }
+
+    fn waiting(self, rng: &mut Rng) -> bool {
+        self == PauseAt::Wait || (self == PauseAt::Any && rng.below(2) == 0)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PauseAt::Hold => "hold",
+            PauseAt::Wait => "wait",
+            PauseAt::Any => "any",
+        }
+    }
+}
+
+/// How long an acquire must have waited before a pause at `wait` stalls it:
+/// long enough that it is queued, not merely on its way in.
+const WAITING: Duration = Duration::from_millis(200);
 
 /// How a job in a critical section ended.
 enum Job {
@@ -326,7 +360,8 @@ impl LockSpec {
             let wait = self
                 .acquire_timeout()
                 .min(self.pauses.end(until).saturating_duration_since(Instant::now()) + self.op_timeout);
-            let token = match tokio::time::timeout(wait, acquired).await {
+            let outcome = self.acquire_or_stall(acquired, wait, &proxy, &mut rng, &stop).await;
+            let token = match outcome {
                 Ok(Ok(token)) => {
                     record(Type::Ok, acquire.clone(), name, Value::Int(token));
                     token
@@ -347,6 +382,8 @@ impl LockSpec {
             // the critical section (a leader's jobs): read, (maybe stall), think, write
             let jobs = self.tenure.map_or(1, |t| t.jobs);
             let mut unknown = false;
+            // why a leader stepped down before its term's jobs were done
+            let mut why: Option<&str> = None;
             for n in 0..jobs {
                 if n > 0 {
                     let every = self.tenure.map_or(Duration::ZERO, |t| t.every);
@@ -354,18 +391,25 @@ impl LockSpec {
                         () = tokio::time::sleep(every) => {}
                         () = crate::client::stopped(&stop) => {}
                     }
-                    // a careful leader acts only while its lease or session lives
-                    let lost = !locker.as_ref().is_some_and(|l| l.held());
-                    if lost || stop.load(Ordering::Relaxed) || Instant::now() >= self.pauses.end(until) {
+                    if stop.load(Ordering::Relaxed) || Instant::now() >= self.pauses.end(until) {
                         break;
                     }
+                }
+                // a careful leader acts only while its lease or session lives (a
+                // lock holder here does not look: that is the lock workload's point)
+                if self.tenure.is_some() && !locker.as_ref().is_some_and(|l| l.held()) {
+                    why = Some("lease lost");
+                    break;
                 }
                 match self
                     .job(token, &mut resource, &proxy, &mut rng, &stop, &record, &error)
                     .await
                 {
                     Job::Done => {}
-                    Job::Stale => break,
+                    Job::Stale => {
+                        why = Some("fenced");
+                        break;
+                    }
                     Job::Unknown => {
                         unknown = true;
                         break;
@@ -381,16 +425,20 @@ impl LockSpec {
                 continue;
             }
 
-            // release (resign)
-            record(Type::Invoke, release.clone(), name, Value::Int(token));
+            // release (resign: a leader stepping down says why, [term why])
+            let said = match (self.tenure, why) {
+                (Some(_), Some(why)) => Value::list(vec![Value::Int(token), Value::str(why)]),
+                _ => Value::Int(token),
+            };
+            record(Type::Invoke, release.clone(), name, said.clone());
             let released = locker.as_mut().expect("held").release();
             match tokio::time::timeout(self.op_timeout, released).await {
                 Ok(Ok(())) => {
-                    record(Type::Ok, release.clone(), name, Value::Int(token));
+                    record(Type::Ok, release.clone(), name, said);
                 }
                 outcome => {
                     let (kind, why) = not_ok(outcome);
-                    error(kind, release.clone(), name, Value::Int(token), &why);
+                    error(kind, release.clone(), name, said, &why);
                     locker = None;
                     if kind == Type::Info {
                         process += stride;
@@ -402,8 +450,46 @@ impl LockSpec {
         Ok(())
     }
 
+    /// `acquired` within `wait`; with `--client-pause-at wait` (or `any`), a
+    /// pause armed and the client still waiting after [`WAITING`], the client
+    /// stalls right there (its connection frozen: its lease or session lapses
+    /// while it is queued), then waits on.
+    async fn acquire_or_stall(
+        &self,
+        acquired: impl Future<Output = Result<i64, ClientError>>,
+        wait: Duration,
+        proxy: &Proxy,
+        rng: &mut Rng,
+        stop: &AtomicBool,
+    ) -> Result<Result<i64, ClientError>, tokio::time::error::Elapsed> {
+        let began = Instant::now();
+        let mut acquired = std::pin::pin!(acquired);
+        if self.pause_at.waiting(rng) {
+            if let Ok(done) = tokio::time::timeout(WAITING.min(wait), acquired.as_mut()).await {
+                return Ok(done);
+            }
+            if self.pauses.take() {
+                self.pauses.stall(Some(Instant::now() + self.pause()));
+                proxy.freeze(true);
+                let thaw = async {
+                    tokio::select! {
+                        () = tokio::time::sleep(self.pause()) => {}
+                        () = crate::client::stopped(stop) => {}
+                    }
+                    proxy.freeze(false);
+                };
+                let rest = wait.saturating_sub(began.elapsed()).max(self.pause());
+                let (outcome, ()) = tokio::join!(tokio::time::timeout(rest, acquired.as_mut()), thaw);
+                self.pauses.stall(None);
+                self.pauses.done();
+                return outcome;
+            }
+        }
+        tokio::time::timeout(wait.saturating_sub(began.elapsed()), acquired).await
+    }
+
     /// One read-modify-write of the resource with `token`, stalling first when
-    /// a client pause is armed.
+    /// a client pause is armed (and may be taken while holding).
     #[allow(clippy::too_many_arguments)]
     async fn job(
         &self,
@@ -441,7 +527,7 @@ impl LockSpec {
             }
         };
         // the run waits for a stall under way (one at a time), however long
-        if self.pauses.take() {
+        if self.pause_at.holding(rng) && self.pauses.take() {
             self.pauses.stall(Some(Instant::now() + self.pause()));
             proxy.freeze(true);
             let stalled = tokio::time::sleep(self.pause());
