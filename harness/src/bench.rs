@@ -254,8 +254,16 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
         let dir = std::env::temp_dir().join(format!("splitbrain-bench-etcd-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("nodes")).map_err(|e| e.to_string())?;
         let id = crate::run::run_id();
-        let (mut teardown, ips, _, _) =
-            crate::run::start_cluster(&id, 3, db.as_ref(), &dir, None, &crate::run::Runtime::Netns, false).await?;
+        let (mut teardown, ips, _, _) = crate::run::start_cluster(
+            &id,
+            3,
+            db.as_ref(),
+            &dir,
+            None,
+            &crate::run::Runtime::Netns,
+            crate::run::Tuning::default(),
+        )
+        .await?;
         let spec = Arc::new(Register {
             keys: 5,
             values: 5,

@@ -53,6 +53,11 @@ pub struct Args {
     /// Lock workload: longest think time inside a critical section, in seconds
     #[arg(long, default_value_t = 0.05)]
     pub think: f64,
+    /// etcd's --snapshot-count for every member (entries between its
+    /// snapshots; etcd's default 100000 never snapshots in a short run): small,
+    /// so that snapshots, and a member catching up by one, happen within it
+    #[arg(long, value_name = "ENTRIES")]
+    pub snapshot_count: Option<u64>,
     /// Where client-pause stalls a client: hold (a lock holder or leader between
     /// its read and its write), wait (queued in an acquire or a campaign, its
     /// lease lapsing meanwhile), or any (whichever it reaches first, by a coin)
@@ -211,6 +216,14 @@ pub enum WorkloadArg {
     Set,
 }
 
+/// What a run configures on every node beyond the system's defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tuning {
+    /// `--nemesis member`: nodes are configured for membership changes.
+    pub membership: bool,
+    pub snapshot_count: Option<u64>,
+}
+
 /// `--client-pause-at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PauseAtArg {
@@ -364,11 +377,27 @@ fn plan(args: &Args) -> Result<Plan, String> {
             .split(',')
             .map(|k| {
                 Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member or none")
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
     };
+    if args.snapshot_count.is_some() && system.name() != "etcd" {
+        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
+    }
+    if args.snapshot_count == Some(0) {
+        return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
+    }
+    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
+        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
+            return Err(format!(
+                "--nemesis {}: {} has no such operation; its admin faults are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
     if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
         return Err(
             "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
@@ -625,6 +654,7 @@ struct RunCluster {
     upgrade: Option<crate::upgrade::Upgrade>,
     /// `--nemesis member`: nodes are configured for membership changes.
     membership: bool,
+    snapshot_count: Option<u64>,
 }
 
 /// What a scenario's drill steps need: the nodes' data and command lines, the
@@ -662,6 +692,7 @@ impl RunCluster {
                 .collect(),
             run_id: &self.run_id,
             membership: self.membership,
+            snapshot_count: self.snapshot_count,
         };
         Ok((u, nodes))
     }
@@ -708,6 +739,7 @@ impl RunCluster {
             data_dir: &self.recovery.data[node],
             run_id: &self.run_id,
             membership: self.membership,
+            snapshot_count: self.snapshot_count,
         }
     }
 
@@ -780,6 +812,29 @@ impl Cluster for RunCluster {
         self.fresh_data(node, "lost", self.db.as_ref())?;
         self.recovery.lost.lock().expect("lost nodes").push(node);
         Ok(())
+    }
+
+    fn admin(&self, op: nemeses::schedule::Admin, node: usize) -> Result<String, String> {
+        let member = &self.nodes[node];
+        let name = member.name();
+        if member.pid().is_none() {
+            return Ok(format!("{name} is down: nothing done"));
+        }
+        let what = match op {
+            nemeses::schedule::Admin::Snapshot => {
+                let r = &self.recovery;
+                let dir = r.dir.join("snapshots");
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let taken = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+                let file = dir.join(format!("{}-{name}.snap", taken + 1));
+                let bytes = self
+                    .handle
+                    .block_on(self.db.snapshot(member.ip(), &r.data[node], &file))?;
+                format!("{bytes} bytes into {}", file.display())
+            }
+            op => self.handle.block_on(self.db.admin(op, member.ip()))?,
+        };
+        Ok(format!("{name}: {what}"))
     }
 
     fn remove_member(&self, node: usize) -> Result<String, String> {
@@ -973,7 +1028,7 @@ pub async fn start_cluster(
     dir: &Path,
     resource: Option<bool>,
     runtime: &Runtime,
-    membership: bool,
+    tuning: Tuning,
 ) -> Result<(Teardown, Vec<Ipv4Addr>, Duration, Option<SocketAddr>), String> {
     let mut teardown = Teardown {
         nodes: Vec::new(),
@@ -1017,7 +1072,8 @@ pub async fn start_cluster(
             members: &members,
             data_dir: &data,
             run_id: id,
-            membership,
+            membership: tuning.membership,
+            snapshot_count: tuning.snapshot_count,
         })?;
         let image = match runtime {
             Runtime::Docker { image, binary_path } => {
@@ -1542,6 +1598,9 @@ async fn run_async(
             "strobe_period_ms": args.strobe_period,
         })),
     });
+    if let Some(n) = args.snapshot_count {
+        test_json["snapshot_count"] = json!(n);
+    }
     if plan.kinds.contains(&Kind::ClientPause) {
         test_json["client_pause_at"] =
             json!(clap::ValueEnum::to_possible_value(&args.client_pause_at).map(|v| v.get_name().to_string()));
@@ -1599,9 +1658,13 @@ async fn run_async(
         Workload::Lock { fenced, .. } => Some(fenced),
         Workload::Register | Workload::Set => None,
     };
+    let tuning = Tuning {
+        membership: plan.kinds.contains(&Kind::Member),
+        snapshot_count: args.snapshot_count,
+    };
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let (mut teardown, ips, ready, resource) = tokio::select! {
-        started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime, plan.kinds.contains(&Kind::Member)) => started?,
+        started = start_cluster(&id, args.nodes, db.as_ref(), &dir.path, fenced, &runtime, tuning) => started?,
         () = workloads::stopped(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
     };
     eprintln!("splitbrain: cluster ready after {:.1} s", ready.as_secs_f64());
@@ -1766,6 +1829,7 @@ async fn run_async(
             crate::upgrade::Upgrade::new(db.clone(), to, images, absolute.join("upgrade"), args.nodes)
         }),
         membership: plan.kinds.contains(&Kind::Member),
+        snapshot_count: args.snapshot_count,
     });
     let schedule = Schedule::new(
         &plan.kinds,

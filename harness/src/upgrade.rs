@@ -38,6 +38,7 @@ pub struct Nodes<'a> {
     pub logs: Vec<PathBuf>,
     pub run_id: &'a str,
     pub membership: bool,
+    pub snapshot_count: Option<u64>,
 }
 
 impl Upgrade {
@@ -115,6 +116,7 @@ impl Upgrade {
             data_dir: &c.data[node],
             run_id: c.run_id,
             membership: c.membership,
+            snapshot_count: c.snapshot_count,
         };
         let argv = next.argv(&spec)?;
         now.leave(ips[node]).await.map_err(|e| format!("{name}: {e}"))?;

@@ -72,6 +72,10 @@ pub trait Cluster: Send + Sync {
     fn versions(&self) -> checkers::Value {
         checkers::Value::Nil
     }
+    /// Runs an admin operation on `node` while it serves; says what it did.
+    fn admin(&self, op: crate::schedule::Admin, _node: usize) -> Result<String, String> {
+        Err(format!("this cluster has no {} operation", op.name()))
+    }
     /// Whether the cluster is whole again: every configured node serves, one
     /// leader, and each sees exactly the configured members; or why not.
     fn healthy(&self) -> Result<(), String> {

@@ -106,6 +106,7 @@ impl Nemesis {
                 state.removed.push(*node);
                 ("member-remove", what)
             }
+            Fault::Admin(op, node) => (op.name(), c.admin(*op, *node)?),
             Fault::Clock(fault) => match self.clock.start(fault) {
                 Ok(what) => ("clock", what),
                 // said already, node by node: the run goes on without this fault
@@ -160,10 +161,13 @@ impl Nemesis {
                 Err(e) => errors.push(e),
             }
         }
-        state.description = None;
+        // a window of admin operations alone has nothing to undo, yet it ends here
+        let window = state.description.take().is_some();
         drop(state);
         if !healed.is_empty() {
             self.record("heal", healed.join(", "));
+        } else if window {
+            self.record("heal", "nothing to undo".into());
         }
         errors.into_iter().next().map_or(Ok(()), Err)
     }

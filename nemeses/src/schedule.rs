@@ -21,10 +21,15 @@ pub enum Kind {
     Upgrade,
     /// Removes a member from the membership; the heal adds it back, fresh.
     Member,
+    /// An operator's admin operation on one member while it serves (etcd's
+    /// compaction, defragmentation; a snapshot on any system).
+    Compact,
+    Defrag,
+    Snapshot,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Partition,
         Kind::Kill,
         Kind::Pause,
@@ -32,6 +37,9 @@ impl Kind {
         Kind::Clock,
         Kind::Upgrade,
         Kind::Member,
+        Kind::Compact,
+        Kind::Defrag,
+        Kind::Snapshot,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +51,9 @@ impl Kind {
             Kind::Clock => "clock",
             Kind::Upgrade => "upgrade",
             Kind::Member => "member",
+            Kind::Compact => "compact",
+            Kind::Defrag => "defrag",
+            Kind::Snapshot => "snapshot",
         }
     }
 
@@ -68,6 +79,29 @@ pub enum Fault {
     /// This member removed from the membership (one: a majority of the
     /// configured size always stays).
     Member(usize),
+    /// An admin operation on this member; nothing to heal.
+    Admin(Admin, usize),
+}
+
+/// The admin operations of `--nemesis compact,defrag,snapshot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admin {
+    /// Compact the keyspace at a recent revision (etcd).
+    Compact,
+    /// Defragment the member's backend (etcd).
+    Defrag,
+    /// Take a snapshot from the member while it serves.
+    Snapshot,
+}
+
+impl Admin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Admin::Compact => "compact",
+            Admin::Defrag => "defrag",
+            Admin::Snapshot => "snapshot",
+        }
+    }
 }
 
 /// Which nodes a fault singles out.
@@ -288,6 +322,9 @@ impl Schedule {
                             Kind::Pause => Fault::Pause(minority(&mut rng, nodes)),
                             Kind::ClientPause => Fault::ClientPause,
                             Kind::Member => Fault::Member(rng.below(nodes as u64) as usize),
+                            Kind::Compact => Fault::Admin(Admin::Compact, rng.below(nodes as u64) as usize),
+                            Kind::Defrag => Fault::Admin(Admin::Defrag, rng.below(nodes as u64) as usize),
+                            Kind::Snapshot => Fault::Admin(Admin::Snapshot, rng.below(nodes as u64) as usize),
                             Kind::Clock | Kind::Upgrade => unreachable!("not drawn: they have timelines of their own"),
                         }),
                     ));
@@ -351,7 +388,8 @@ mod tests {
                     | Fault::Isolate(_)
                     | Fault::ClientPause
                     | Fault::Clock(_)
-                    | Fault::Member(_),
+                    | Fault::Member(_)
+                    | Fault::Admin(..),
                 ) => {
                     assert_eq!(i % 2, 0)
                 }

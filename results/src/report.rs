@@ -84,6 +84,7 @@ pub fn reproduce(test: &Value) -> String {
         ("--from-binary", "from_binary"),
         ("--to-binary", "to_binary"),
         ("--rollback", "rollback"),
+        ("--snapshot-count", "snapshot_count"),
     ];
     let lock = [
         ("--ttl", "ttl_s"),

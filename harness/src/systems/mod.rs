@@ -39,6 +39,11 @@ pub trait System: Send + Sync {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
+    /// The admin operations `--nemesis` may run on its members (every system
+    /// takes snapshots; etcd also compacts and defragments).
+    fn admin_operations(&self) -> &'static [&'static str] {
+        &["snapshot"]
+    }
     /// The election workload's candidates: by default the lock recipe, which is
     /// ZooKeeper's and Consul's documented election recipe too (ephemeral
     /// sequential znodes watching their predecessor; a session acquiring a key).
@@ -105,6 +110,9 @@ pub struct NodeSpec<'a> {
     /// The run changes the membership (ZooKeeper then enables dynamic
     /// reconfiguration, which otherwise stays off as by default).
     pub membership: bool,
+    /// etcd's `--snapshot-count` (`--snapshot-count`): small, so snapshots and
+    /// member catch-up by snapshot happen within a short run.
+    pub snapshot_count: Option<u64>,
 }
 
 /// A provisioned system: what the runner and the runtimes need of its servers.
@@ -143,6 +151,15 @@ pub trait Db: Send + Sync + 'static {
     /// caught up once it reaches what the others had.
     fn applied(&self, _ip: Ipv4Addr) -> impl Future<Output = Option<u64>> + Send {
         async { None }
+    }
+    /// An admin operation other than a snapshot on the member at `ip` (etcd's
+    /// compaction and defragmentation); says what it did.
+    fn admin(
+        &self,
+        op: nemeses::schedule::Admin,
+        _ip: Ipv4Addr,
+    ) -> impl Future<Output = Result<String, String>> + Send {
+        async move { Err(format!("this system has no {} operation", op.name())) }
     }
     /// Whether the node at `ip` has caught up with `target`, the furthest
     /// [`Db::applied`] of the members: by default its own position reaching it;
@@ -204,6 +221,7 @@ pub trait DynDb: Send + Sync {
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String>;
     fn applied(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<u64>>;
     fn caught_up(&self, ip: Ipv4Addr, target: u64) -> BoxFuture<'_, Result<(), String>>;
+    fn admin(&self, op: nemeses::schedule::Admin, ip: Ipv4Addr) -> BoxFuture<'_, Result<String, String>>;
     fn leave(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<(), String>>;
     fn remove_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<(), String>>;
     fn add_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<Vec<String>, String>>;
@@ -247,6 +265,9 @@ impl<D: Db> DynDb for D {
     }
     fn caught_up(&self, ip: Ipv4Addr, target: u64) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(Db::caught_up(self, ip, target))
+    }
+    fn admin(&self, op: nemeses::schedule::Admin, ip: Ipv4Addr) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(Db::admin(self, op, ip))
     }
     fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>> {
         Box::pin(Db::node_version(self, ip))

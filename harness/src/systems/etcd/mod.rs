@@ -51,6 +51,9 @@ impl System for Etcd {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdLocks))
     }
+    fn admin_operations(&self) -> &'static [&'static str] {
+        &["compact", "defrag", "snapshot"]
+    }
     fn elections(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdElections))
     }

@@ -8,6 +8,8 @@ use etcd_client::{Client, ConnectOptions};
 
 use super::PORT;
 use crate::provision::Binary;
+use nemeses::schedule::Admin;
+
 use crate::systems::{Db, NodeSpec, per_node, wait_until};
 
 /// A provisioned etcd.
@@ -96,6 +98,44 @@ impl Db for EtcdDb {
     async fn revision(&self, ip: Ipv4Addr) -> Option<i64> {
         let s = ask(ip, async |c| c.status().await).await.ok()?;
         s.header().map(|h| h.revision())
+    }
+
+    /// Compaction at a recent revision (all but the last [`KEEP_REVISIONS`]:
+    /// a watcher resuming from just before stays served), or a defragmentation
+    /// of the member's backend.
+    async fn admin(&self, op: Admin, ip: Ipv4Addr) -> Result<String, String> {
+        match op {
+            Admin::Compact => {
+                let rev = self.revision(ip).await.ok_or("no revision answered")?;
+                let at = (rev - KEEP_REVISIONS).max(1);
+                match ask(ip, async |c| c.compact(at, None).await).await {
+                    Ok(_) if at > 1 => {
+                        // it took: a read below the compacted revision is refused
+                        let below = etcd_client::GetOptions::new().with_revision(at - 1);
+                        match ask(ip, async |c| c.get("splitbrain", Some(below)).await).await {
+                            Err(e) if e.contains("compacted") => {
+                                Ok(format!("at revision {at} of {rev}; a read at {} is refused", at - 1))
+                            }
+                            other => Err(format!("compacted at {at}, yet a read at {} gave {other:?}", at - 1)),
+                        }
+                    }
+                    Ok(_) => Ok(format!("at revision {at} of {rev}")),
+                    // an earlier compaction went further: nothing to do
+                    Err(e) if e.contains("compacted") => Ok(format!("at {at}: already compacted ({e})")),
+                    Err(e) => Err(e),
+                }
+            }
+            Admin::Defrag => {
+                let began = std::time::Instant::now();
+                let defragged = async {
+                    let mut c = client(&endpoint(ip), Duration::from_secs(30)).await?;
+                    c.defragment().await
+                };
+                defragged.await.map_err(|e| format!("{}: {e}", endpoint(ip)))?;
+                Ok(format!("done in {:.2} s", began.elapsed().as_secs_f64()))
+            }
+            Admin::Snapshot => Err("a snapshot is taken through Db::snapshot".into()),
+        }
     }
 
     /// `member remove`, asked of the first other member that answers.
@@ -210,6 +250,7 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
         members,
         data_dir,
         run_id,
+        snapshot_count,
         ..
     } = *node;
     let token = format!("splitbrain-{run_id}");
@@ -237,6 +278,9 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
     } else {
         argv.extend(["--logger=zap".into(), "--log-outputs=stderr".into()]);
     }
+    if let Some(n) = snapshot_count {
+        argv.push(format!("--snapshot-count={n}"));
+    }
     argv
 }
 
@@ -255,6 +299,9 @@ async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
     })
     .await
 }
+
+/// Revisions a compaction leaves behind it.
+const KEEP_REVISIONS: i64 = 100;
 
 /// One call to the member at `ip`, connecting included, within 1 s.
 async fn ask<T>(
