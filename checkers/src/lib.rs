@@ -29,6 +29,7 @@ pub mod recovery;
 pub mod rng;
 pub mod synth;
 pub mod value;
+pub mod watch;
 
 pub use check::{Options, Report, Verdict, check, check_with, infer_model};
 pub use election::{ElectionReport, check_election};
@@ -37,3 +38,4 @@ pub use lock::{LockReport, LockStats, LockViolation, check_lock};
 pub use model::{Model, ModelKind};
 pub use op::{F, Op, Process, Type};
 pub use value::Value;
+pub use watch::{WatchReport, check_watch};
