@@ -129,8 +129,11 @@ pub fn check_watch(history: &History) -> Result<WatchReport, HistoryError> {
         match invoke.f.as_str() {
             "write" | "delete" => match done.map(|d| (d.kind, d)) {
                 Some((Type::Ok, d)) => {
-                    let Some([value, Value::Int(rev)]) = d.value.as_list() else {
-                        return Err(shape(d, "[value revision]"));
+                    let (value, rev) = match d.value.as_list() {
+                        Some([value, Value::Int(rev)]) => (value, rev),
+                        // a delete that found nothing: no change, no revision
+                        Some([Value::Nil, Value::Nil]) => continue,
+                        _ => return Err(shape(d, "[value revision-or-nil]")),
                     };
                     changes.push(Change {
                         key,
@@ -253,7 +256,8 @@ pub fn check_watch(history: &History) -> Result<WatchReport, HistoryError> {
             }
         }
         let delivered: std::collections::BTreeSet<i64> = events.iter().map(|e| e.revision).collect();
-        for &(from, top, op) in &covered {
+        // (an empty batch covers nothing: its top is below its start)
+        for &(from, top, op) in covered.iter().filter(|(from, top, _)| from <= top) {
             for (_, &c) in by_revision.range(from..=top) {
                 let c = &changes[c];
                 if !delivered.contains(&c.revision) {

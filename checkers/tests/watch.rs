@@ -89,6 +89,7 @@ fn kinds(r: &WatchReport) -> Vec<WatchViolationKind> {
 fn every_change_in_order_once_is_valid() {
     let mut s = writes();
     s.watch("n1", 2, vec![ev("k1", Some(1), 2), ev("k2", Some(5), 3)]);
+    s.watch("n1", 4, vec![]);
     s.watch("n1", 4, vec![ev("k1", None, 4), ev("k2", Some(6), 5)]);
     let r = s.check();
     assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_text());

@@ -12,9 +12,9 @@ use checkers::{F, History, ModelKind, Options, Value, Verdict};
 pub struct Args {
     /// linearizable (against --model), lock (lock safety of a lock workload's
     /// history) or election (an election workload's: one leader at a time,
-    /// terms, failovers) [default: lock or election when the history acquires a
-    /// lock or campaigns and touches the key "resource", else linearizable]
-    #[arg(long, value_parser = ["linearizable", "lock", "election"])]
+    /// terms, failovers) or watch (a watch workload's: every event against the
+    /// writes) [default: from the history's ops, else linearizable]
+    #[arg(long, value_parser = ["linearizable", "lock", "election", "watch"])]
     pub checker: Option<String>,
     /// Election checker: seconds a failover may take [default: not judged, only
     /// measured]
@@ -108,6 +108,16 @@ enum Shown {
 /// A file's verdict and its report, within the time limit counted from `start`.
 fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
     let (mut history, format) = read(path, args.format)?;
+    let watch = match args.checker.as_deref() {
+        Some(c) => c == "watch",
+        None => args.model.is_none() && history.ops.iter().any(|o| o.f.as_str() == "watch"),
+    };
+    if watch {
+        let report = checkers::check_watch(&history).map_err(|e| format!("{}: {e}", path.display()))?;
+        return show(args, path, "watch", &history, report.verdict, &report, || {
+            report.to_text()
+        });
+    }
     let election = match args.checker.as_deref() {
         Some(c) => c == "election",
         None => args.model.is_none() && is_election_history(&history),
@@ -182,7 +192,7 @@ fn page(
 ) -> Result<(), String> {
     let test = serde_json::json!({
         "title": format!("{} ({model})", path.display()),
-        "reproduce": format!("splitbrain check {} {}", if model == "lock" || model == "election" { format!("--checker {model}") } else { format!("--model {model}") }, path.display()),
+        "reproduce": format!("splitbrain check {} {}", if ["lock", "election", "watch"].contains(&model) { format!("--checker {model}") } else { format!("--model {model}") }, path.display()),
         "workload": model,
     });
     let results = serde_json::json!({

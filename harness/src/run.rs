@@ -14,7 +14,9 @@ use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Cluster, Kind, Schedule, Shape};
 use results::{Recorder, RunDir, Summary};
 use serde_json::json;
-use workloads::{ClientPauses, DynLocks, DynRegisters, LockSpec, PauseAt, Register, Set, Slot, Target, Tenure};
+use workloads::{
+    ClientPauses, DynLocks, DynRegisters, LockSpec, PauseAt, Register, Set, Slot, Target, Tenure, WatchSpec,
+};
 
 use crate::docker::DockerNetwork;
 use crate::drill::Drill;
@@ -214,7 +216,15 @@ pub enum WorkloadArg {
     /// every write a key of its own, each read back after the run: what a
     /// recovery drill counts its RPO on
     Set,
+    /// writers put and delete keys while a watcher on every node watches them
+    /// (etcd); every event checked against the writes
+    Watch,
 }
+
+/// Process ids of the watchers (one per node): apart from the writers'.
+const WATCHER_PROCESS: u64 = 900_000_000;
+/// How long the watchers may take to catch up after the final reads.
+const WATCH_CATCH_UP: Duration = Duration::from_secs(10);
 
 /// What a run configures on every node beyond the system's defaults.
 #[derive(Clone, Copy, Debug, Default)]
@@ -293,6 +303,7 @@ enum Workload {
         election: bool,
     },
     Set,
+    Watch,
 }
 
 impl Workload {
@@ -302,6 +313,7 @@ impl Workload {
             Workload::Lock { election: false, .. } => "lock",
             Workload::Lock { election: true, .. } => "election",
             Workload::Set => "set",
+            Workload::Watch => "watch",
         }
     }
 }
@@ -363,6 +375,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
             election: args.workload == WorkloadArg::Election,
         },
         WorkloadArg::Set => Workload::Set,
+        WorkloadArg::Watch => Workload::Watch,
     };
     if args.nodes != 3 && args.nodes != 5 {
         return Err(format!("--nodes {}: use 3 or 5", args.nodes));
@@ -437,6 +450,10 @@ fn plan(args: &Args) -> Result<Plan, String> {
     }
     let (registers, locks) = match workload {
         Workload::Register | Workload::Set => (Some(system.registers()?), None),
+        Workload::Watch => {
+            system.watches("", Duration::from_secs(1))?;
+            (None, None)
+        }
         Workload::Lock { election: false, .. } => (None, Some(system.locks()?)),
         Workload::Lock { election: true, .. } => (None, Some(system.elections()?)),
     };
@@ -1552,7 +1569,7 @@ async fn run_async(
     let test_name = match plan.workload {
         _ if args.test_name.is_some() => args.test_name.clone().unwrap_or_default(),
         // a runbook names the test too: two drills of one system stay apart
-        Workload::Register | Workload::Set => format!(
+        Workload::Register | Workload::Set | Workload::Watch => format!(
             "{}-{}-{faults}{}",
             plan.system.name(),
             plan.workload.name(),
@@ -1577,11 +1594,11 @@ async fn run_async(
         "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
         "seed": plan.seed, "runtime": runtime.name(), "run_id": id,
         "image": match &runtime { Runtime::Docker { image, .. } => json!(image), Runtime::Netns => json!(null) },
-        "model": match plan.workload { Workload::Lock { .. } => plan.workload.name(), _ => "cas-register" },
+        "model": match plan.workload { Workload::Lock { .. } | Workload::Watch => plan.workload.name(), _ => "cas-register" },
         "initial": null,
         "resource": match plan.workload { Workload::Lock { fenced: true, .. } => json!("fenced"),
                                           Workload::Lock { fenced: false, .. } => json!("naive"),
-                                          Workload::Register | Workload::Set => json!(null) },
+                                          _ => json!(null) },
         "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
         "iptables": iptables.as_ref().map(|t| t.program()),
         "scenario": match (&args.scenario_text, &args.scenario) {
@@ -1656,7 +1673,7 @@ async fn run_async(
 
     let fenced = match plan.workload {
         Workload::Lock { fenced, .. } => Some(fenced),
-        Workload::Register | Workload::Set => None,
+        Workload::Register | Workload::Set | Workload::Watch => None,
     };
     let tuning = Tuning {
         membership: plan.kinds.contains(&Kind::Member),
@@ -1673,6 +1690,30 @@ async fn run_async(
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
     let op_timeout = Duration::from_secs_f64(args.op_timeout);
     let prefix = format!("splitbrain/{id}");
+    let watch = match plan.workload {
+        Workload::Watch => {
+            let watches = plan.system.watches(&prefix, op_timeout)?;
+            let mut from = Err("no node answered".to_string());
+            for ip in &ips {
+                match watches.revision(*ip).await {
+                    Ok(rev) => {
+                        from = Ok(rev + 1);
+                        break;
+                    }
+                    Err(e) => from = Err(e.message),
+                }
+            }
+            Some(Arc::new(WatchSpec {
+                watches,
+                keys: args.keys,
+                op_timeout,
+                from: from.map_err(|e| format!("the revision the watches start from: {e}"))?,
+                target: Default::default(),
+                done: Default::default(),
+            }))
+        }
+        _ => None,
+    };
     let set = plan
         .registers
         .clone()
@@ -1784,9 +1825,29 @@ async fn run_async(
             (Some(l), _, _) => tokio::spawn(l.clone().run_process(slot)),
             (_, Some(r), _) => tokio::spawn(r.clone().run_process(slot)),
             (_, _, Some(s)) => tokio::spawn(s.clone().run_process(slot)),
-            (None, None, None) => unreachable!("a plan has registers or locks"),
+            (None, None, None) => match &watch {
+                Some(w) => tokio::spawn(w.clone().run_writer(slot)),
+                None => unreachable!("a plan has registers, locks or watches"),
+            },
         });
     }
+    // watchers, one per node: they outlive the writers, through the heal and the
+    // final reads, until caught up
+    let watchers: Vec<_> = watch
+        .iter()
+        .flat_map(|w| {
+            teardown.nodes.iter().enumerate().map(|(i, n)| {
+                let w = w.clone();
+                tokio::spawn(w.run_watcher(
+                    WATCHER_PROCESS + i as u64,
+                    n.name().to_string(),
+                    n.ip(),
+                    rec.clone(),
+                    stop.clone(),
+                ))
+            })
+        })
+        .collect();
     if set.is_some() {
         workers.push(tokio::spawn(crate::drill::sample_revisions(
             db.clone(),
@@ -1933,6 +1994,13 @@ async fn run_async(
                     Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
                     Err(e) => eprintln!("splitbrain: {e}"),
                 },
+                (None, None) if watch.is_some() => {
+                    let w = watch.as_ref().expect("the watch workload");
+                    match w.final_reads(&ips, 1_000_000_000, rec.as_ref()).await {
+                        Ok(rev) => eprintln!("splitbrain: final reads: {} keys at revision {rev}", args.keys),
+                        Err(e) => eprintln!("splitbrain: {e}"),
+                    }
+                }
                 (None, None) => {
                     if let Some(set) = set.as_ref().filter(|_| {
                         let whole = matches!(recovered, Some(Ok(_)));
@@ -1996,6 +2064,17 @@ async fn run_async(
             };
             membership = Some(membership_after(db.as_ref(), &ips).await);
         }
+        if let Some(w) = &watch {
+            // the watchers catch up with the final reads' revision, or give up
+            let deadline = Instant::now() + WATCH_CATCH_UP;
+            while !watchers.iter().all(|h| h.is_finished())
+                && Instant::now() < deadline
+                && !stop.load(Ordering::Relaxed)
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            w.done.store(true, Ordering::SeqCst);
+        }
         if let Ok((u, nodes)) = cluster.upgrading() {
             // where the upgrade ended, once the cluster settled (etcd raises its
             // cluster version a few seconds after the last member)
@@ -2008,6 +2087,12 @@ async fn run_async(
                 versions,
             ));
         }
+    }
+    if let Some(w) = &watch {
+        w.done.store(true, Ordering::SeqCst);
+    }
+    for h in watchers {
+        h.await.map_err(|e| format!("watcher task: {e}"))??;
     }
     teardown.now();
     let interrupted = stop.load(Ordering::Relaxed);
@@ -2041,7 +2126,24 @@ async fn run_async(
             failure: (d.verdict != checkers::Verdict::Valid).then(|| d.lines().join("; ")),
         });
     }
-    let (verdict, report_json, report_text, junit) = if let Some(l) = lock.as_ref().filter(|l| l.tenure.is_some()) {
+    let (verdict, report_json, report_text, junit) = if watch.is_some() {
+        let report = checkers::check_watch(&history).map_err(|e| format!("history.jsonl: {e}"))?;
+        for w in &report.watchers {
+            let mine: Vec<&str> = report
+                .violations
+                .iter()
+                .filter(|v| v.watcher == w.watcher)
+                .map(|v| v.message.as_str())
+                .collect();
+            cases.push(results::junit::Case {
+                class: "watch",
+                name: format!("{} saw every change in order, once, as written", w.watcher),
+                failure: (!mine.is_empty()).then(|| mine.join("; ")),
+            });
+        }
+        let junit = results::junit::suite(&test_name, &[], &cases, &page)?;
+        (report.verdict, json!(report), report.to_text(), junit)
+    } else if let Some(l) = lock.as_ref().filter(|l| l.tenure.is_some()) {
         // a few leases for the lease to lapse and the next leader to be elected
         let within = args
             .failover_within

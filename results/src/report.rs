@@ -679,6 +679,45 @@ fn lanes(history: &History, marked: &BTreeMap<u64, &'static str>) -> String {
     svg
 }
 
+/// A watch run's watchers (events, resumptions, lag from a write's
+/// acknowledgement to the batch that delivered it) and its violations.
+fn watch_tables(watchers: &[Value], check: &Value) -> String {
+    let ms = |v: &Value| v.as_f64().map_or("-".to_string(), |m| format!("{m:.0} ms"));
+    let mut out = String::from(
+        "<h2>Watchers</h2>\n<table id=\"watchers\"><tr><th>watcher</th><th>events</th><th>watch ops</th>\
+         <th>lag p50</th><th>lag max</th><th>resumed past a compaction</th><th>caught up</th></tr>\n",
+    );
+    for w in watchers {
+        let caught = w["caught_up"].as_bool().unwrap_or(false);
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            esc(&text(&w["watcher"])),
+            text(&w["events"]),
+            text(&w["watches"]),
+            ms(&w["lag_p50_ms"]),
+            ms(&w["lag_max_ms"]),
+            w["compacted"].as_array().map_or(0, Vec::len),
+            if caught { "valid" } else { "unknown" },
+            if caught { "yes" } else { "no" }
+        );
+    }
+    out.push_str("</table>\n");
+    if let Some(violations) = check["violations"].as_array().filter(|v| !v.is_empty()) {
+        out.push_str("<h2>Watch violations</h2>\n<table id=\"violations\"><tr><th>kind</th><th>what</th></tr>\n");
+        for v in violations.iter().take(LISTED) {
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"invalid\">{}</td><td>{}</td></tr>",
+                esc(&text(&v["kind"])),
+                esc(&text(&v["message"]))
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out
+}
+
 /// An election's failovers: each fault that took the leader away, the terms
 /// before and after, how long until the next leader acted; p50 and max.
 fn failovers(election: &Value) -> String {
@@ -1132,13 +1171,17 @@ pub fn render(test: &Value, results: &Value, history: &History) -> String {
             page.push_str(&counterexample(history, k));
         }
     }
+    if let Some(watchers) = check["watchers"].as_array() {
+        page.push_str(&watch_tables(watchers, check));
+    }
     // an election's report holds the lock checks on its terms as `safety`
     let election = check["safety"].is_object();
     if election {
         page.push_str(&failovers(check));
     }
     let check = if election { &check["safety"] } else { check };
-    if let Some(violations) = check["violations"].as_array() {
+    let locked = check["stats"]["acquires_ok"].is_number();
+    if let Some(violations) = check["violations"].as_array().filter(|_| locked) {
         page.push_str(&holders(history, check, election));
         let title = if election { "Election safety" } else { "Lock safety" };
         let _ = writeln!(

@@ -13,8 +13,10 @@ pub mod proxy;
 pub mod register;
 pub mod resource;
 pub mod set;
+pub mod watch;
 
 pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, PauseAt, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};
+pub use watch::{EventStream, WatchError, WatchSpec, Watches};

@@ -39,6 +39,13 @@ pub trait System: Send + Sync {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
+    /// The watch workload's writes, reads and watches, under `prefix`.
+    fn watches(&self, _prefix: &str, _timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String> {
+        Err(format!(
+            "--workload watch: {} has no watch client yet (etcd has)",
+            self.name()
+        ))
+    }
     /// The admin operations `--nemesis` may run on its members (every system
     /// takes snapshots; etcd also compacts and defragments).
     fn admin_operations(&self) -> &'static [&'static str] {

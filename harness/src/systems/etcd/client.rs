@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Type, Value};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, LeaderKey, ResignOptions, Txn, TxnOp};
-use workloads::{ClientError, Lock, LockParams, Locks, RegisterClient, Registers, Target, cas_pair};
+use workloads::watch::Event;
+use workloads::{
+    BoxFuture, ClientError, EventStream, Lock, LockParams, Locks, RegisterClient, Registers, Target, WatchError,
+    Watches, cas_pair,
+};
 
 use super::PORT;
 
@@ -272,5 +276,136 @@ impl Lock for EtcdLeader {
 
     fn held(&self) -> bool {
         self.leading.as_ref().is_some_and(|(lease, _)| lease.alive())
+    }
+}
+
+/// The watch workload's writes, reads and watches, under the run's prefix, with
+/// a client per member kept for the run.
+pub struct EtcdWatches {
+    prefix: String,
+    timeout: Duration,
+    clients: Mutex<std::collections::HashMap<Ipv4Addr, Client>>,
+}
+
+impl EtcdWatches {
+    pub fn new(prefix: &str, timeout: Duration) -> EtcdWatches {
+        EtcdWatches {
+            prefix: format!("{prefix}/watch/"),
+            timeout,
+            clients: Mutex::default(),
+        }
+    }
+
+    async fn client(&self, ip: Ipv4Addr) -> Result<Client, ClientError> {
+        if let Some(c) = self.clients.lock().expect("etcd clients").get(&ip) {
+            return Ok(c.clone());
+        }
+        let c = client(&format!("{ip}:{PORT}"), self.timeout).await?;
+        self.clients.lock().expect("etcd clients").insert(ip, c.clone());
+        Ok(c)
+    }
+}
+
+/// An etcd watch stream, its events' keys without the prefix.
+struct EtcdEvents {
+    stream: etcd_client::WatchStream,
+    prefix: String,
+}
+
+impl EventStream for EtcdEvents {
+    fn next(&mut self) -> BoxFuture<'_, Result<Vec<Event>, WatchError>> {
+        Box::pin(async move {
+            loop {
+                let resp = match self.stream.message().await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return Err(WatchError::Other("the watch stream ended".into())),
+                    Err(e) => return Err(WatchError::Other(e.to_string())),
+                };
+                if resp.compact_revision() > 0 {
+                    return Err(WatchError::Compacted(resp.compact_revision()));
+                }
+                if resp.canceled() {
+                    return Err(WatchError::Other(format!("watch cancelled: {}", resp.cancel_reason())));
+                }
+                let mut out = Vec::new();
+                for e in resp.events() {
+                    let Some(kv) = e.kv() else { continue };
+                    let key = kv.key_str().unwrap_or_default();
+                    let key = key.strip_prefix(&self.prefix).unwrap_or(key).to_string();
+                    let value = match e.event_type() {
+                        etcd_client::EventType::Put => kv.value_str().ok().and_then(|v| v.parse().ok()),
+                        etcd_client::EventType::Delete => None,
+                    };
+                    out.push((key, value, kv.mod_revision()));
+                }
+                // a creation or progress answer carries no events: wait for the next
+                if !out.is_empty() {
+                    return Ok(out);
+                }
+            }
+        })
+    }
+}
+
+impl Watches for EtcdWatches {
+    fn change<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        key: &'a str,
+        value: Option<i64>,
+    ) -> BoxFuture<'a, Result<Option<i64>, ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            let k = format!("{}{key}", self.prefix);
+            let (header, changed) = match value {
+                Some(v) => (
+                    c.put(k, v.to_string(), None).await.map_err(error)?.header().cloned(),
+                    true,
+                ),
+                None => {
+                    let resp = c.delete(k, None).await.map_err(error)?;
+                    (resp.header().cloned(), resp.deleted() > 0)
+                }
+            };
+            let rev = header
+                .map(|h| h.revision())
+                .ok_or_else(|| ClientError::maybe("no revision in the answer".into()))?;
+            Ok(changed.then_some(rev))
+        })
+    }
+
+    fn read<'a>(&'a self, ip: Ipv4Addr, key: &'a str) -> BoxFuture<'a, Result<(Option<i64>, i64), ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            let resp = c.get(format!("{}{key}", self.prefix), None).await.map_err(error)?;
+            let value = resp.kvs().first().and_then(|kv| kv.value_str().ok()?.parse().ok());
+            Ok((value, resp.header().map_or(0, |h| h.revision())))
+        })
+    }
+
+    fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            let resp = c.get(self.prefix.clone(), None).await.map_err(error)?;
+            Ok(resp.header().map_or(0, |h| h.revision()))
+        })
+    }
+
+    fn watch(&self, ip: Ipv4Addr, from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>> {
+        Box::pin(async move {
+            // a stream of its own: one broken watch does not take the writers' client along
+            let mut c = client(&format!("{ip}:{PORT}"), self.timeout)
+                .await
+                .map_err(|e| WatchError::Other(e.message))?;
+            let opts = etcd_client::WatchOptions::new().with_prefix().with_start_revision(from);
+            let stream = c
+                .watch(self.prefix.clone(), Some(opts))
+                .await
+                .map_err(|e| WatchError::Other(e.to_string()))?;
+            Ok(Box::new(EtcdEvents {
+                stream,
+                prefix: self.prefix.clone(),
+            }) as Box<dyn EventStream>)
+        })
     }
 }
