@@ -216,14 +216,6 @@ impl PauseAt {
     fn waiting(self, rng: &mut Rng) -> bool {
         self == PauseAt::Wait || (self == PauseAt::Any && rng.below(2) == 0)
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PauseAt::Hold => "hold",
-            PauseAt::Wait => "wait",
-            PauseAt::Any => "any",
-        }
-    }
 }
 
 /// How long an acquire must have waited before a pause at `wait` stalls it:
