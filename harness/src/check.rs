@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use checkers::format::{self, Format};
-use checkers::{F, History, ModelKind, Options, Value, Verdict};
+use checkers::{History, ModelKind, Options, Value, Verdict};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -86,17 +86,11 @@ pub fn defaults(format: Format, history: &History) -> (ModelKind, Option<Value>)
     }
 }
 
-/// Whether a history is the lock workload's: acquires plus resource accesses.
-fn is_lock_history(history: &History) -> bool {
+/// Whether a history is the lock workload's (`f` acquire) or the election
+/// workload's (`f` campaign): those calls plus accesses to the resource.
+fn guards_resource_with(history: &History, f: &str) -> bool {
     let resource = Value::str("resource");
-    history.ops.iter().any(|o| o.f == F::Acquire) && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
-}
-
-/// Whether a history is the election workload's: campaigns plus resource accesses.
-fn is_election_history(history: &History) -> bool {
-    let resource = Value::str("resource");
-    history.ops.iter().any(|o| o.f.as_str() == "campaign")
-        && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
+    history.ops.iter().any(|o| o.f.as_str() == f) && history.ops.iter().any(|o| o.key.as_ref() == Some(&resource))
 }
 
 /// A file's report: JSON with `--json`, else text.
@@ -120,7 +114,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     }
     let election = match args.checker.as_deref() {
         Some(c) => c == "election",
-        None => args.model.is_none() && is_election_history(&history),
+        None => args.model.is_none() && guards_resource_with(&history, "campaign"),
     };
     if election {
         let within = args.failover_within.unwrap_or(f64::INFINITY);
@@ -131,7 +125,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     }
     let lock = match args.checker.as_deref() {
         Some(c) => c == "lock",
-        None => args.model.is_none() && is_lock_history(&history),
+        None => args.model.is_none() && guards_resource_with(&history, "acquire"),
     };
     if lock {
         let report = checkers::check_lock(&history).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -139,7 +133,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
             report.to_text()
         });
     }
-    if args.model == Some(ModelKind::Mutex) && is_lock_history(&history) {
+    if args.model == Some(ModelKind::Mutex) && guards_resource_with(&history, "acquire") {
         // Knossos-style: the lock alone, as if it had no lease; the resource's ops aside
         let lock = Value::str("lock");
         history.ops.retain(|o| o.key.is_none() || o.key.as_ref() == Some(&lock));

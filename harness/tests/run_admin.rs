@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{history, json, results_dir, root, run_on, show};
+use common::{history, json, refused_in_one_line, results_dir, root, run_on, show};
 
 #[test]
 fn etcd_compacts_defrags_and_snapshots_under_load_and_stays_valid() {
@@ -88,14 +88,6 @@ fn admin_faults_a_system_lacks_get_one_line() {
             "--snapshot-count is etcd's flag",
         ),
     ] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-            .arg("run")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(3), "{}", show(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(said), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        refused_in_one_line(args, said);
     }
 }

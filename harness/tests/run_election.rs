@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::sync::Mutex;
 
-use common::{chromium, json, results_dir, root, run_on, show};
+use common::{chromium, json, refused_in_one_line, results_dir, root, run_on, show};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -151,13 +151,6 @@ fn bad_election_flags_get_one_line() {
         ("--job-interval=0", "--job-interval must be a positive number"),
         ("--failover-within=-1", "--failover-within must be a positive number"),
     ] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-            .args(["run", "--workload", "election", flag])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(3), "{}", show(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(said), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        refused_in_one_line(&["--workload", "election", flag], said);
     }
 }

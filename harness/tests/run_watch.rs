@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{chromium, json, results_dir, root, run_on, show};
+use common::{chromium, json, refused_in_one_line, results_dir, root, run_on, show};
 
 #[test]
 fn etcd_watchers_see_every_change_under_partition_kill_compact() {
@@ -64,15 +64,8 @@ fn etcd_watchers_see_every_change_under_partition_kill_compact() {
 
 #[test]
 fn a_watch_on_a_system_without_a_watch_client_is_one_line() {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--system", "zookeeper", "--workload", "watch"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("--workload watch: zookeeper has no watch client yet"),
-        "{err}"
+    refused_in_one_line(
+        &["--system", "zookeeper", "--workload", "watch"],
+        "--workload watch: zookeeper has no watch client yet",
     );
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

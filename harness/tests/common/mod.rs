@@ -46,6 +46,20 @@ pub fn run_on(runtime: &str, args: &[&str], results: &Path) -> Output {
     o
 }
 
+/// `splitbrain run ARGS` refuses them before starting anything: exit 3, one
+/// line on stderr that says `said`.
+pub fn refused_in_one_line(args: &[&str], said: &str) {
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("run splitbrain");
+    assert_eq!(o.status.code(), Some(3), "{args:?}: {}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(said), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+}
+
 /// The last `n` bytes of `s` (at a char boundary).
 fn tail(s: &str, n: usize) -> &str {
     let mut at = s.len().saturating_sub(n);
