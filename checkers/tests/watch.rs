@@ -1,7 +1,9 @@
-//! The watch checker on hand-built etcd watch histories: a clean one, and each
-//! kind of violation it must catch (a gap, a duplicate, a reorder, a wrong value,
-//! a phantom event, a stale final state), with a compaction's skipped range
-//! allowed.
+//! The watch checker on hand-built watch histories: etcd streams (a clean one,
+//! and each kind of violation it must catch: a gap, a duplicate, a reorder, a
+//! wrong value, a phantom event, a stale final state, with a compaction's
+//! skipped range allowed), and ZooKeeper/Consul-style notified read-backs (a
+//! clean one that skips states, and an older state, an index going back, a
+//! value nobody wrote, a wrong value, a vanished key, a stale final state).
 
 use checkers::watch::WatchViolationKind;
 use checkers::{F, History, Op, Process, Type, Value, Verdict, WatchReport, check_watch};
@@ -46,6 +48,16 @@ impl Script {
             node,
             Value::list(vec![int(from), Value::list(events)]),
         );
+    }
+
+    /// A `notify` op: the states read back, and the server's indexes.
+    fn notify(&mut self, node: &str, events: Vec<Value>, indexes: &[i64]) {
+        self.push(9, Type::Invoke, "notify", node, Value::list(vec![int(0)]));
+        let mut done = vec![int(0), Value::list(events)];
+        if !indexes.is_empty() {
+            done.push(Value::list(indexes.iter().copied().map(int).collect()));
+        }
+        self.push(9, Type::Ok, "notify", node, Value::list(done));
     }
 
     fn compacted(&mut self, node: &str, from: i64, at: i64) {
@@ -239,4 +251,121 @@ fn a_caught_up_watcher_whose_last_value_is_not_the_final_is_stale() {
     );
     let r = s.check();
     assert_eq!(kinds(&r), [WatchViolationKind::StaleFinal], "{}", r.to_text());
+}
+
+/// As ZooKeeper tells them: k1 = 1 (zxid 2), k2 = 5 (3), k1 deleted (4, a
+/// revision the delete's answer does not name), k2 = 6 (5); the final reads
+/// name each key's last zxid.
+fn notified_writes() -> Script {
+    let mut s = Script::default();
+    s.write("k1", Some(1), 2);
+    s.write("k2", Some(5), 3);
+    s.push(1, Type::Invoke, "delete", "k1", Value::Nil);
+    s.push(1, Type::Ok, "delete", "k1", Value::list(vec![Value::Nil, Value::Nil]));
+    s.write("k2", Some(6), 5);
+    s.final_read("k1", None, 4);
+    s.final_read("k2", Some(6), 5);
+    s
+}
+
+#[test]
+fn notified_states_that_skip_but_never_go_back_are_valid() {
+    let mut s = notified_writes();
+    // one watcher sees every state, the other skips k2 = 5 and k1 = 1
+    s.notify("n1", vec![ev("k1", Some(1), 2), ev("k2", Some(5), 3)], &[3]);
+    s.notify("n1", vec![ev("k1", None, 4)], &[4]);
+    s.notify("n1", vec![ev("k2", Some(6), 5)], &[5, 5]);
+    s.notify(
+        "n2",
+        vec![ev("k1", None, 1), ev("k2", Some(6), 5), ev("k1", None, 4)],
+        &[],
+    );
+    let r = s.check();
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_text());
+    assert!(r.watchers.iter().all(|w| w.caught_up && w.kind == "notify"));
+    assert!(r.to_text().contains("none older than one it had seen"));
+}
+
+#[test]
+fn an_older_state_or_an_index_going_back_is_caught() {
+    let mut s = notified_writes();
+    s.notify("n1", vec![ev("k2", Some(6), 5)], &[5]);
+    s.notify("n1", vec![ev("k2", Some(5), 3)], &[3]);
+    let r = s.check();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(kinds(&r), vec![WatchViolationKind::Older, WatchViolationKind::Older]);
+    let msgs: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(msgs[0].contains("index 3 after 5"), "{msgs:?}");
+    assert!(
+        msgs[1].contains("k2 = 5 at revision 3 after 6 at revision 5"),
+        "{msgs:?}"
+    );
+    // the two notify ops (invoke/ok pairs after the 12 ops of the writes and reads)
+    assert_eq!(r.violations[1].ops, vec![13, 15]);
+}
+
+#[test]
+fn a_notified_value_nobody_wrote_or_at_the_wrong_revision_is_caught() {
+    let mut s = notified_writes();
+    s.notify("n1", vec![ev("k2", Some(7), 6)], &[]);
+    s.notify("n2", vec![ev("k2", Some(5), 5)], &[]);
+    let r = s.check();
+    // n2 also ends caught up on its wrong value
+    use WatchViolationKind::*;
+    assert_eq!(kinds(&r), vec![Phantom, WrongValue, StaleFinal]);
+    assert!(r.violations[1].message.contains("where the write made 6 at revision 5"));
+}
+
+#[test]
+fn a_key_gone_without_a_delete_is_a_phantom() {
+    let mut s = notified_writes();
+    s.notify("n1", vec![ev("k2", Some(6), 5)], &[]);
+    s.notify("n1", vec![ev("k2", None, 6)], &[]);
+    let r = s.check();
+    assert_eq!(kinds(&r), vec![WatchViolationKind::Phantom]);
+    assert!(r.violations[0].message.contains("no delete of it was written"));
+}
+
+#[test]
+fn a_caught_up_notified_watcher_with_a_stale_value_is_caught() {
+    let mut s = notified_writes();
+    s.notify("n1", vec![ev("k1", Some(1), 2), ev("k2", Some(6), 5)], &[]);
+    let r = s.check();
+    assert_eq!(kinds(&r), vec![WatchViolationKind::StaleFinal]);
+}
+
+#[test]
+fn a_change_landing_after_the_final_reads_is_no_stale_final() {
+    // a write whose client gave up lands after the final reads: k2 = 7 at 6
+    let mut s = notified_writes();
+    s.push(3, Type::Invoke, "write", "k2", int(7));
+    s.push(3, Type::Info, "write", "k2", int(7));
+    s.notify("n1", vec![ev("k1", None, 4), ev("k2", Some(7), 6)], &[]);
+    let r = s.check();
+    assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_text());
+}
+
+#[test]
+fn going_back_after_the_server_restarted_is_counted_not_flagged() {
+    let mut s = notified_writes();
+    s.notify("n1", vec![ev("k2", Some(6), 5)], &[5]);
+    // n1 is killed and restarted; it answers from an older snapshot, then catches up
+    let mut kill = Op::new(Process::Nemesis, Type::Info, F::parse("kill"), Value::str("n1"));
+    kill.index = s.ops.len() as u64;
+    s.ops.push(kill);
+    s.notify("n1", vec![ev("k2", Some(5), 3)], &[3]);
+    s.notify("n1", vec![ev("k2", Some(6), 5)], &[5]);
+    // n2 was not restarted: the same going back is caught
+    s.notify("n2", vec![ev("k2", Some(6), 5)], &[5]);
+    s.notify("n2", vec![ev("k2", Some(5), 3)], &[3]);
+    s.notify("n2", vec![ev("k2", Some(6), 5)], &[5]);
+    let r = s.check();
+    assert_eq!(kinds(&r), vec![WatchViolationKind::Older, WatchViolationKind::Older]);
+    assert!(r.violations.iter().all(|v| v.watcher == "n2"));
+    assert_eq!(r.watchers[0].back_after_restart, 1);
+    assert!(
+        r.to_text().contains("after 1 of its server's restarts"),
+        "{}",
+        r.to_text()
+    );
 }

@@ -104,7 +104,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     let (mut history, format) = read(path, args.format)?;
     let watch = match args.checker.as_deref() {
         Some(c) => c == "watch",
-        None => args.model.is_none() && history.ops.iter().any(|o| o.f.as_str() == "watch"),
+        None => args.model.is_none() && history.ops.iter().any(|o| matches!(o.f.as_str(), "watch" | "notify")),
     };
     if watch {
         let report = checkers::check_watch(&history).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -5,14 +5,20 @@
 //! the last event received, and one whose start was compacted away resumes from
 //! the compaction (the events between are gone, and recorded as such).
 //!
-//! A writer's ok carries `[value revision]`, the revision nil for a delete
-//! that found nothing to delete (etcd makes no new revision for it).
+//! A writer's ok carries `[value revision]`, the revision nil where the system
+//! does not tell it (a ZooKeeper delete, a Consul delete); a delete that found
+//! nothing to delete fails (nothing changed).
 //!
-//! A watcher's history is a sequence of `watch` ops, one per batch of the
-//! stream: invoked with the revision it covers from, done with the events
-//! `[key value-or-nil revision]` in the order received (`fail [from compacted]`
-//! for a compacted start). Watchers run past the writers, through the heal and
-//! the final reads, until they have caught up with the final revision.
+//! A watcher's history is a sequence of ops, one per batch: invoked with the
+//! revision it covers from, done with the events `[key value-or-nil revision]`
+//! in the order received (`fail [from compacted]` for a compacted start). The
+//! op is `watch` where the system streams every change (etcd) and `notify`
+//! where it tells only that a key changed and the watcher reads it back
+//! (ZooKeeper's one-shot watches, Consul's blocking queries): there the events
+//! are the states read, and the ok also lists the indexes the server answered
+//! with (Consul's `X-Consul-Index`), `[from events indexes]`. Watchers run past
+//! the writers, through the heal and the final reads, until they have caught
+//! up with the final revision.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -36,30 +42,67 @@ pub enum WatchError {
     Other(String),
 }
 
+/// What a system's watch promises, and so what its checker holds it to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every change, in revision order, resumable from a revision (etcd).
+    Every,
+    /// That a key changed; the watcher reads the key back, so it sees the
+    /// latest state, never an older one, and may skip states in between
+    /// (ZooKeeper's watches, Consul's blocking queries).
+    Latest,
+}
+
+impl Delivery {
+    /// The watcher's op name in the history.
+    pub fn op(self) -> &'static str {
+        match self {
+            Delivery::Every => "watch",
+            Delivery::Latest => "notify",
+        }
+    }
+}
+
+/// What one wake-up of a watch brings: events, and the server's index where
+/// it answers with one (Consul).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub index: Option<i64>,
+}
+
 /// A system's watches: what the watch workload needs of it.
 pub trait Watches: Send + Sync {
+    /// What its watches promise.
+    fn delivery(&self) -> Delivery {
+        Delivery::Every
+    }
     /// Puts `value` at `key` (or deletes it, `None`) through the node at `ip`:
-    /// the revision of the change, none when it changed nothing (a delete of
-    /// a key that was not there).
+    /// the revision of the change where the system tells it. A delete of a
+    /// key that was not there is a definite error: it changed nothing.
     fn change<'a>(
         &'a self,
         ip: Ipv4Addr,
         key: &'a str,
         value: Option<i64>,
     ) -> BoxFuture<'a, Result<Option<i64>, ClientError>>;
-    /// Reads `key` through the node at `ip`, linearizably: its value and the
-    /// store's revision.
+    /// Reads `key` through the node at `ip`, linearizably: its value and a
+    /// revision a watcher that saw this state has reached (etcd: the store's;
+    /// ZooKeeper and Consul: the key's last change).
     fn read<'a>(&'a self, ip: Ipv4Addr, key: &'a str) -> BoxFuture<'a, Result<(Option<i64>, i64), ClientError>>;
     /// The store's revision now, through the node at `ip`.
     fn revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<i64, ClientError>>;
-    /// Watches every key through the node at `ip` from revision `from`.
+    /// Watches every key through the node at `ip` from revision `from` (where
+    /// the delivery is [`Delivery::Latest`], `from` is ignored: a new watch
+    /// begins with every key's current state).
     fn watch(&self, ip: Ipv4Addr, from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>>;
 }
 
 /// An open watch.
 pub trait EventStream: Send {
-    /// The next events (at least one), or why the stream ended.
-    fn next(&mut self) -> BoxFuture<'_, Result<Vec<Event>, WatchError>>;
+    /// The next events (at least one, or a new index), or why the stream
+    /// ended. Cancel-safe: the watcher polls it with a timeout.
+    fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>>;
 }
 
 /// What the watch workload does; shared by all its processes.
@@ -139,13 +182,25 @@ impl WatchSpec {
         stop: Arc<AtomicBool>,
     ) -> Result<(), String> {
         let p = Process::Client(process);
+        let f = F::parse(self.watches.delivery().op());
         let mut from = self.from;
         let caught_up = |last: i64| {
             let target = self.target.load(Ordering::SeqCst);
             self.done.load(Ordering::SeqCst) || (target > 0 && last >= target)
         };
-        let record =
-            |kind, value: Value| rec.record(Op::new(p, kind, F::parse("watch"), value).with_key(key_value(&node)));
+        let record = |kind, value: Value| rec.record(Op::new(p, kind, f.clone(), value).with_key(key_value(&node)));
+        // one op: `[from events]`, and the server's indexes where it gave any
+        let flush = |from: i64, batch: &mut Batch, indexes: &mut Vec<Value>| {
+            let events = std::mem::take(&mut batch.events)
+                .into_iter()
+                .map(|(key, value, rev)| Value::list(vec![key_value(&key), int_or_nil(value), Value::Int(rev)]))
+                .collect();
+            let mut done = vec![Value::Int(from), Value::list(events)];
+            if !indexes.is_empty() {
+                done.push(Value::list(std::mem::take(indexes)));
+            }
+            record(Type::Ok, Value::list(done));
+        };
         'watching: while !stop.load(Ordering::Relaxed) && !caught_up(from - 1) {
             // each op covers the stream from where the last one left off
             let mut batch_from = from;
@@ -164,20 +219,21 @@ impl WatchSpec {
                     continue;
                 }
             };
-            let mut batch: Vec<Value> = Vec::new();
+            let mut batch = Batch::default();
+            let mut indexes = Vec::new();
             let mut began = Instant::now();
             loop {
                 let left = BATCH.saturating_sub(began.elapsed());
                 match tokio::time::timeout(left, stream.next()).await {
-                    Ok(Ok(events)) => {
-                        for (key, value, rev) in events {
+                    Ok(Ok(got)) => {
+                        for &(_, _, rev) in &got.events {
                             from = from.max(rev + 1);
-                            batch.push(Value::list(vec![key_value(&key), int_or_nil(value), Value::Int(rev)]));
                         }
+                        batch.events.extend(got.events);
+                        indexes.extend(got.index.map(Value::Int));
                     }
                     Ok(Err(e)) => {
-                        let got = Value::list(std::mem::take(&mut batch));
-                        record(Type::Ok, Value::list(vec![Value::Int(batch_from), got]));
+                        flush(batch_from, &mut batch, &mut indexes);
                         if let WatchError::Compacted(at) = e {
                             record(Type::Invoke, Value::list(vec![Value::Int(from)]));
                             record(Type::Fail, Value::list(vec![Value::Int(from), Value::Int(at)]));
@@ -189,8 +245,7 @@ impl WatchSpec {
                     Err(_) => {}
                 }
                 if began.elapsed() >= BATCH {
-                    let got = Value::list(std::mem::take(&mut batch));
-                    record(Type::Ok, Value::list(vec![Value::Int(batch_from), got]));
+                    flush(batch_from, &mut batch, &mut indexes);
                     if stop.load(Ordering::Relaxed) || caught_up(from - 1) {
                         break 'watching;
                     }
@@ -203,8 +258,9 @@ impl WatchSpec {
         Ok(())
     }
 
-    /// Reads every key once, after the cluster healed, with the store's
-    /// revision: the state a caught-up watcher must have seen; sets the target.
+    /// Reads every key once, after the cluster healed, with its revision (see
+    /// [`Watches::read`]): the state a caught-up watcher must have seen; sets
+    /// the target.
     pub async fn final_reads(&self, ips: &[Ipv4Addr], process: u64, rec: &dyn Record) -> Result<i64, String> {
         let p = Process::Client(process);
         let mut top = 0;

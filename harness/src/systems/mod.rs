@@ -39,13 +39,9 @@ pub trait System: Send + Sync {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Err(format!("{} has no lock", self.name()))
     }
-    /// The watch workload's writes, reads and watches, under `prefix`.
-    fn watches(&self, _prefix: &str, _timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String> {
-        Err(format!(
-            "--workload watch: {} has no watch client yet (etcd has)",
-            self.name()
-        ))
-    }
+    /// The watch workload's writes, reads and watches of `keys` keys under
+    /// `prefix`, each request bounded by `timeout`.
+    fn watches(&self, prefix: &str, keys: u64, timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String>;
     /// The admin operations `--nemesis` may run on its members (every system
     /// takes snapshots; etcd also compacts and defragments).
     fn admin_operations(&self) -> &'static [&'static str] {

@@ -18,7 +18,7 @@ pub struct Consul {
     mode: &'static str,
 }
 
-fn error(e: reqwest::Error) -> ClientError {
+pub(super) fn error(e: reqwest::Error) -> ClientError {
     // no connection: the request never left
     ClientError {
         definite: e.is_connect(),
@@ -27,7 +27,7 @@ fn error(e: reqwest::Error) -> ClientError {
 }
 
 /// An HTTP client whose every request is bounded by `timeout`.
-fn http(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(super) fn http(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)

@@ -1,13 +1,16 @@
 //! Consul: provisioning (bullseye's 1.8.7, or any build), server agents that
 //! bootstrap from each other, readiness and leader through the status API, and
-//! its clients (registers in KV, locks as sessions with `?acquire=`).
+//! its clients (registers in KV, locks as sessions with `?acquire=`, watches
+//! as blocking queries).
 
 mod client;
 mod provision;
 mod server;
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use workloads::{DynLocks, DynRegisters};
 
@@ -43,5 +46,8 @@ impl System for Consul {
     }
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::ConsulLocks))
+    }
+    fn watches(&self, prefix: &str, keys: u64, timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String> {
+        Ok(Arc::new(watch::ConsulWatches::new(prefix, keys, timeout)?))
     }
 }

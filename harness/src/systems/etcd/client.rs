@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Type, Value};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, LeaderKey, ResignOptions, Txn, TxnOp};
-use workloads::watch::Event;
 use workloads::{
-    BoxFuture, ClientError, EventStream, Lock, LockParams, Locks, RegisterClient, Registers, Target, WatchError,
+    Batch, BoxFuture, ClientError, EventStream, Lock, LockParams, Locks, RegisterClient, Registers, Target, WatchError,
     Watches, cas_pair,
 };
 
@@ -313,7 +312,7 @@ struct EtcdEvents {
 }
 
 impl EventStream for EtcdEvents {
-    fn next(&mut self) -> BoxFuture<'_, Result<Vec<Event>, WatchError>> {
+    fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>> {
         Box::pin(async move {
             loop {
                 let resp = match self.stream.message().await {
@@ -340,7 +339,10 @@ impl EventStream for EtcdEvents {
                 }
                 // a creation or progress answer carries no events: wait for the next
                 if !out.is_empty() {
-                    return Ok(out);
+                    return Ok(Batch {
+                        events: out,
+                        index: None,
+                    });
                 }
             }
         })
@@ -357,20 +359,20 @@ impl Watches for EtcdWatches {
         Box::pin(async move {
             let mut c = self.client(ip).await?;
             let k = format!("{}{key}", self.prefix);
-            let (header, changed) = match value {
-                Some(v) => (
-                    c.put(k, v.to_string(), None).await.map_err(error)?.header().cloned(),
-                    true,
-                ),
+            let header = match value {
+                Some(v) => c.put(k, v.to_string(), None).await.map_err(error)?.header().cloned(),
                 None => {
                     let resp = c.delete(k, None).await.map_err(error)?;
-                    (resp.header().cloned(), resp.deleted() > 0)
+                    if resp.deleted() == 0 {
+                        return Err(ClientError::definite("nothing to delete".into()));
+                    }
+                    resp.header().cloned()
                 }
             };
             let rev = header
                 .map(|h| h.revision())
                 .ok_or_else(|| ClientError::maybe("no revision in the answer".into()))?;
-            Ok(changed.then_some(rev))
+            Ok(Some(rev))
         })
     }
 

@@ -51,7 +51,12 @@ impl System for Etcd {
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdLocks))
     }
-    fn watches(&self, prefix: &str, timeout: std::time::Duration) -> Result<Arc<dyn workloads::Watches>, String> {
+    fn watches(
+        &self,
+        prefix: &str,
+        _keys: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Arc<dyn workloads::Watches>, String> {
         Ok(Arc::new(client::EtcdWatches::new(prefix, timeout)))
     }
     fn admin_operations(&self) -> &'static [&'static str] {

@@ -14,7 +14,7 @@ use super::PORT;
 
 /// The oldest server our clients may meet, also in a mixed-version upgrade:
 /// they ask for nothing newer (no create2, whose Stat none of them reads).
-const OLDEST: (u32, u32, u32) = (3, 4, 13);
+pub(super) const OLDEST: (u32, u32, u32) = (3, 4, 13);
 
 pub struct ZooKeeper {
     client: Client,
@@ -22,7 +22,7 @@ pub struct ZooKeeper {
     prefix: String,
 }
 
-fn error(e: Error) -> ClientError {
+pub(super) fn error(e: Error) -> ClientError {
     // the server answered that nothing changed
     let definite = matches!(e, Error::NoNode | Error::BadVersion | Error::NodeExists | Error::NoAuth);
     ClientError {

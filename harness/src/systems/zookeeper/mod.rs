@@ -1,13 +1,15 @@
 //! ZooKeeper: provisioning (jars and the machine's Java), each server's zoo.cfg
 //! and command line, readiness and leader through `srvr`, and its clients
-//! (registers as znodes, the ephemeral-sequential lock recipe).
+//! (registers as znodes, the ephemeral-sequential lock recipe, one-shot watches).
 
 mod client;
 mod provision;
 mod server;
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use workloads::{DynLocks, DynRegisters};
 
@@ -52,5 +54,8 @@ impl System for ZooKeeper {
     }
     fn locks(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::ZooKeeperLocks))
+    }
+    fn watches(&self, prefix: &str, keys: u64, timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String> {
+        Ok(Arc::new(watch::ZooKeeperWatches::new(prefix, keys, timeout)))
     }
 }
