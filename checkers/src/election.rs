@@ -180,10 +180,11 @@ pub fn check_election(history: &History, within: f64) -> Result<ElectionReport, 
 const HEALING: [&str; 3] = ["heal", "start", "resume"];
 
 /// For each deposing fault that began while a term led and whose window that
-/// term did not outlive (its last job came before the next heal: taken away, or
-/// handed over under the fault), the leaderless gap: from the fault, or the old
-/// leader's last job if later (it may act on until its lease runs out), to the
-/// first job of a newer term.
+/// term did not outlive (its last job came before the next heal), the
+/// leaderless gap: from the fault, or the old leader's last job if later (it
+/// may act on until its lease runs out), to the first job of a newer term. A
+/// term that resigned on its own under the fault, its jobs done, handed over:
+/// no failover.
 fn failovers(history: &History, terms: &[Term], jobs: &[Job]) -> Vec<Failover> {
     let nemesis: Vec<&crate::op::Op> = history
         .ops
@@ -218,6 +219,14 @@ fn failovers(history: &History, terms: &[Term], jobs: &[Job]) -> Vec<Failover> {
         };
         if last(f64::INFINITY) >= heal {
             continue; // it led on through the fault
+        }
+        let resigned = terms
+            .iter()
+            .rev()
+            .find(|t| t.term == leader)
+            .is_some_and(|t| t.ended.as_deref() == Some("resigned"));
+        if resigned {
+            continue;
         }
         let next = jobs.iter().find(|j| j.at > at && j.term > leader);
         let fault = match op.value.as_str() {

@@ -240,7 +240,25 @@ impl LockCall {
 struct Observed<'a> {
     history: &'a History,
     calls: Vec<LockCall>,
+    words: &'static Words,
 }
+
+/// How violations name the token and holding it: a lock's, or an election's.
+struct Words {
+    token: &'static str,
+    held: &'static str,
+}
+
+const LOCK_WORDS: Words = Words {
+    token: "token",
+    held: "held the lock",
+};
+
+/// An election's terms are its tokens, and holding one is leading.
+const ELECTION_WORDS: Words = Words {
+    token: "term",
+    held: "led",
+};
 
 impl<'a> Observed<'a> {
     fn new(history: &'a History) -> Result<Observed<'a>, HistoryError> {
@@ -250,7 +268,9 @@ impl<'a> Observed<'a> {
                 calls.push(c);
             }
         }
-        Ok(Observed { history, calls })
+        let election = history.ops.iter().any(|o| o.f.as_str() == "campaign");
+        let words = if election { &ELECTION_WORDS } else { &LOCK_WORDS };
+        Ok(Observed { history, calls, words })
     }
 
     fn ok(&self, role: Role) -> impl Iterator<Item = usize> + '_ {
@@ -508,10 +528,11 @@ fn stale_writes_accepted(obs: &Observed, writes: &[usize]) -> Vec<LockViolation>
         match newest {
             Some(n) if token < obs.calls[n].token() => {
                 let message = format!(
-                    "seq {} with token {token} accepted after seq {} with token {}",
+                    "seq {} with {t} {token} accepted after seq {} with {t} {}",
                     obs.calls[w].seq(),
                     obs.calls[n].seq(),
-                    obs.calls[n].token()
+                    obs.calls[n].token(),
+                    t = obs.words.token
                 );
                 out.push(obs.violation(ViolationKind::StaleWriteAccepted, message, &[n, w]));
             }
@@ -530,7 +551,8 @@ fn duplicate_tokens(obs: &Observed) -> Vec<LockViolation> {
         let (token, first) = same[0];
         for &(_, again) in &same[1..] {
             let message = format!(
-                "token {token} granted twice, to process {} and to process {}",
+                "{} {token} granted twice, to process {} and to process {}",
+                obs.words.token,
                 obs.process(first),
                 obs.process(again)
             );
@@ -564,11 +586,12 @@ fn token_order(obs: &Observed) -> Vec<LockViolation> {
             && obs.calls[h].token() > obs.calls[b].token()
         {
             let message = format!(
-                "process {} got token {} after process {} had got token {}",
+                "process {} got {t} {} after process {} had got {t} {}",
                 obs.process(b),
                 obs.calls[b].token(),
                 obs.process(h),
-                obs.calls[h].token()
+                obs.calls[h].token(),
+                t = obs.words.token
             );
             out.push(obs.violation(ViolationKind::TokenOrder, message, &[h, b]));
         }
@@ -713,7 +736,7 @@ fn classify(obs: &Observed, earlier: &Section, later: &Section, found: &mut Over
             .conflicting
             .push(obs.violation(ViolationKind::ConflictingOverlap, message, &[a, wa, b, wb]));
     } else if found.harmless.len() < LISTED {
-        let why = why_harmless(earlier, later, obs.process(a), obs.process(b));
+        let why = why_harmless(obs, earlier, later);
         found.harmless.push(Overlap {
             holders: [obs.view(a), obs.view(b)],
             message: format!("{}: {why}", held_together(obs, earlier, later)),
@@ -724,18 +747,21 @@ fn classify(obs: &Observed, earlier: &Section, later: &Section, found: &mut Over
 fn held_together(obs: &Observed, earlier: &Section, later: &Section) -> String {
     let (a, b) = (&obs.calls[earlier.acquire], &obs.calls[later.acquire]);
     format!(
-        "processes {} (token {}) and {} (token {}) both held the lock from {} to {}",
+        "processes {} ({t} {}) and {} ({t} {}) both {} from {} to {}",
         obs.process(earlier.acquire),
         a.token(),
         obs.process(later.acquire),
         b.token(),
+        obs.words.held,
         obs.when(later.start),
-        obs.when(earlier.end.min(later.end))
+        obs.when(earlier.end.min(later.end)),
+        t = obs.words.token
     )
 }
 
 /// Why an overlap left the resource unharmed, told about the side that did not write.
-fn why_harmless(earlier: &Section, later: &Section, pa: Process, pb: Process) -> String {
+fn why_harmless(obs: &Observed, earlier: &Section, later: &Section) -> String {
+    let (pa, pb) = (obs.process(earlier.acquire), obs.process(later.acquire));
     let from = later.start;
     let (quiet, process) = if earlier.accepted_from(from).is_none() {
         (earlier, pa)
@@ -743,7 +769,7 @@ fn why_harmless(earlier: &Section, later: &Section, pa: Process, pb: Process) ->
         (later, pb)
     };
     if quiet.fenced_from(from) {
-        format!("the resource refused process {process}'s stale token")
+        format!("the resource refused process {process}'s stale {}", obs.words.token)
     } else if quiet.writes.iter().any(|w| w.accepted) {
         format!("process {pa} wrote before process {pb} acquired")
     } else {
