@@ -436,6 +436,18 @@ fn plan(args: &Args) -> Result<Plan, String> {
         (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, &clock)?),
         (None, None) => None,
     };
+    for step in scenario.iter().flatten() {
+        if let Step::Fault(Fault::Admin(admin, _)) = step
+            && !system.admin_operations().contains(&admin.name())
+        {
+            return Err(format!(
+                "scenario: {} is not an operation of {}; its admin operations are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
     let needs_runbook = scenario.iter().flatten().any(|s| matches!(s, Step::Runbook { .. }));
     let runbook = needs_runbook
         .then(|| crate::runbook::choose(system, args.runbook.as_deref()))

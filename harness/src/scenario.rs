@@ -26,6 +26,9 @@
 //! seconds), and `expect = "recovered"` with `within = S` (whole again, writes
 //! and reads accepted).
 //!
+//! `compact = "n1"` and `defrag = "n1"` run etcd's admin operations on that
+//! member (as `--nemesis compact,defrag` do).
+//!
 //! `hold = true`, as the last step, keeps the faults in force through the final
 //! reads (teardown removes them): what the replica reads say of a node still
 //! cut off.
@@ -34,11 +37,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use nemeses::scenario::{Step, Writes};
-use nemeses::schedule::{ClockFault, ClockShape, Clocks, Fault, Targets};
+use nemeses::schedule::{Admin, ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
 
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 18] = [
     "wait",
     "hold",
     "kill",
@@ -55,6 +58,8 @@ const ACTIONS: [&str; 16] = [
     "lose",
     "snapshot",
     "runbook",
+    "compact",
+    "defrag",
 ];
 
 /// `runbook = true` without `within`: how long a runbook may take.
@@ -168,6 +173,17 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
             pick: 0,
         }),
         "heal" => Step::Heal,
+        "compact" | "defrag" => {
+            let admin = if action == "compact" {
+                Admin::Compact
+            } else {
+                Admin::Defrag
+            };
+            match listed(action, v, size)?[..] {
+                [node] => Step::Fault(Fault::Admin(admin, node)),
+                _ => return Err(format!("{action} = {v}: name one member, e.g. {action} = \"n1\"")),
+            }
+        }
         "expect" => Step::Expect {
             writes: match v.as_str() {
                 Some("ok") => Writes::Ok,
@@ -327,5 +343,19 @@ heal = true
         assert!(err("[[step]]\nwait = 1\nwithin = 2\n").contains("within does not go with wait"));
         assert!(err("[[steps]]\nwait = 1\n").contains("unknown key steps"));
         assert!(err("").contains("no [[step]]"));
+        assert!(err("[[step]]\ncompact = [\"n1\", \"n2\"]\n").contains("name one member, e.g. compact = \"n1\""));
+    }
+
+    #[test]
+    fn the_watch_compaction_scenario_compacts_on_one_member_while_n3_is_down() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/watch-compacted.toml"
+        ))
+        .expect("scenarios/watch-compacted.toml");
+        let steps = parse(&text, 3, &ClockPlan::default()).unwrap();
+        assert_eq!(steps[1], Step::Fault(Fault::Kill(vec![2])));
+        assert_eq!(steps[3], Step::Fault(Fault::Admin(Admin::Compact, 0)));
+        assert_eq!(steps[5], Step::Start(vec![2]));
     }
 }

@@ -35,7 +35,7 @@ fn etcd_watchers_see_every_change_under_partition_kill_compact() {
             "--nemesis-interval",
             "3",
             "--time-limit",
-            "30",
+            "20",
             "--seed",
             "5",
         ],
@@ -69,6 +69,44 @@ fn etcd_watchers_see_every_change_under_partition_kill_compact() {
         );
         assert!(!dom.contains("Lock safety"), "a watch run is no lock run");
     }
+}
+
+#[test]
+fn an_etcd_watcher_whose_member_was_down_resumes_past_a_compaction() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        return;
+    }
+    let results = results_dir("watch-compacted");
+    let file = format!("{}/../scenarios/watch-compacted.toml", env!("CARGO_MANIFEST_DIR"));
+    let o = run_on(
+        "netns",
+        &["--system", "etcd", "--workload", "watch", "--scenario", &file],
+        &results,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = json(&results, "etcd-watch-scenario-watch-compacted", "results.json");
+    let check = &r["check"];
+    let acknowledged = check["writes_ok"].as_u64().unwrap();
+    let watchers = check["watchers"].as_array().unwrap();
+    // n3's watcher was refused its compacted start, resumed from the
+    // compaction, missed what lay between, and caught up
+    let n3 = watchers.iter().find(|w| w["watcher"] == "n3").unwrap();
+    let [from, to] = n3["compacted"][0]
+        .as_array()
+        .map(|c| [c[0].as_i64().unwrap(), c[1].as_i64().unwrap()])
+        .expect("n3 resumed past a compaction");
+    assert!(from < to, "{n3}");
+    assert!(n3["events"].as_u64().unwrap() < acknowledged, "{n3}");
+    assert_eq!(n3["caught_up"], true, "{n3}");
+    for w in watchers.iter().filter(|w| w["watcher"] != "n3") {
+        assert_eq!(w["events"].as_u64().unwrap(), acknowledged, "{w}");
+    }
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("n3") && out.contains("1 resumed past a compaction"),
+        "{out}"
+    );
 }
 
 /// A `notify` watch run on `system` under kills and partitions: valid, every
