@@ -382,6 +382,17 @@ impl Writes<'_> {
     }
 }
 
+/// A `notify` watcher's last state of each key: revision, value, op.
+type States<'h> = BTreeMap<&'h Value, (i64, &'h Value, u64)>;
+
+/// What a `notify` watcher had seen before its server's last restart, and
+/// whether it has read anything older since.
+struct BeforeRestart<'h> {
+    states: States<'h>,
+    index: Option<i64>,
+    back: bool,
+}
+
 /// Judges one `notify` watcher; returns its last state of each key (revision,
 /// value, op). Across a restart of its server (history indexes in
 /// `restarts`) the watcher starts over: a server restarted may serve what it
@@ -394,12 +405,12 @@ fn check_notify<'h>(
     restarts: &[u64],
     s: &mut WatcherStats,
     violations: &mut Vec<WatchViolation>,
-) -> Result<BTreeMap<&'h Value, (i64, &'h Value, u64)>, HistoryError> {
-    let mut last: BTreeMap<&Value, (i64, &Value, u64)> = BTreeMap::new();
+) -> Result<States<'h>, HistoryError> {
+    let mut last: States = BTreeMap::new();
     let mut index: Option<(i64, u64)> = None;
     // what it had seen before its server's last restart, and whether it has
     // gone back behind it since
-    let mut before_restart: Option<(BTreeMap<&Value, (i64, &Value, u64)>, Option<(i64, u64)>, bool)> = None;
+    let mut before_restart: Option<BeforeRestart> = None;
     let mut prev = 0;
     let mut lags = Vec::new();
     let mut violation = |kind, message: String, ops: Vec<u64>| {
@@ -416,8 +427,12 @@ fn check_notify<'h>(
             continue;
         };
         if restarts.iter().any(|&r| r > prev && r < d.index) {
-            let was = before_restart.replace((std::mem::take(&mut last), index.take(), false));
-            s.back_after_restart += usize::from(was.is_some_and(|(_, _, back)| back));
+            let was = before_restart.replace(BeforeRestart {
+                states: std::mem::take(&mut last),
+                index: index.take().map(|(i, _)| i),
+                back: false,
+            });
+            s.back_after_restart += usize::from(was.is_some_and(|b| b.back));
         }
         prev = d.index;
         let (got, indexes) = match d.value.as_list() {
@@ -427,8 +442,8 @@ fn check_notify<'h>(
         };
         for i in indexes {
             let Value::Int(i) = *i else { return Err(shape(d, SHAPE)) };
-            if let Some((_, Some((before, _)), back)) = &mut before_restart {
-                *back |= i < *before;
+            if let Some(b) = &mut before_restart {
+                b.back |= b.index.is_some_and(|before| i < before);
             }
             if let Some((before, op)) = index
                 && i < before
@@ -446,8 +461,8 @@ fn check_notify<'h>(
                 return Err(shape(d, SHAPE));
             };
             s.events += 1;
-            if let Some((seen, _, back)) = &mut before_restart {
-                *back |= seen.get(key).is_some_and(|&(before, ..)| *rev < before);
+            if let Some(b) = &mut before_restart {
+                b.back |= b.states.get(key).is_some_and(|&(before, ..)| *rev < before);
             }
             if let Some(&(before, was, op)) = last.get(key) {
                 if *rev < before {
@@ -516,7 +531,7 @@ fn check_notify<'h>(
     lags.sort_by(f64::total_cmp);
     s.lag_p50_ms = lags.get(lags.len() / 2).copied();
     s.lag_max_ms = lags.last().copied();
-    s.back_after_restart += usize::from(before_restart.is_some_and(|(_, _, back)| back));
+    s.back_after_restart += usize::from(before_restart.is_some_and(|b| b.back));
     Ok(last)
 }
 
