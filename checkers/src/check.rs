@@ -213,10 +213,15 @@ pub fn check_with<M: Model + Clone + 'static>(
                 (Outcome::Unknown(why.to_string()), stats)
             });
             size += stats.states + stats.max_configs;
-            let (verdict, reason, counterexample) = match &outcome {
-                Outcome::Valid => (Verdict::Valid, None, None),
-                Outcome::Unknown(why) => (Verdict::Unknown, Some(why.clone()), None),
+            let mut reason = None;
+            let (verdict, counterexample) = match &outcome {
+                Outcome::Valid => (Verdict::Valid, None),
+                Outcome::Unknown(why) => {
+                    reason = Some(why.clone());
+                    (Verdict::Unknown, None)
+                }
                 Outcome::Invalid(v) => {
+                    reason = v.why.clone();
                     let view = |e: u32| op_view(history, &calls[entries[e as usize].call as usize]);
                     let cx = Counterexample {
                         op: view(v.entry),
@@ -234,7 +239,7 @@ pub fn check_with<M: Model + Clone + 'static>(
                         prefix_len: v.prefix_len,
                         prefix_missing: v.prefix_missing.clone(),
                     };
-                    (Verdict::Invalid, None, Some(cx))
+                    (Verdict::Invalid, Some(cx))
                 }
             };
             garbage.push(outcome);
@@ -478,15 +483,17 @@ impl KeyResult {
         if let Some(cx) = &self.counterexample {
             let _ = writeln!(out, "  cannot linearize  {}", cx.op);
             let shown = &cx.states[..cx.states.len().min(TEXT_TAIL)];
-            let _ = writeln!(
-                out,
-                "  states it could have seen, none of which allows it{}",
-                if cx.states_total > shown.len() {
-                    format!(" (the first {} of {}):", shown.len(), cx.states_total)
-                } else {
-                    ":".to_string()
-                }
-            );
+            if !shown.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  states it could have seen, none of which allows it{}",
+                    if cx.states_total > shown.len() {
+                        format!(" (the first {} of {}):", shown.len(), cx.states_total)
+                    } else {
+                        ":".to_string()
+                    }
+                );
+            }
             for s in shown {
                 let _ = write!(out, "    {}", s.state);
                 if !s.after.is_empty() {

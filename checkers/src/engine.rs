@@ -37,6 +37,7 @@ use smallvec::SmallVec;
 
 use crate::dfs;
 use crate::model::Model;
+use crate::pinned::{self, Pinned};
 
 /// One call of the partition, as the model sees it.
 #[derive(Clone, Debug)]
@@ -121,6 +122,9 @@ pub struct Violation<S> {
     /// Why `prefix` is empty although the violation is proven: the search that
     /// records paths ran out of time (or memory) after the one that decided.
     pub prefix_missing: Option<String>,
+    /// What decided it before any search, where something did (what the reads
+    /// reveal).
+    pub why: Option<String>,
 }
 
 #[derive(Debug)]
@@ -150,6 +154,8 @@ enum Mode {
 }
 /// Configurations at once past which a small partition tries depth-first.
 const SOFT_CAP: usize = 2000;
+/// Configurations at once past which the relaxed pass hands over to the exact one.
+const RELAXED_CAP: usize = 2000;
 /// Longest prefix a counterexample keeps.
 const PREFIX_TAIL: usize = 64;
 /// Most states a counterexample lists (a crowded key can have tens of thousands,
@@ -302,9 +308,71 @@ pub fn check<M: Model>(model: &M, entries: &[Entry<M::Op>], limits: Limits) -> (
 /// (its `prefix_missing` says the prefix was not found in time).
 pub type Proven<'a, S> = &'a mut dyn FnMut(Box<Violation<S>>, Stats);
 
+/// How long the search may take to explain a violation the reads already
+/// proved, before the reads' own account stands.
+const EXPLAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// [`check`], telling `proven` of a violation as soon as it is proven, so that a
 /// caller who stops waiting at the deadline still has it.
+///
+/// Where the model tells what its reads reveal, a partition whose reads pin
+/// the order of its writes is decided without a search ([`pinned`]); a
+/// violation found so is explained by the search when it can in a moment.
 pub fn check_telling<M: Model>(
+    model: &M,
+    entries: &[Entry<M::Op>],
+    limits: Limits,
+    proven: Option<Proven<'_, M::State>>,
+) -> (Outcome<M::State>, Stats) {
+    let ops: Vec<&M::Op> = entries.iter().map(|e| &e.op).collect();
+    let decided = model
+        .reveal(&ops)
+        .map(|reveals| pinned::decide(entries, &reveals, |op| !model.is_read_only(op), &limits));
+    drop(ops);
+    let Some(Pinned::Invalid {
+        entry,
+        related,
+        message,
+    }) = decided
+    else {
+        if decided == Some(Pinned::Valid) {
+            let stats = Stats {
+                entries: entries.len(),
+                ..Stats::default()
+            };
+            return (Outcome::Valid, stats);
+        }
+        return search(model, entries, limits, proven);
+    };
+    let soon = Instant::now() + EXPLAIN_WITHIN;
+    let explain = Limits {
+        deadline: Some(limits.deadline.map_or(soon, |d| d.min(soon))),
+        ..limits
+    };
+    let why = format!("the reads reveal it: {message}");
+    match search(model, entries, explain, proven) {
+        (Outcome::Invalid(mut v), stats) => {
+            v.why = Some(why);
+            (Outcome::Invalid(v), stats)
+        }
+        (_, stats) => {
+            let v = Violation {
+                entry,
+                concurrent: related,
+                states: Vec::new(),
+                states_total: 0,
+                prefix: Vec::new(),
+                prefix_len: 0,
+                prefix_missing: Some(format!("not searched for: {why}")),
+                why: Some(why),
+            };
+            (Outcome::Invalid(Box::new(v)), stats)
+        }
+    }
+}
+
+/// The search itself (see the module doc).
+fn search<M: Model>(
     model: &M,
     entries: &[Entry<M::Op>],
     limits: Limits,
@@ -396,8 +464,15 @@ pub fn check_telling<M: Model>(
         };
         if matches!(outcome, RunOutcome::Invalid(_)) && !kinds.is_empty() {
             mode = Mode::Relaxed;
-            outcome = search.run(&mut c, mode, false, &mut stats);
-            if matches!(outcome, RunOutcome::Valid) {
+            // Reused without end, an info op that always changes the state (an
+            // append) makes new states without end: past a few times what the
+            // greedy pass held, the exact pass decides instead.
+            let relaxed = Search {
+                soft_cap: Some((stats.max_configs * 4).max(RELAXED_CAP)),
+                ..search
+            };
+            outcome = relaxed.run(&mut c, mode, false, &mut stats);
+            if matches!(outcome, RunOutcome::Valid | RunOutcome::Capped) {
                 mode = Mode::Exact;
                 outcome = search.run(&mut c, mode, false, &mut stats);
             }
@@ -405,7 +480,7 @@ pub fn check_telling<M: Model>(
         match outcome {
             RunOutcome::Valid => Outcome::Valid,
             RunOutcome::Unknown(why) => Outcome::Unknown(why),
-            RunOutcome::Capped => unreachable!("only the race's first pass has a soft cap"),
+            RunOutcome::Capped => unreachable!("only the race's and the relaxed pass have a soft cap"),
             RunOutcome::Invalid(found) => {
                 if let Some(tell) = proven.as_mut() {
                     stats.states = c.states.len();
@@ -828,6 +903,7 @@ impl Search<'_> {
             prefix,
             prefix_len,
             prefix_missing,
+            why: None,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod history;
 pub mod lock;
 pub mod model;
 pub mod op;
+pub mod pinned;
 pub mod recovery;
 pub mod rng;
 pub mod synth;

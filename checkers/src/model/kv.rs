@@ -1,6 +1,8 @@
 //! Porcupine's key-value model: get, put and append on string values.
 
-use super::{Model, ok_value, unknown_f};
+use rustc_hash::FxHashMap;
+
+use super::{Model, Reveal, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
@@ -59,5 +61,120 @@ impl Model for Kv {
 
     fn show_state(&self, state: &Value) -> String {
         format!("{:?}", text(state))
+    }
+
+    /// A read spells out the writes since the last put (or the start), when
+    /// every written value is distinct and none is a prefix of another: then
+    /// one walk of a trie of the values splits it, and only one way.
+    fn reveal(&self, ops: &[&KvOp]) -> Option<Vec<Reveal>> {
+        let trie = Trie::new(ops)?;
+        let init = text(&self.initial);
+        let mut seen: FxHashMap<String, Reveal> = FxHashMap::default();
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            let KvOp::Get(Some(v)) = op else {
+                out.push(Reveal::Nothing);
+                continue;
+            };
+            let read = text(v);
+            if let Some(r) = seen.get(&read) {
+                out.push(r.clone());
+                continue;
+            }
+            let from_start = read
+                .strip_prefix(init.as_str())
+                .and_then(|rest| trie.appends(rest.as_bytes(), Vec::new()));
+            let from_put = trie
+                .token(read.as_bytes())
+                .filter(|&(_, _, put)| put)
+                .and_then(|(at, end, _)| trie.appends(&read.as_bytes()[end..], vec![at]));
+            let r = match (from_start, from_put) {
+                (Some(w), None) => Reveal::Writes {
+                    writes: w,
+                    from_start: true,
+                },
+                (None, Some(w)) => Reveal::Writes {
+                    writes: w,
+                    from_start: false,
+                },
+                (None, None) => Reveal::Impossible,
+                // the initial value is a put's: two readings
+                (Some(_), Some(_)) => return None,
+            };
+            seen.insert(read, r.clone());
+            out.push(r);
+        }
+        Some(out)
+    }
+}
+
+/// The written values of a partition, for splitting reads: a byte trie whose
+/// ends name the op (and whether it is a put).
+struct Trie {
+    /// Per node: its children by byte, and the value ending here.
+    nodes: Vec<(Vec<(u8, u32)>, Option<(u32, bool)>)>,
+}
+
+impl Trie {
+    /// `None` when a value is empty, written twice, or a prefix of another.
+    fn new(ops: &[&KvOp]) -> Option<Trie> {
+        let mut trie = Trie {
+            nodes: vec![(Vec::new(), None)],
+        };
+        for (i, op) in ops.iter().enumerate() {
+            let (value, put) = match op {
+                KvOp::Put(v) => (text(v), true),
+                KvOp::Append(v) => (text(v), false),
+                KvOp::Get(_) => continue,
+            };
+            if value.is_empty() {
+                return None;
+            }
+            let mut at = 0;
+            for &b in value.as_bytes() {
+                if trie.nodes[at].1.is_some() {
+                    return None; // a shorter value ends here: a prefix of this one
+                }
+                at = match trie.nodes[at].0.iter().find(|(c, _)| *c == b) {
+                    Some(&(_, next)) => next as usize,
+                    None => {
+                        trie.nodes.push((Vec::new(), None));
+                        let next = trie.nodes.len() - 1;
+                        trie.nodes[at].0.push((b, next as u32));
+                        next
+                    }
+                };
+            }
+            if trie.nodes[at].1.is_some() || !trie.nodes[at].0.is_empty() {
+                return None; // written twice, or a prefix of a longer one
+            }
+            trie.nodes[at].1 = Some((i as u32, put));
+        }
+        Some(trie)
+    }
+
+    /// The value `s` begins with: its op, where it ends, whether a put.
+    fn token(&self, s: &[u8]) -> Option<(u32, usize, bool)> {
+        let mut at = 0;
+        for (i, &b) in s.iter().enumerate() {
+            at = self.nodes[at].0.iter().find(|(c, _)| *c == b)?.1 as usize;
+            if let Some((op, put)) = self.nodes[at].1 {
+                return Some((op, i + 1, put));
+            }
+        }
+        None
+    }
+
+    /// `s` split into appends, after `writes`; `None` if it is not one.
+    fn appends(&self, mut s: &[u8], mut writes: Vec<u32>) -> Option<Vec<u32>> {
+        while !s.is_empty() {
+            let (op, end, put) = self.token(s)?;
+            if put {
+                return None;
+            }
+            writes.push(op);
+            s = &s[end..];
+        }
+        Some(writes)
     }
 }

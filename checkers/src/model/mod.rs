@@ -46,6 +46,29 @@ pub trait Model: Send + Sync {
     }
 
     fn show_state(&self, state: &Self::State) -> String;
+
+    /// What each op of a partition reveals of the writes linearized before it
+    /// (`ops` in invocation order; one answer per op). Append-like models,
+    /// whose reads spell out the writes since the last reset, say it here and
+    /// the engine may then decide the partition without a search. `None`
+    /// where the values cannot tell the writes apart (a value written twice,
+    /// one a prefix of another): the search decides.
+    fn reveal(&self, _ops: &[&Self::Op]) -> Option<Vec<Reveal>> {
+        None
+    }
+}
+
+/// What one op reveals (see [`Model::reveal`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reveal {
+    /// Nothing: a write, or a read whose outcome is unknown.
+    Nothing,
+    /// The writes linearized since the last reset, oldest first (indexes
+    /// into the ops): after the initial state when `from_start`, else the
+    /// first of them is the reset (a put).
+    Writes { writes: Vec<u32>, from_start: bool },
+    /// A value no sequence of the writes makes.
+    Impossible,
 }
 
 /// The models `splitbrain check --model` knows.
