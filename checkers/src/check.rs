@@ -87,7 +87,10 @@ pub struct OpView {
 #[derive(Clone, Debug, Serialize)]
 pub struct StateView {
     pub state: String,
+    /// One way to reach it: the concurrent ops linearized before.
     pub after: Vec<OpView>,
+    /// Ways to reach it besides that one (each state is listed once).
+    pub other_ways: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -221,19 +224,24 @@ pub fn check_with<M: Model + Clone + 'static>(
                     (Verdict::Unknown, None)
                 }
                 Outcome::Invalid(v) => {
-                    reason = v.why.clone();
                     let view = |e: u32| op_view(history, &calls[entries[e as usize].call as usize]);
+                    reason = v.why.as_ref().map(|w| {
+                        let related: Vec<String> = w.related.iter().map(|&e| format!("; and {}", view(e))).collect();
+                        format!(
+                            "the reads reveal it: {}: {}{}",
+                            view(w.entry),
+                            w.message,
+                            related.concat()
+                        )
+                    });
                     let cx = Counterexample {
                         op: view(v.entry),
                         concurrent: v.concurrent.iter().map(|&e| view(e)).collect(),
-                        states: v
-                            .states
-                            .iter()
-                            .map(|(s, after)| StateView {
-                                state: model.show_state(s),
-                                after: after.iter().map(|&e| view(e)).collect(),
-                            })
-                            .collect(),
+                        states: once_each(v.states.iter().map(|(s, after)| StateView {
+                            state: model.show_state(s),
+                            after: after.iter().map(|&e| view(e)).collect(),
+                            other_ways: 0,
+                        })),
                         states_total: v.states_total,
                         prefix: v.prefix.iter().map(|(e, s)| (view(*e), model.show_state(s))).collect(),
                         prefix_len: v.prefix_len,
@@ -401,6 +409,22 @@ fn partition<M: Model>(model: &M, history: &History, calls: &[Call]) -> Result<V
     Ok(parts)
 }
 
+/// Each state once, with how many other ways reach it, in first-seen order.
+fn once_each(states: impl Iterator<Item = StateView>) -> Vec<StateView> {
+    let mut out: Vec<StateView> = Vec::new();
+    let mut at: FxHashMap<String, usize> = FxHashMap::default();
+    for s in states {
+        match at.get(&s.state) {
+            Some(&i) => out[i].other_ways += 1,
+            None => {
+                at.insert(s.state.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
 fn op_view(history: &History, call: &Call) -> OpView {
     let view: CallRef<'_> = history.call(call);
     let outcome = match (view.outcome, view.complete) {
@@ -503,6 +527,9 @@ impl KeyResult {
                         .map(|o| format!("{} {} by {}", o.f, o.invoke, o.process))
                         .collect();
                     let _ = write!(out, "   (after concurrent {})", ops.join(", "));
+                }
+                if s.other_ways > 0 {
+                    let _ = write!(out, "   (and {} other ways)", s.other_ways);
                 }
                 let _ = writeln!(out);
             }

@@ -124,7 +124,16 @@ pub struct Violation<S> {
     pub prefix_missing: Option<String>,
     /// What decided it before any search, where something did (what the reads
     /// reveal).
-    pub why: Option<String>,
+    pub why: Option<Why>,
+}
+
+/// What the reads revealed that decides a partition invalid: `message` says
+/// what of `entry` (with `related`, the other read, where there is one).
+#[derive(Clone, Debug)]
+pub struct Why {
+    pub message: String,
+    pub entry: u32,
+    pub related: Vec<u32>,
 }
 
 #[derive(Debug)]
@@ -349,7 +358,11 @@ pub fn check_telling<M: Model>(
         deadline: Some(limits.deadline.map_or(soon, |d| d.min(soon))),
         ..limits
     };
-    let why = format!("the reads reveal it: {message}");
+    let why = Why {
+        message,
+        entry,
+        related,
+    };
     match search(model, entries, explain, proven) {
         (Outcome::Invalid(mut v), stats) => {
             v.why = Some(why);
@@ -358,12 +371,12 @@ pub fn check_telling<M: Model>(
         (_, stats) => {
             let v = Violation {
                 entry,
-                concurrent: related,
+                concurrent: why.related.clone(),
                 states: Vec::new(),
                 states_total: 0,
                 prefix: Vec::new(),
                 prefix_len: 0,
-                prefix_missing: Some(format!("not searched for: {why}")),
+                prefix_missing: Some("not searched for: what the reads reveal decided it".to_string()),
                 why: Some(why),
             };
             (Outcome::Invalid(Box::new(v)), stats)

@@ -81,19 +81,19 @@ pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O)
     let mut saw: Vec<(u32, u32)> = Vec::new();
     let mut stamp = vec![u32::MAX; n];
     const DISAGREE: &str =
-        "two reads disagree on the order of the writes: each saw a write followed by a different one";
+        "it and another read disagree on the order of the writes: each saw a write followed by a different one";
     for (r, reveal) in reveals.iter().enumerate() {
         let r = r as u32;
         let (writes, from_start) = match reveal {
             Reveal::Nothing => continue,
             Reveal::Impossible => {
-                return invalid(r, vec![], "the read returned a value no sequence of the writes makes");
+                return invalid(r, vec![], "no sequence of the writes makes its value");
             }
             Reveal::Writes { writes, from_start } => (writes, *from_start),
         };
         for &w in writes {
             if stamp[w as usize] == r {
-                return invalid(r, vec![w], "the read saw one write twice");
+                return invalid(r, vec![w], "it saw one write twice");
             }
             stamp[w as usize] = r;
             observed[w as usize] = true;
@@ -136,7 +136,7 @@ pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O)
         };
         while let Some(w) = at {
             if std::mem::replace(&mut placed[w as usize], true) {
-                return invalid(w, vec![], "the reads chain the writes in a cycle");
+                return invalid(w, vec![], "the reads chain it in a cycle of writes");
             }
             items.push(Item::Write(w));
             if let Some(rs) = reads_of.remove(&w) {
@@ -147,7 +147,7 @@ pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O)
         segments.push(segment(items, &inv, &ret));
     }
     if let Some(w) = (0..n).find(|&w| observed[w] && !placed[w]) {
-        return invalid(w as u32, vec![], "the reads chain the writes in a cycle");
+        return invalid(w as u32, vec![], "the reads chain it in a cycle of writes");
     }
     // writes no read saw: acknowledged ones go somewhere between segments;
     // one of unknown outcome may never have happened, which suits any order
@@ -215,7 +215,7 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
             return invalid(
                 e,
                 vec![],
-                "it cannot take effect in time after the writes the reads say came before it",
+                "it cannot take effect in time after the writes the reads place before it",
             );
         }
     };
@@ -251,7 +251,7 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
                 Some(e) => invalid(
                     e,
                     vec![],
-                    "no order of the writes the reads reveal fits real time: it cannot take effect in time",
+                    "in no order of the writes the reads reveal can it take effect in time",
                 ),
                 // each of two segments has an op done before one of the other's began
                 None => Pinned::Open,

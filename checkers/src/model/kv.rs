@@ -7,6 +7,9 @@ use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
 
+/// Characters of a value shown whole; longer ones lose their middle.
+const SHOWN: usize = 80;
+
 /// One key of a string store (calls are split by key first): `get` returns the
 /// value, `put` sets it, `append` concatenates.
 #[derive(Clone, Debug)]
@@ -59,8 +62,17 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_))
     }
 
+    /// Long values shortened in the middle: their ends are what tell states apart.
     fn show_state(&self, state: &Value) -> String {
-        format!("{:?}", text(state))
+        let t = text(state);
+        let chars: Vec<char> = t.chars().collect();
+        if chars.len() <= SHOWN {
+            return format!("{t:?}");
+        }
+        let head: String = chars[..SHOWN / 4].iter().collect();
+        let tail: String = chars[chars.len() - SHOWN / 2..].iter().collect();
+        let left = chars.len() - head.chars().count() - tail.chars().count();
+        format!("{head:?}…{left} chars…{tail:?}")
     }
 
     /// A read spells out the writes since the last put (or the start), when
@@ -111,15 +123,21 @@ impl Model for Kv {
 /// The written values of a partition, for splitting reads: a byte trie whose
 /// ends name the op (and whether it is a put).
 struct Trie {
-    /// Per node: its children by byte, and the value ending here.
-    nodes: Vec<(Vec<(u8, u32)>, Option<(u32, bool)>)>,
+    nodes: Vec<Node>,
+}
+
+#[derive(Default)]
+struct Node {
+    children: Vec<(u8, u32)>,
+    /// The value ending here: its op, and whether a put.
+    ends: Option<(u32, bool)>,
 }
 
 impl Trie {
     /// `None` when a value is empty, written twice, or a prefix of another.
     fn new(ops: &[&KvOp]) -> Option<Trie> {
         let mut trie = Trie {
-            nodes: vec![(Vec::new(), None)],
+            nodes: vec![Node::default()],
         };
         for (i, op) in ops.iter().enumerate() {
             let (value, put) = match op {
@@ -132,23 +150,23 @@ impl Trie {
             }
             let mut at = 0;
             for &b in value.as_bytes() {
-                if trie.nodes[at].1.is_some() {
+                if trie.nodes[at].ends.is_some() {
                     return None; // a shorter value ends here: a prefix of this one
                 }
-                at = match trie.nodes[at].0.iter().find(|(c, _)| *c == b) {
+                at = match trie.nodes[at].children.iter().find(|(c, _)| *c == b) {
                     Some(&(_, next)) => next as usize,
                     None => {
-                        trie.nodes.push((Vec::new(), None));
+                        trie.nodes.push(Node::default());
                         let next = trie.nodes.len() - 1;
-                        trie.nodes[at].0.push((b, next as u32));
+                        trie.nodes[at].children.push((b, next as u32));
                         next
                     }
                 };
             }
-            if trie.nodes[at].1.is_some() || !trie.nodes[at].0.is_empty() {
+            if trie.nodes[at].ends.is_some() || !trie.nodes[at].children.is_empty() {
                 return None; // written twice, or a prefix of a longer one
             }
-            trie.nodes[at].1 = Some((i as u32, put));
+            trie.nodes[at].ends = Some((i as u32, put));
         }
         Some(trie)
     }
@@ -157,8 +175,8 @@ impl Trie {
     fn token(&self, s: &[u8]) -> Option<(u32, usize, bool)> {
         let mut at = 0;
         for (i, &b) in s.iter().enumerate() {
-            at = self.nodes[at].0.iter().find(|(c, _)| *c == b)?.1 as usize;
-            if let Some((op, put)) = self.nodes[at].1 {
+            at = self.nodes[at].children.iter().find(|(c, _)| *c == b)?.1 as usize;
+            if let Some((op, put)) = self.nodes[at].ends {
                 return Some((op, i + 1, put));
             }
         }
