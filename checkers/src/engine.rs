@@ -319,7 +319,7 @@ pub type Proven<'a, S> = &'a mut dyn FnMut(Box<Violation<S>>, Stats);
 
 /// How long the search may take to explain a violation the reads already
 /// proved, before the reads' own account stands.
-const EXPLAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+const EXPLAIN_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// [`check`], telling `proven` of a violation as soon as it is proven, so that a
 /// caller who stops waiting at the deadline still has it.

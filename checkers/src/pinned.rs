@@ -1,7 +1,10 @@
 //! Deciding a partition without a search where its reads pin the order of its
 //! writes: an append-like model's reads spell out the writes since the last
-//! reset ([`Reveal`]), oldest first, and distinct values make that spelling
-//! unique.
+//! reset ([`Reveal`]), oldest first, and values none of which is a prefix of
+//! another make that spelling unique. A value written more than once (the same
+//! op again, as a retrying client does) is resolved to the write a read saw by
+//! real time, where it tells; where it does not, or a read could start from
+//! the initial state or from a put of the same value, the search decides.
 //!
 //! A read that saw `… a b` says `b` came right after `a`: no write between.
 //! All reads together chain the writes into *segments*: one from the initial
@@ -65,12 +68,93 @@ fn invalid(entry: u32, related: Vec<u32>, message: &str) -> Pinned {
     }
 }
 
+/// The writes a reveal names by the first of equal ones: the others, in
+/// invocation order, keyed by that first.
+type Equal = FxHashMap<u32, Vec<u32>>;
+
+/// The writes a read `r` saw, its chain's values named by the first of equal
+/// writes resolved to the one it saw, where real time tells (else `None`:
+/// the search decides). One of equal writes can be the one only if it began
+/// before `r` ended, was not done before the chain's reset began (where the
+/// chain has one), and fits between the chain's writes around it (each before
+/// it began before it ended; it began before each after it ended). On a chain
+/// from the initial state every write before `r` is on it, so one of them done
+/// before `r` began is the one.
+fn resolve(
+    chain: &[u32],
+    from_start: bool,
+    r: u32,
+    equal: &Equal,
+    inv: &impl Fn(u32) -> u64,
+    ret: &impl Fn(u32) -> u64,
+) -> Option<Vec<u32>> {
+    let mut out: Vec<Option<u32>> = chain.iter().map(|w| (!equal.contains_key(w)).then_some(*w)).collect();
+    // seen as often as it was written, by writes one after another: in that order
+    for (first, all) in equal {
+        let at: Vec<usize> = (0..chain.len()).filter(|&i| chain[i] == *first).collect();
+        if at.len() == all.len() && all.windows(2).all(|p| ret(p[0]) < inv(p[1])) {
+            for (&i, &w) in at.iter().zip(all) {
+                out[i] = Some(w);
+            }
+        }
+    }
+    // the reset first: the rest must come after it
+    if !from_start && out[0].is_none() {
+        let all = &equal[&chain[0]];
+        match all.iter().filter(|&&w| inv(w) < ret(r)).collect::<Vec<_>>()[..] {
+            [one] => out[0] = Some(*one),
+            _ => return None,
+        }
+    }
+    for i in 0..chain.len() {
+        if out[i].is_some() {
+            continue;
+        }
+        let all = &equal[&chain[i]];
+        let fits = |w: u32| {
+            inv(w) < ret(r)
+                && out[..i].iter().flatten().all(|&b| inv(b) < ret(w) && b != w)
+                && out[i + 1..].iter().flatten().all(|&a| inv(w) < ret(a) && a != w)
+        };
+        let can: Vec<u32> = all.iter().copied().filter(|&w| fits(w)).collect();
+        out[i] = match can[..] {
+            [one] => Some(one),
+            // (seen once: with it seen twice, more than one may be done before)
+            _ if from_start && chain.iter().filter(|&&w| w == chain[i]).count() == 1 => {
+                match all.iter().filter(|&&w| ret(w) < inv(r)).collect::<Vec<_>>()[..] {
+                    [one] => Some(*one),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        out[i]?;
+    }
+    out.into_iter().collect()
+}
+
 /// Decides a partition from what its ops reveal (`reveals[i]` for
-/// `entries[i]`); `is_write` tells the writes among the ops that reveal nothing.
-pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O) -> bool, limits: &Limits) -> Pinned {
+/// `entries[i]`); `is_write` tells the writes among the ops that reveal
+/// nothing.
+pub fn decide<O: Eq + std::hash::Hash>(
+    entries: &[Entry<O>],
+    reveals: &[Reveal],
+    is_write: impl Fn(&O) -> bool,
+    limits: &Limits,
+) -> Pinned {
     let n = entries.len();
     let inv = |e: u32| entries[e as usize].invoke as u64;
     let ret = |e: u32| entries[e as usize].ret.map_or(u64::MAX, u64::from);
+    let mut equal: Equal = FxHashMap::default();
+    {
+        let mut first: FxHashMap<&O, u32> = FxHashMap::default();
+        for (i, e) in entries.iter().enumerate().filter(|(_, e)| is_write(&e.op)) {
+            let f = *first.entry(&e.op).or_insert(i as u32);
+            if f != i as u32 {
+                equal.entry(f).or_insert_with(|| vec![f]).push(i as u32);
+            }
+        }
+    }
     // per write: the write right after it, and right before it, with the read
     // that said so
     let mut next: Vec<Option<(u32, u32)>> = vec![None; n];
@@ -90,8 +174,21 @@ pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O)
                 return invalid(r, vec![], "no sequence of the writes makes its value");
             }
             Reveal::Writes { writes, from_start } => (writes, *from_start),
+            // from the start, every write done before it began is on the chain
+            Reveal::Ambiguous { from_start, from_reset } => {
+                let rep = |w: u32| equal.iter().find(|(_, all)| all.contains(&w)).map_or(w, |(f, _)| *f);
+                let done_before = (0..n as u32).filter(|&w| ret(w) < inv(r) && is_write(&entries[w as usize].op));
+                if done_before.into_iter().any(|w| !from_start.contains(&rep(w))) {
+                    (from_reset, false)
+                } else {
+                    return Pinned::Open;
+                }
+            }
         };
-        for &w in writes {
+        let Some(writes) = resolve(writes, from_start, r, &equal, &inv, &ret) else {
+            return Pinned::Open;
+        };
+        for &w in &writes {
             if stamp[w as usize] == r {
                 return invalid(r, vec![w], "it saw one write twice");
             }
@@ -99,7 +196,7 @@ pub fn decide<O>(entries: &[Entry<O>], reveals: &[Reveal], is_write: impl Fn(&O)
             observed[w as usize] = true;
         }
         let mut before = if from_start { Some(START) } else { None };
-        for &w in writes {
+        for &w in &writes {
             if let Some(a) = before {
                 let after_a = if a == START { &mut first } else { &mut next[a as usize] };
                 match *after_a {
@@ -174,30 +271,60 @@ fn segment(items: Vec<Item>, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u6
 
 /// Where a segment placed after `from` ends (each op as early as it can take
 /// effect), or the op that cannot take effect in time.
-fn place(s: &Segment, from: u64, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64) -> Result<u64, u32> {
+fn place(s: &Segment, from: u64, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64) -> Result<u64, Late> {
     let mut at = from;
+    // the op of this segment whose invocation `at` is, once one is
+    let mut by = None;
+    let raise = |at: &mut u64, by: &mut Option<u32>, e: u32| {
+        if inv(e) > *at {
+            (*at, *by) = (inv(e), Some(e));
+        }
+    };
     for item in &s.items {
         match item {
             Item::Write(w) => {
-                at = at.max(inv(*w));
+                raise(&mut at, &mut by, *w);
                 if at >= ret(*w) {
-                    return Err(*w);
+                    return Err(Late { op: *w, after: by });
                 }
             }
             Item::Reads(rs) => {
-                let mut end = at;
+                let (mut end, mut end_by) = (at, by);
                 for &r in rs {
-                    let p = at.max(inv(r));
-                    if p >= ret(r) {
-                        return Err(r);
+                    if at.max(inv(r)) >= ret(r) {
+                        return Err(Late { op: r, after: by });
                     }
-                    end = end.max(p);
+                    raise(&mut end, &mut end_by, r);
                 }
-                at = end;
+                (at, by) = (end, end_by);
             }
         }
     }
     Ok(at)
+}
+
+/// An op that cannot take effect in time, and the op the reads place before
+/// it that began after it ended (none: one of an earlier segment).
+struct Late {
+    op: u32,
+    after: Option<u32>,
+}
+
+impl Late {
+    fn invalid(self) -> Pinned {
+        match self.after {
+            Some(a) if a != self.op => invalid(
+                self.op,
+                vec![a],
+                "it ended before the other op began, which the reads place before it",
+            ),
+            _ => invalid(
+                self.op,
+                vec![],
+                "in no order of the writes the reads reveal can it take effect in time",
+            ),
+        }
+    }
 }
 
 /// Whether the segments fit real time in some order, the first (from the
@@ -211,13 +338,7 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
     let mut layer: FxHashMap<u128, u64> = FxHashMap::default();
     match place(&segments[0], 0, inv, ret) {
         Ok(end) => layer.insert(1, end),
-        Err(e) => {
-            return invalid(
-                e,
-                vec![],
-                "it cannot take effect in time after the writes the reads place before it",
-            );
-        }
+        Err(late) => return late.invalid(),
     };
     let mut stuck = None;
     for _ in 1..m {
@@ -242,17 +363,13 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
                         let best = next.entry(set | 1 << i).or_insert(to);
                         *best = (*best).min(to);
                     }
-                    Err(e) => stuck = Some(e),
+                    Err(late) => stuck = Some(late),
                 }
             }
         }
         if next.is_empty() {
             return match stuck {
-                Some(e) => invalid(
-                    e,
-                    vec![],
-                    "in no order of the writes the reads reveal can it take effect in time",
-                ),
+                Some(late) => late.invalid(),
                 // each of two segments has an op done before one of the other's began
                 None => Pinned::Open,
             };

@@ -76,8 +76,11 @@ impl Model for Kv {
     }
 
     /// A read spells out the writes since the last put (or the start), when
-    /// every written value is distinct and none is a prefix of another: then
-    /// one walk of a trie of the values splits it, and only one way.
+    /// no written value is a prefix of another: then one walk of a trie of the
+    /// values splits it, and only one way. A value written more than once is
+    /// named by its first write; the engine tells which one a read saw, and
+    /// which way a read two ways make was made (a value both put and
+    /// appended, at its start).
     fn reveal(&self, ops: &[&KvOp]) -> Option<Vec<Reveal>> {
         let trie = Trie::new(ops)?;
         let init = text(&self.initial);
@@ -98,8 +101,8 @@ impl Model for Kv {
                 .and_then(|rest| trie.appends(rest.as_bytes(), Vec::new()));
             let from_put = trie
                 .token(read.as_bytes())
-                .filter(|&(_, _, put)| put)
-                .and_then(|(at, end, _)| trie.appends(&read.as_bytes()[end..], vec![at]));
+                .and_then(|(end, put, _)| Some((end, put?)))
+                .and_then(|(end, put)| trie.appends(&read.as_bytes()[end..], vec![put]));
             let r = match (from_start, from_put) {
                 (Some(w), None) => Reveal::Writes {
                     writes: w,
@@ -110,8 +113,7 @@ impl Model for Kv {
                     from_start: false,
                 },
                 (None, None) => Reveal::Impossible,
-                // the initial value is a put's: two readings
-                (Some(_), Some(_)) => return None,
+                (Some(from_start), Some(from_reset)) => Reveal::Ambiguous { from_start, from_reset },
             };
             seen.insert(read, r.clone());
             out.push(r);
@@ -119,9 +121,8 @@ impl Model for Kv {
         Some(out)
     }
 }
-
 /// The written values of a partition, for splitting reads: a byte trie whose
-/// ends name the op (and whether it is a put).
+/// ends name the first put and the first append of the value ending there.
 struct Trie {
     nodes: Vec<Node>,
 }
@@ -129,12 +130,12 @@ struct Trie {
 #[derive(Default)]
 struct Node {
     children: Vec<(u8, u32)>,
-    /// The value ending here: its op, and whether a put.
-    ends: Option<(u32, bool)>,
+    put: Option<u32>,
+    append: Option<u32>,
 }
 
 impl Trie {
-    /// `None` when a value is empty, written twice, or a prefix of another.
+    /// `None` when a value is empty or a prefix of another.
     fn new(ops: &[&KvOp]) -> Option<Trie> {
         let mut trie = Trie {
             nodes: vec![Node::default()],
@@ -150,10 +151,11 @@ impl Trie {
             }
             let mut at = 0;
             for &b in value.as_bytes() {
-                if trie.nodes[at].ends.is_some() {
+                let n = &trie.nodes[at];
+                if n.put.is_some() || n.append.is_some() {
                     return None; // a shorter value ends here: a prefix of this one
                 }
-                at = match trie.nodes[at].children.iter().find(|(c, _)| *c == b) {
+                at = match n.children.iter().find(|(c, _)| *c == b) {
                     Some(&(_, next)) => next as usize,
                     None => {
                         trie.nodes.push(Node::default());
@@ -163,21 +165,24 @@ impl Trie {
                     }
                 };
             }
-            if trie.nodes[at].ends.is_some() || !trie.nodes[at].children.is_empty() {
-                return None; // written twice, or a prefix of a longer one
+            let n = &mut trie.nodes[at];
+            if !n.children.is_empty() {
+                return None; // a prefix of a longer one
             }
-            trie.nodes[at].ends = Some((i as u32, put));
+            let first = if put { &mut n.put } else { &mut n.append };
+            first.get_or_insert(i as u32);
         }
         Some(trie)
     }
 
-    /// The value `s` begins with: its op, where it ends, whether a put.
-    fn token(&self, s: &[u8]) -> Option<(u32, usize, bool)> {
+    /// The value `s` begins with: where it ends, its first put and append.
+    fn token(&self, s: &[u8]) -> Option<(usize, Option<u32>, Option<u32>)> {
         let mut at = 0;
         for (i, &b) in s.iter().enumerate() {
             at = self.nodes[at].children.iter().find(|(c, _)| *c == b)?.1 as usize;
-            if let Some((op, put)) = self.nodes[at].ends {
-                return Some((op, i + 1, put));
+            let n = &self.nodes[at];
+            if n.put.is_some() || n.append.is_some() {
+                return Some((i + 1, n.put, n.append));
             }
         }
         None
@@ -186,11 +191,8 @@ impl Trie {
     /// `s` split into appends, after `writes`; `None` if it is not one.
     fn appends(&self, mut s: &[u8], mut writes: Vec<u32>) -> Option<Vec<u32>> {
         while !s.is_empty() {
-            let (op, end, put) = self.token(s)?;
-            if put {
-                return None;
-            }
-            writes.push(op);
+            let (end, _, append) = self.token(s)?;
+            writes.push(append?);
             s = &s[end..];
         }
         Some(writes)

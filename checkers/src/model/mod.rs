@@ -50,9 +50,9 @@ pub trait Model: Send + Sync {
     /// What each op of a partition reveals of the writes linearized before it
     /// (`ops` in invocation order; one answer per op). Append-like models,
     /// whose reads spell out the writes since the last reset, say it here and
-    /// the engine may then decide the partition without a search. `None`
-    /// where the values cannot tell the writes apart (a value written twice,
-    /// one a prefix of another): the search decides.
+    /// the engine may then decide the partition without a search. Equal ops
+    /// are named by the first of them. `None` where the values cannot tell
+    /// the writes apart (one a prefix of another): the search decides.
     fn reveal(&self, _ops: &[&Self::Op]) -> Option<Vec<Reveal>> {
         None
     }
@@ -69,6 +69,9 @@ pub enum Reveal {
     Writes { writes: Vec<u32>, from_start: bool },
     /// A value no sequence of the writes makes.
     Impossible,
+    /// A value two sequences of the writes make: from the initial state, or
+    /// from a reset (a value both put and appended, at its start).
+    Ambiguous { from_start: Vec<u32>, from_reset: Vec<u32> },
 }
 
 /// The models `splitbrain check --model` knows.
