@@ -112,6 +112,8 @@ pub struct Counterexample {
     /// ran out while searching for the prefix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix_missing: Option<String>,
+    /// The prefix is the order the reads reveal before the op (no search ran).
+    pub prefix_revealed: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -246,6 +248,7 @@ pub fn check_with<M: Model + Clone + 'static>(
                         prefix: v.prefix.iter().map(|(e, s)| (view(*e), model.show_state(s))).collect(),
                         prefix_len: v.prefix_len,
                         prefix_missing: v.prefix_missing.clone(),
+                        prefix_revealed: v.prefix_revealed,
                     };
                     (Verdict::Invalid, Some(cx))
                 }
@@ -546,7 +549,12 @@ impl KeyResult {
             let tail = &cx.prefix[cx.prefix.len().saturating_sub(TEXT_TAIL)..];
             let _ = writeln!(
                 out,
-                "  longest linearizable prefix: {} ops{}",
+                "  {}: {} ops{}",
+                if cx.prefix_revealed {
+                    "what the reads place before it"
+                } else {
+                    "longest linearizable prefix"
+                },
                 cx.prefix_len,
                 if cx.prefix_len > tail.len() {
                     format!(", the last {}:", tail.len())

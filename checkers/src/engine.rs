@@ -122,6 +122,9 @@ pub struct Violation<S> {
     /// Why `prefix` is empty although the violation is proven: the search that
     /// records paths ran out of time (or memory) after the one that decided.
     pub prefix_missing: Option<String>,
+    /// `prefix` is the order the reads reveal before the op, not a search's
+    /// longest linearizable prefix.
+    pub prefix_revealed: bool,
     /// What decided it before any search, where something did (what the reads
     /// reveal).
     pub why: Option<Why>,
@@ -326,7 +329,8 @@ const EXPLAIN_WITHIN: std::time::Duration = std::time::Duration::from_millis(300
 ///
 /// Where the model tells what its reads reveal, a partition whose reads pin
 /// the order of its writes is decided without a search ([`pinned`]); a
-/// violation found so is explained by the search when it can in a moment.
+/// violation found so is explained by the order the reads fix before it, or
+/// else by the search when it can in a moment.
 pub fn check_telling<M: Model>(
     model: &M,
     entries: &[Entry<M::Op>],
@@ -338,30 +342,56 @@ pub fn check_telling<M: Model>(
         .reveal(&ops)
         .map(|reveals| pinned::decide(entries, &reveals, |op| !model.is_read_only(op), &limits));
     drop(ops);
+    let stats = Stats {
+        entries: entries.len(),
+        ..Stats::default()
+    };
     let Some(Pinned::Invalid {
         entry,
         related,
         message,
+        before,
     }) = decided
     else {
         if decided == Some(Pinned::Valid) {
-            let stats = Stats {
-                entries: entries.len(),
-                ..Stats::default()
-            };
             return (Outcome::Valid, stats);
         }
         return search(model, entries, limits, proven);
-    };
-    let soon = Instant::now() + EXPLAIN_WITHIN;
-    let explain = Limits {
-        deadline: Some(limits.deadline.map_or(soon, |d| d.min(soon))),
-        ..limits
     };
     let why = Why {
         message,
         entry,
         related,
+    };
+    // where the reads fix the order before it, that order is the explanation
+    let mut state = model.init();
+    let mut prefix = Vec::with_capacity(before.len());
+    for &e in &before {
+        match model.step(&state, &entries[e as usize].op) {
+            Some(next) => state = next,
+            None => break,
+        }
+        prefix.push((e, state.clone()));
+    }
+    if !before.is_empty() && prefix.len() == before.len() {
+        let v = Violation {
+            entry,
+            concurrent: Vec::new(),
+            states: Vec::new(),
+            states_total: 0,
+            prefix_len: prefix.len(),
+            prefix,
+            prefix_missing: None,
+            prefix_revealed: true,
+            why: Some(why),
+        };
+        return (Outcome::Invalid(Box::new(v)), stats);
+    }
+    // else the search explains it, when it can in a moment
+    let soon = Instant::now() + EXPLAIN_WITHIN;
+    let explain = Limits {
+        deadline: Some(limits.deadline.map_or(soon, |d| d.min(soon))),
+        ..limits
     };
     match search(model, entries, explain, proven) {
         (Outcome::Invalid(mut v), stats) => {
@@ -377,6 +407,7 @@ pub fn check_telling<M: Model>(
                 prefix: Vec::new(),
                 prefix_len: 0,
                 prefix_missing: Some("not searched for: what the reads reveal decided it".to_string()),
+                prefix_revealed: false,
                 why: Some(why),
             };
             (Outcome::Invalid(Box::new(v)), stats)
@@ -916,6 +947,7 @@ impl Search<'_> {
             prefix,
             prefix_len,
             prefix_missing,
+            prefix_revealed: false,
             why: None,
         }
     }

@@ -34,6 +34,10 @@ pub enum Pinned {
         entry: u32,
         related: Vec<u32>,
         message: String,
+        /// Where the reads fix them: the ops before `entry` in the order
+        /// they reveal (from the state its segment starts from). Empty where
+        /// they fix none (the search then explains).
+        before: Vec<u32>,
     },
     /// The reveals leave too much open: the search decides.
     Open,
@@ -65,6 +69,7 @@ fn invalid(entry: u32, related: Vec<u32>, message: &str) -> Pinned {
         entry,
         related,
         message: message.to_string(),
+        before: Vec::new(),
     }
 }
 
@@ -280,19 +285,31 @@ fn place(s: &Segment, from: u64, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -
             (*at, *by) = (inv(e), Some(e));
         }
     };
-    for item in &s.items {
+    let late = |op: u32, after: Option<u32>, done: usize| Late {
+        op,
+        after,
+        segment: s.items[..done]
+            .iter()
+            .flat_map(|i| match i {
+                Item::Write(w) => std::slice::from_ref(w),
+                Item::Reads(rs) => rs.as_slice(),
+            })
+            .copied()
+            .collect(),
+    };
+    for (done, item) in s.items.iter().enumerate() {
         match item {
             Item::Write(w) => {
                 raise(&mut at, &mut by, *w);
                 if at >= ret(*w) {
-                    return Err(Late { op: *w, after: by });
+                    return Err(late(*w, by, done));
                 }
             }
             Item::Reads(rs) => {
                 let (mut end, mut end_by) = (at, by);
                 for &r in rs {
                     if at.max(inv(r)) >= ret(r) {
-                        return Err(Late { op: r, after: by });
+                        return Err(late(r, by, done));
                     }
                     raise(&mut end, &mut end_by, r);
                 }
@@ -303,28 +320,76 @@ fn place(s: &Segment, from: u64, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -
     Ok(at)
 }
 
-/// An op that cannot take effect in time, and the op the reads place before
-/// it that began after it ended (none: one of an earlier segment).
+/// An op that cannot take effect in time, the op the reads place before it
+/// that began after it ended (none: one of an earlier segment), and what its
+/// segment does before it.
 struct Late {
     op: u32,
     after: Option<u32>,
+    segment: Vec<u32>,
 }
 
 impl Late {
     fn invalid(self) -> Pinned {
-        match self.after {
-            Some(a) if a != self.op => invalid(
-                self.op,
+        let (related, message) = match self.after {
+            Some(a) if a != self.op => (
                 vec![a],
                 "it ended before the other op began, which the reads place before it",
             ),
-            _ => invalid(
-                self.op,
+            _ => (
                 vec![],
                 "in no order of the writes the reads reveal can it take effect in time",
             ),
+        };
+        Pinned::Invalid {
+            entry: self.op,
+            related,
+            message: message.to_string(),
+            before: self.segment,
         }
     }
+}
+
+/// The segments `left` in a cycle of "has an op done before one of the
+/// other's began" (none could go next): the pair that closes it, named.
+fn crossed(segments: &[Segment], left: &[usize], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64) -> Pinned {
+    let ops = |s: &Segment| -> Vec<u32> {
+        s.items
+            .iter()
+            .flat_map(|i| match i {
+                Item::Write(w) => std::slice::from_ref(w),
+                Item::Reads(rs) => rs.as_slice(),
+            })
+            .copied()
+            .collect()
+    };
+    // walk back from any segment to one that must precede it, until one repeats
+    let before = |c: usize| {
+        left.iter()
+            .copied()
+            .find(|&b| b != c && segments[b].min_ret < segments[c].max_inv)
+    };
+    let mut seen = vec![left[0]];
+    while let Some(b) = before(*seen.last().expect("a segment")) {
+        if seen.contains(&b) {
+            // b must precede the last one: b has an op done before one of it began
+            let c = *seen.last().expect("a segment");
+            let (cs, bs) = (ops(&segments[c]), ops(&segments[b]));
+            let late = *cs.iter().max_by_key(|&&e| inv(e)).expect("ops");
+            let early = *bs.iter().min_by_key(|&&e| ret(e)).expect("ops");
+            let at = cs.iter().position(|&e| e == late).expect("its op");
+            return Pinned::Invalid {
+                entry: late,
+                related: vec![early],
+                message:
+                    "it began after the other op ended, yet the reads order the writes around them the other way round"
+                        .to_string(),
+                before: cs[..at].to_vec(),
+            };
+        }
+        seen.push(b);
+    }
+    Pinned::Open
 }
 
 /// Whether the segments fit real time in some order, the first (from the
@@ -332,35 +397,40 @@ impl Late {
 /// with the earliest end any order of it reaches.
 fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64, limits: &Limits) -> Pinned {
     let m = segments.len();
-    if m > 128 {
-        return Pinned::Open;
-    }
-    let mut layer: FxHashMap<u128, u64> = FxHashMap::default();
+    // a set of segments placed, a bit each
+    type Set = Box<[u64]>;
+    let has = |set: &Set, i: usize| set[i / 64] & (1 << (i % 64)) != 0;
+    let with = |set: &Set, i: usize| {
+        let mut s = set.clone();
+        s[i / 64] |= 1 << (i % 64);
+        s
+    };
+    let mut layer: FxHashMap<Set, u64> = FxHashMap::default();
     match place(&segments[0], 0, inv, ret) {
-        Ok(end) => layer.insert(1, end),
+        Ok(end) => layer.insert(with(&vec![0; m.div_ceil(64)].into(), 0), end),
         Err(late) => return late.invalid(),
     };
     let mut stuck = None;
     for _ in 1..m {
-        let mut next: FxHashMap<u128, u64> = FxHashMap::default();
-        for (&set, &end) in &layer {
+        let mut next: FxHashMap<Set, u64> = FxHashMap::default();
+        for (set, &end) in &layer {
             // what must come next: none of the others may have finished before it began
             let (mut low, mut second, mut arg) = (u64::MAX, u64::MAX, usize::MAX);
-            for (i, s) in segments.iter().enumerate().filter(|(i, _)| set & (1 << i) == 0) {
+            for (i, s) in segments.iter().enumerate().filter(|(i, _)| !has(set, *i)) {
                 if s.min_ret < low {
                     (second, low, arg) = (low, s.min_ret, i);
                 } else if s.min_ret < second {
                     second = s.min_ret;
                 }
             }
-            for (i, s) in segments.iter().enumerate().filter(|(i, _)| set & (1 << i) == 0) {
+            for (i, s) in segments.iter().enumerate().filter(|(i, _)| !has(set, *i)) {
                 let others = if i == arg { second } else { low };
                 if s.max_inv > others {
                     continue;
                 }
                 match place(s, end, inv, ret) {
                     Ok(to) => {
-                        let best = next.entry(set | 1 << i).or_insert(to);
+                        let best = next.entry(with(set, i)).or_insert(to);
                         *best = (*best).min(to);
                     }
                     Err(late) => stuck = Some(late),
@@ -370,8 +440,11 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
         if next.is_empty() {
             return match stuck {
                 Some(late) => late.invalid(),
-                // each of two segments has an op done before one of the other's began
-                None => Pinned::Open,
+                None => {
+                    let set = layer.keys().next().expect("a set placed");
+                    let left: Vec<usize> = (0..m).filter(|&i| !has(set, i)).collect();
+                    crossed(segments, &left, inv, ret)
+                }
             };
         }
         if next.len() > MAX_SETS || limits.expired() {

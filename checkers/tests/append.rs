@@ -1,12 +1,15 @@
-//! What append reads reveal, on hand-built kv histories and Porcupine's: reads
-//! that disagree on the order of two appends are caught and named; the
+//! What append reads reveal, on hand-built kv histories, Porcupine's and
+//! generated 50-client ones: reads that disagree on the order of two appends,
+//! or miss an acknowledged one, are caught and named, every key decided; the
 //! counterexample lists each state once, long values shortened in the middle.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use checkers::format::{Format, read_history};
+use checkers::synth::{AppendSynth, AppendViolation};
 use checkers::{F, History, ModelKind, Op, Options, Process, Type, Value, Verdict, check};
 
 /// Ops of one key from `(process, type, f, value)`, in order.
@@ -95,4 +98,46 @@ fn a_counterexample_lists_each_state_once_and_shortens_long_ones() {
         );
     }
     assert!(shortened, "c10-bad's long states are shortened");
+}
+
+/// 50 clients, 10 keys, about 200 ops a key, as Porcupine's c50 logs.
+fn synth(violation: Option<AppendViolation>, seed: u64) -> checkers::Report {
+    let ops = AppendSynth {
+        violation,
+        seed,
+        ..AppendSynth::default()
+    }
+    .generate();
+    let mut opts = Options::new(ModelKind::Kv);
+    opts.time_limit = Some(Duration::from_secs(10));
+    let start = Instant::now();
+    let report = check(&History::new(ops), &opts).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    report
+}
+
+#[test]
+fn generated_50_client_append_histories_are_decided_on_every_key() {
+    for seed in 1..=3 {
+        let report = synth(None, seed);
+        assert_eq!(report.keys.len(), 10);
+        assert_eq!(report.verdict, Verdict::Valid, "{}", report.to_text());
+
+        let report = synth(Some(AppendViolation::Missing), seed);
+        assert_eq!(report.verdict, Verdict::Invalid, "{}", report.to_text());
+        let bad: Vec<&str> = report
+            .keys
+            .iter()
+            .filter(|k| k.verdict != Verdict::Valid)
+            .map(|k| k.key.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(bad, ["0"], "only the bent key: {}", report.to_text());
+
+        let report = synth(Some(AppendViolation::Reordered), seed);
+        assert_eq!(report.verdict, Verdict::Invalid, "{}", report.to_text());
+        let zero = &report.keys[0];
+        assert_eq!(zero.verdict, Verdict::Invalid);
+        let text = zero.to_text();
+        assert!(text.contains("disagree on the order of the writes"), "{text}");
+    }
 }

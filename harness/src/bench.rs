@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use checkers::synth::Synth;
+use checkers::synth::{AppendSynth, AppendViolation, Synth};
 use checkers::{F, History, ModelKind, Op, Options, Process, Record, Report, Type, Value, Verdict};
 use results::Recorder;
 use workloads::{Register, Slot, Target};
@@ -161,6 +161,45 @@ fn generated(args: &Args, rows: &mut Vec<Row>) {
     }
 }
 
+/// Porcupine-style append histories: 50 clients over 10 keys, as its c50 logs
+/// (about 200 ops a key), bent the two ways a broken store bends them, and a
+/// larger valid one.
+fn appends(rows: &mut Vec<Row>) {
+    let scenarios = [
+        ("kv appends", 2000, None, Verdict::Valid),
+        (
+            "kv appends, a read missing an acknowledged append",
+            2000,
+            Some(AppendViolation::Missing),
+            Verdict::Invalid,
+        ),
+        (
+            "kv appends, two reads disagreeing on the order",
+            2000,
+            Some(AppendViolation::Reordered),
+            Verdict::Invalid,
+        ),
+        ("kv appends", 100_000, None, Verdict::Valid),
+    ];
+    for (name, ops, violation, expected) in scenarios {
+        let synth = AppendSynth {
+            ops,
+            violation,
+            ..AppendSynth::default()
+        };
+        let history = History::new(synth.generate());
+        let (report, time, peak) = measure(&history, &Options::new(ModelKind::Kv), 5);
+        rows.push(Row {
+            name: format!("generated: {name}, {} keys x {} clients", synth.keys, synth.clients),
+            ops: report.ops,
+            verdict: report.verdict,
+            expected: Some(expected),
+            time,
+            peak,
+        });
+    }
+}
+
 pub fn run(args: &Args) -> Result<u8, String> {
     if args.record {
         return record_cost();
@@ -176,6 +215,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
         shared(args, &mut rows)?;
     }
     generated(args, &mut rows);
+    appends(&mut rows);
     println!("| history | ops | verdict | time (ms) | peak memory (MB) |");
     println!("|---|---:|---|---:|---:|");
     let mut wrong = 0;
