@@ -87,10 +87,13 @@ pub struct OpView {
 #[derive(Clone, Debug, Serialize)]
 pub struct StateView {
     pub state: String,
-    /// One way to reach it: the concurrent ops linearized before.
+    /// The concurrent ops linearized before it in every way that reaches it.
     pub after: Vec<OpView>,
-    /// Ways to reach it besides that one (each state is listed once).
+    /// Ways to reach it besides one (each state is listed once).
     pub other_ways: usize,
+    /// Where more than one way reaches it: what each way adds to `after`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differing: Vec<Vec<OpView>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -236,19 +239,26 @@ pub fn check_with<M: Model + Clone + 'static>(
                             related.concat()
                         )
                     });
-                    let cx = Counterexample {
+                    let mut cx = Counterexample {
                         op: view(v.entry),
                         concurrent: v.concurrent.iter().map(|&e| view(e)).collect(),
                         states: once_each(v.states.iter().map(|(s, after)| StateView {
                             state: model.show_state(s),
                             after: after.iter().map(|&e| view(e)).collect(),
                             other_ways: 0,
+                            differing: Vec::new(),
                         })),
-                        states_total: v.states_total,
+                        // once each: the count is of distinct states where all were kept
+                        states_total: 0,
                         prefix: v.prefix.iter().map(|(e, s)| (view(*e), model.show_state(s))).collect(),
                         prefix_len: v.prefix_len,
                         prefix_missing: v.prefix_missing.clone(),
                         prefix_revealed: v.prefix_revealed,
+                    };
+                    cx.states_total = if v.states.len() == v.states_total {
+                        cx.states.len()
+                    } else {
+                        v.states_total
                     };
                     (Verdict::Invalid, Some(cx))
                 }
@@ -412,20 +422,39 @@ fn partition<M: Model>(model: &M, history: &History, calls: &[Call]) -> Result<V
     Ok(parts)
 }
 
-/// Each state once, with how many other ways reach it, in first-seen order.
+/// Each state once, in first-seen order: the ops every way to it linearized,
+/// and what sets the ways apart.
 fn once_each(states: impl Iterator<Item = StateView>) -> Vec<StateView> {
-    let mut out: Vec<StateView> = Vec::new();
+    let mut ways: Vec<(String, Vec<Vec<OpView>>)> = Vec::new();
     let mut at: FxHashMap<String, usize> = FxHashMap::default();
     for s in states {
         match at.get(&s.state) {
-            Some(&i) => out[i].other_ways += 1,
+            Some(&i) => ways[i].1.push(s.after),
             None => {
-                at.insert(s.state.clone(), out.len());
-                out.push(s);
+                at.insert(s.state.clone(), ways.len());
+                ways.push((s.state, vec![s.after]));
             }
         }
     }
-    out
+    ways.into_iter()
+        .map(|(state, ways)| {
+            let in_all = |o: &OpView| ways.iter().all(|w| w.iter().any(|x| x.index == o.index));
+            let after: Vec<OpView> = ways[0].iter().filter(|o| in_all(o)).cloned().collect();
+            let differing = if ways.len() > 1 {
+                ways.iter()
+                    .map(|w| w.iter().filter(|o| !in_all(o)).cloned().collect())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            StateView {
+                state,
+                after,
+                other_ways: ways.len() - 1,
+                differing,
+            }
+        })
+        .collect()
 }
 
 fn op_view(history: &History, call: &Call) -> OpView {
@@ -495,6 +524,9 @@ impl Report {
     }
 }
 
+/// Ways to one state a text counterexample spells out.
+const WAYS_SHOWN: usize = 3;
+
 impl KeyResult {
     /// What a person reads about one key that is not valid: why, or the op that
     /// cannot be linearized, the states it could have seen, the ops concurrent with
@@ -523,16 +555,41 @@ impl KeyResult {
             }
             for s in shown {
                 let _ = write!(out, "    {}", s.state);
-                if !s.after.is_empty() {
-                    let ops: Vec<String> = s
-                        .after
+                let ops = |ops: &[OpView]| -> String {
+                    let said: Vec<String> = ops
                         .iter()
                         .map(|o| format!("{} {} by {}", o.f, o.invoke, o.process))
                         .collect();
-                    let _ = write!(out, "   (after concurrent {})", ops.join(", "));
+                    said.join(", ")
+                };
+                if !s.after.is_empty() {
+                    let _ = write!(out, "   (after concurrent {})", ops(&s.after));
                 }
-                if s.other_ways > 0 {
-                    let _ = write!(out, "   (and {} other ways)", s.other_ways);
+                if !s.differing.is_empty() {
+                    // what sets the ways apart, marked
+                    let shown: Vec<String> = s
+                        .differing
+                        .iter()
+                        .take(WAYS_SHOWN)
+                        .map(|d| {
+                            if d.is_empty() {
+                                "nothing more".to_string()
+                            } else {
+                                format!("[{}]", ops(d))
+                            }
+                        })
+                        .collect();
+                    let more = s.differing.len().saturating_sub(WAYS_SHOWN);
+                    let _ = write!(
+                        out,
+                        "   (and then one of: {}{})",
+                        shown.join(" | "),
+                        if more > 0 {
+                            format!(" | {more} more")
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
                 let _ = writeln!(out);
             }

@@ -16,10 +16,12 @@ use crate::lock::{ELECTION_KEY, LockReport, RESOURCE_KEY, check_lock};
 use crate::op::{Process, Type};
 use crate::value::Value;
 
-/// Nemesis ops that can take a leader away (its node, its network, its clock).
-const DEPOSING: [&str; 7] = [
+/// Nemesis ops that can take a leader away (its node, its network, its clock,
+/// or the leader itself stalled past its lease).
+const DEPOSING: [&str; 8] = [
     "kill",
     "pause",
+    "client-pause",
     "start-partition",
     "clock",
     "member-remove",

@@ -141,3 +141,36 @@ fn generated_50_client_append_histories_are_decided_on_every_key() {
         assert!(text.contains("disagree on the order of the writes"), "{text}");
     }
 }
+
+#[test]
+fn a_state_reached_several_ways_is_listed_once_with_what_sets_the_ways_apart() {
+    use Type::{Invoke, Ok};
+    // two puts of the same value at once, and a read during both of what nobody wrote
+    let h = history(&[
+        (0, Invoke, F::Put, "xvy"),
+        (1, Invoke, F::Put, "xvy"),
+        (2, Invoke, F::Get, ""),
+        (2, Ok, F::Get, "xzy"),
+        (0, Ok, F::Put, "xvy"),
+        (1, Ok, F::Put, "xvy"),
+    ]);
+    let report = check(&h, &Options::new(ModelKind::Kv)).unwrap();
+    assert_eq!(report.verdict, Verdict::Invalid);
+    let cx = report.keys[0].counterexample.as_ref().unwrap();
+    let v = cx.states.iter().find(|s| s.state == "\"xvy\"").expect("the state xvy");
+    assert_eq!(cx.states.iter().filter(|s| s.state == "\"xvy\"").count(), 1);
+    // after process 0's put, process 1's, or both
+    assert_eq!(v.other_ways, 2, "{:?}", v);
+    assert!(v.after.is_empty());
+    assert_eq!(v.differing.len(), 3);
+    let text = report.keys[0].to_text();
+    assert!(text.contains("and then one of: ["), "{text}");
+    assert!(
+        text.contains("[put xvy by 0]") && text.contains("[put xvy by 1]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("none of which allows it:"),
+        "two states, both shown: {text}"
+    );
+}
