@@ -5,28 +5,14 @@
 //! engine decide from what the reads reveal (`checkers::pinned`); a value
 //! written twice sends it to the search. Both must agree with the oracle.
 
+mod oracle;
+
 use checkers::check::{Options, Verdict, check};
-use checkers::history::{Call, History};
-use checkers::model::{Kv, Model, ModelKind};
+use checkers::history::History;
+use checkers::model::{Kv, ModelKind};
 use checkers::{F, Op, Process, Type, Value};
+use oracle::Rng;
 use proptest::prelude::*;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// A read's value bent the ways a broken store bends it.
 fn corrupt(rng: &mut Rng, truth: &[String]) -> String {
@@ -126,59 +112,13 @@ fn random_history(seed: u64, repeat: bool) -> History {
     History::new(ops)
 }
 
-/// Tries every order of the calls that respects real time; info calls may be left out.
+/// The brute-force oracle on the kv model from the empty string.
 fn brute_force(history: &History) -> bool {
-    let model = Kv {
-        initial: Value::str(""),
-    };
-    let calls: Vec<Call> = history
-        .pair()
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.outcome != Type::Fail)
-        .collect();
-    let ops: Vec<_> = calls.iter().map(|c| model.op(&history.call(c)).unwrap()).collect();
-    let ret: Vec<Option<u32>> = calls
-        .iter()
-        .map(|c| if c.outcome == Type::Ok { c.complete } else { None })
-        .collect();
-    fn search(
-        state: &Value,
-        placed: &mut Vec<bool>,
-        calls: &[Call],
-        ops: &[<Kv as Model>::Op],
-        model: &Kv,
-        ret: &[Option<u32>],
-    ) -> bool {
-        if !(0..calls.len()).any(|i| !placed[i] && ret[i].is_some()) {
-            return true;
-        }
-        for i in 0..calls.len() {
-            if placed[i] {
-                continue;
-            }
-            let blocked = (0..calls.len()).any(|j| !placed[j] && j != i && ret[j].is_some_and(|r| r < calls[i].invoke));
-            if blocked {
-                continue;
-            }
-            if let Some(next) = model.step(state, &ops[i]) {
-                placed[i] = true;
-                let found = search(&next, placed, calls, ops, model, ret);
-                placed[i] = false;
-                if found {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-    search(
-        &Value::str(""),
-        &mut vec![false; calls.len()],
-        &calls,
-        &ops,
-        &model,
-        &ret,
+    oracle::brute_force(
+        &Kv {
+            initial: Value::str(""),
+        },
+        history,
     )
 }
 

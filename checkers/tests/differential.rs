@@ -2,31 +2,16 @@
 //! a brute-force enumeration of orders over the same model, and stateright's
 //! `LinearizabilityTester` over an independently written cas-register spec.
 
+mod oracle;
+
 use checkers::check::{Options, Verdict, check};
 use checkers::dfs;
 use checkers::history::{Call, History};
 use checkers::model::{CasRegister, Model, ModelKind};
 use checkers::{F, Op, Process, Type, Value};
+use oracle::Rng;
 use proptest::prelude::*;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
-
-/// A small deterministic generator, so proptest only has to shrink a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// A random cas-register history: mostly what a real register would answer,
 /// sometimes a wrong read or cas result, with fail, info and pending ops.
@@ -121,51 +106,9 @@ fn prepared(history: &History) -> (CasRegister, Vec<Call>, Vec<<CasRegister as M
     (model, calls, ops)
 }
 
-/// Tries every order of the calls that respects real time; info calls may be left out.
+/// The brute-force oracle on the register model with initial 0.
 fn brute_force(history: &History) -> bool {
-    let (model, calls, ops) = prepared(history);
-    let ret = |c: &Call| if c.outcome == Type::Ok { c.complete } else { None };
-    fn search(
-        state: &Value,
-        placed: &mut Vec<bool>,
-        calls: &[Call],
-        ops: &[<CasRegister as Model>::Op],
-        model: &CasRegister,
-        ret: &dyn Fn(&Call) -> Option<u32>,
-    ) -> bool {
-        let definite_left = (0..calls.len()).any(|i| !placed[i] && ret(&calls[i]).is_some());
-        if !definite_left {
-            return true;
-        }
-        for i in 0..calls.len() {
-            if placed[i] {
-                continue;
-            }
-            // every unplaced definite op that returned before i was invoked must go first
-            let blocked =
-                (0..calls.len()).any(|j| !placed[j] && j != i && ret(&calls[j]).is_some_and(|r| r < calls[i].invoke));
-            if blocked {
-                continue;
-            }
-            if let Some(next) = model.step(state, &ops[i]) {
-                placed[i] = true;
-                let found = search(&next, placed, calls, ops, model, ret);
-                placed[i] = false;
-                if found {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-    search(
-        &Value::Int(0),
-        &mut vec![false; calls.len()],
-        &calls,
-        &ops,
-        &model,
-        &ret,
-    )
+    oracle::brute_force(&CasRegister::new(Value::Int(0)), history)
 }
 
 /// A cas-register written from scratch for stateright.
