@@ -19,4 +19,4 @@ pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, PauseAt, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};
-pub use watch::{Batch, Delivery, EventStream, WatchError, WatchSpec, Watches};
+pub use watch::{Batch, Delivery, EventStream, Fed, Feed, WatchError, WatchSpec, Watches};

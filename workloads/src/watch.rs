@@ -105,6 +105,47 @@ pub trait EventStream: Send {
     fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>>;
 }
 
+/// Where a watch's task sends what it learns.
+pub type Feed = tokio::sync::mpsc::Sender<Result<Batch, WatchError>>;
+
+/// A watch whose work runs in a task of its own, sending each wake-up down a
+/// channel: the watcher's batches time out its `next` often, which must not
+/// cancel a request in flight (a blocking query, a read back). Dropping it
+/// ends the task.
+pub struct Fed {
+    rx: tokio::sync::mpsc::Receiver<Result<Batch, WatchError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Fed {
+    /// Spawns `feed` with the channel's sending end.
+    pub fn spawn<T>(feed: impl FnOnce(Feed) -> T) -> Box<dyn EventStream>
+    where
+        T: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(feed(tx));
+        Box::new(Fed { rx, task })
+    }
+}
+
+impl EventStream for Fed {
+    fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>> {
+        Box::pin(async move {
+            self.rx
+                .recv()
+                .await
+                .unwrap_or_else(|| Err(WatchError::Other("the watch ended".into())))
+        })
+    }
+}
+
+impl Drop for Fed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// What the watch workload does; shared by all its processes.
 pub struct WatchSpec {
     pub watches: Arc<dyn Watches>,

@@ -12,9 +12,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use base64::Engine;
-use tokio::sync::mpsc;
 use workloads::watch::Event;
-use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, WatchError, Watches};
+use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, Fed, Feed, WatchError, Watches};
 
 use super::PORT;
 use super::client::{error, http};
@@ -128,15 +127,13 @@ impl Watches for ConsulWatches {
 
     fn watch(&self, ip: Ipv4Addr, _from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>> {
         Box::pin(async move {
-            let (tx, rx) = mpsc::channel(64);
             let query = Query {
                 http: self.blocking.clone(),
                 url: format!("http://{ip}:{PORT}/v1/kv/{}?recurse&stale", self.prefix),
                 prefix: self.prefix.clone(),
                 keys: self.keys,
             };
-            let task = tokio::spawn(query.run(tx));
-            Ok(Box::new(Answers { rx, task }) as Box<dyn EventStream>)
+            Ok(Fed::spawn(|tx| query.run(tx)))
         })
     }
 }
@@ -181,7 +178,7 @@ impl Query {
 
     /// Every key's state once, then the keys that changed at each answer
     /// (a key gone is nil at the answer's index), with every new index.
-    async fn run(self, tx: mpsc::Sender<Result<Batch, WatchError>>) {
+    async fn run(self, tx: Feed) {
         let mut seen: BTreeMap<String, Option<i64>> = BTreeMap::new();
         let mut after = 0;
         loop {
@@ -214,28 +211,5 @@ impl Query {
             // an index that went backwards starts over, as Consul's docs ask
             after = if at < after { 0 } else { at.max(1) };
         }
-    }
-}
-
-/// A watch's answers as they come from its task; dropping it ends the task.
-struct Answers {
-    rx: mpsc::Receiver<Result<Batch, WatchError>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EventStream for Answers {
-    fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>> {
-        Box::pin(async move {
-            self.rx
-                .recv()
-                .await
-                .unwrap_or_else(|| Err(WatchError::Other("the watch ended".into())))
-        })
-    }
-}
-
-impl Drop for Answers {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

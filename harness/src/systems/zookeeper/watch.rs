@@ -13,10 +13,9 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use workloads::watch::Event;
-use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, WatchError, Watches};
+use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, Fed, Feed, WatchError, Watches};
 use zookeeper_client::{Acls, Client, CreateMode, Error, EventType, OneshotWatcher, WatchedEvent};
 
 use super::PORT;
@@ -182,9 +181,8 @@ impl Watches for ZooKeeperWatches {
             let keys: Vec<(String, String)> = (0..self.keys)
                 .map(|k| (format!("k{k}"), self.parent(&format!("k{k}"))))
                 .collect();
-            let (tx, rx) = mpsc::channel(64);
-            let task = tokio::spawn(notifications(client, keys, tx));
-            Ok(Box::new(Notifications { rx, task }) as Box<dyn EventStream>)
+            // its watches and session end with the task
+            Ok(Fed::spawn(|tx| notifications(client, keys, tx)))
         })
     }
 }
@@ -208,7 +206,7 @@ async fn reread(
 
 /// Every key's state once, then on each notification the states of the keys
 /// it names, read back with their watches set again; ends at the session's end.
-async fn notifications(client: Client, keys: Vec<(String, String)>, tx: mpsc::Sender<Result<Batch, WatchError>>) {
+async fn notifications(client: Client, keys: Vec<(String, String)>, tx: Feed) {
     let mut pending = JoinSet::new();
     let mut fired: BTreeSet<usize> = (0..keys.len()).collect();
     loop {
@@ -243,29 +241,5 @@ async fn notifications(client: Client, keys: Vec<(String, String)>, tx: mpsc::Se
             }
             fired.insert(i);
         }
-    }
-}
-
-/// A watch's notifications as they come from its task; dropping it ends the
-/// task, its watches and its session.
-struct Notifications {
-    rx: mpsc::Receiver<Result<Batch, WatchError>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EventStream for Notifications {
-    fn next(&mut self) -> BoxFuture<'_, Result<Batch, WatchError>> {
-        Box::pin(async move {
-            self.rx
-                .recv()
-                .await
-                .unwrap_or_else(|| Err(WatchError::Other("the watch ended".into())))
-        })
-    }
-}
-
-impl Drop for Notifications {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
