@@ -56,6 +56,15 @@ enum Item {
     Reads(Vec<u32>),
 }
 
+impl Item {
+    fn ops(&self) -> &[u32] {
+        match self {
+            Item::Write(w) => std::slice::from_ref(w),
+            Item::Reads(rs) => rs,
+        }
+    }
+}
+
 struct Segment {
     items: Vec<Item>,
     /// The earliest completion and the latest invocation of its ops: a
@@ -262,10 +271,7 @@ pub fn decide<O: Eq + std::hash::Hash>(
 }
 
 fn segment(items: Vec<Item>, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64) -> Segment {
-    let ops = items.iter().flat_map(|i| match i {
-        Item::Write(w) => std::slice::from_ref(w),
-        Item::Reads(rs) => rs.as_slice(),
-    });
+    let ops = items.iter().flat_map(Item::ops);
     let (min_ret, max_inv) = ops.fold((u64::MAX, 0), |(r, i), &e| (r.min(ret(e)), i.max(inv(e))));
     Segment {
         items,
@@ -288,14 +294,7 @@ fn place(s: &Segment, from: u64, inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -
     let late = |op: u32, after: Option<u32>, done: usize| Late {
         op,
         after,
-        segment: s.items[..done]
-            .iter()
-            .flat_map(|i| match i {
-                Item::Write(w) => std::slice::from_ref(w),
-                Item::Reads(rs) => rs.as_slice(),
-            })
-            .copied()
-            .collect(),
+        segment: s.items[..done].iter().flat_map(Item::ops).copied().collect(),
     };
     for (done, item) in s.items.iter().enumerate() {
         match item {
@@ -353,16 +352,7 @@ impl Late {
 /// The segments `left` in a cycle of "has an op done before one of the
 /// other's began" (none could go next): the pair that closes it, named.
 fn crossed(segments: &[Segment], left: &[usize], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) -> u64) -> Pinned {
-    let ops = |s: &Segment| -> Vec<u32> {
-        s.items
-            .iter()
-            .flat_map(|i| match i {
-                Item::Write(w) => std::slice::from_ref(w),
-                Item::Reads(rs) => rs.as_slice(),
-            })
-            .copied()
-            .collect()
-    };
+    let ops = |s: &Segment| -> Vec<u32> { s.items.iter().flat_map(Item::ops).copied().collect() };
     // walk back from any segment to one that must precede it, until one repeats
     let before = |c: usize| {
         left.iter()
