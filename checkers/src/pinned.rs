@@ -160,12 +160,15 @@ pub fn decide<O: Eq + std::hash::Hash>(
     let inv = |e: u32| entries[e as usize].invoke as u64;
     let ret = |e: u32| entries[e as usize].ret.map_or(u64::MAX, u64::from);
     let mut equal: Equal = FxHashMap::default();
+    // per write: the first of the writes equal to it (itself if none before)
+    let mut first_of: Vec<u32> = (0..n as u32).collect();
     {
         let mut first: FxHashMap<&O, u32> = FxHashMap::default();
         for (i, e) in entries.iter().enumerate().filter(|(_, e)| is_write(&e.op)) {
             let f = *first.entry(&e.op).or_insert(i as u32);
             if f != i as u32 {
                 equal.entry(f).or_insert_with(|| vec![f]).push(i as u32);
+                first_of[i] = f;
             }
         }
     }
@@ -190,9 +193,11 @@ pub fn decide<O: Eq + std::hash::Hash>(
             Reveal::Writes { writes, from_start } => (writes, *from_start),
             // from the start, every write done before it began is on the chain
             Reveal::Ambiguous { from_start, from_reset } => {
-                let rep = |w: u32| equal.iter().find(|(_, all)| all.contains(&w)).map_or(w, |(f, _)| *f);
                 let done_before = (0..n as u32).filter(|&w| ret(w) < inv(r) && is_write(&entries[w as usize].op));
-                if done_before.into_iter().any(|w| !from_start.contains(&rep(w))) {
+                if done_before
+                    .into_iter()
+                    .any(|w| !from_start.contains(&first_of[w as usize]))
+                {
                     (from_reset, false)
                 } else {
                     return Pinned::Open;
