@@ -165,6 +165,7 @@ pub fn infer_model(history: &History) -> ModelKind {
 
 /// Checks a whole history against a model. Bad histories are errors, not verdicts.
 pub fn check(history: &History, opts: &Options) -> Result<Report, HistoryError> {
+    history.require_client_ops()?;
     let initial = opts.initial.clone().unwrap_or_else(|| opts.model.default_initial());
     match opts.model {
         ModelKind::Register => check_with(&CasRegister::plain(initial), history, opts),
@@ -188,6 +189,7 @@ pub fn check_with<M: Model + Clone + 'static>(
     opts: &Options,
 ) -> Result<Report, HistoryError> {
     let start = Instant::now();
+    history.require_client_ops()?;
     let calls = history.pair()?;
     let partitions = Arc::new(partition(model, history, &calls)?);
     let threads = rayon::current_num_threads().min(partitions.len()).max(1);

@@ -88,7 +88,9 @@ pub fn linearizable(
     let mut at = next[head];
     let found = 'search: {
         for taken in 0..BUDGET {
-            if taken % CLOCK_EVERY == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            if taken % CLOCK_EVERY == 0
+                && (deadline.is_some_and(|d| Instant::now() >= d) || crate::gauge::exceeded().is_some())
+            {
                 break 'search false;
             }
             if at == end {

@@ -64,9 +64,13 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Whether the deadline has passed.
-    pub fn expired(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+    /// Why to stop now: the deadline has passed, or the process's heap is past
+    /// its bound ([`crate::gauge`]).
+    pub fn stop(&self) -> Option<String> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(TIME_UP.to_string());
+        }
+        crate::gauge::exceeded()
     }
 }
 
@@ -459,12 +463,9 @@ fn search<M: Model>(
     }
     drop(op_ids);
     events.sort_unstable_by_key(|(pos, _)| *pos);
-    if limits.expired() {
+    if let Some(why) = limits.stop() {
         // a key whose turn came after the deadline (keys run in parallel)
-        return (
-            Outcome::Unknown(format!("{TIME_UP} before this key was searched")),
-            stats,
-        );
+        return (Outcome::Unknown(format!("{why} before this key was searched")), stats);
     }
     let init = model.init();
     let init = c.state_id(init);
@@ -494,8 +495,8 @@ fn search<M: Model>(
                     if depth_first_finds(model, entries, &entry_op, init, limits, &mut c) {
                         break 'decide Outcome::Valid;
                     }
-                    if limits.expired() {
-                        break 'decide Outcome::Unknown(format!("{TIME_UP} (in the depth-first search)"));
+                    if let Some(why) = limits.stop() {
+                        break 'decide Outcome::Unknown(format!("{why} (in the depth-first search)"));
                     }
                 }
                 decided => greedy = Some(decided),
@@ -895,8 +896,8 @@ impl Search<'_> {
     }
 
     fn over_limits(&self, configs: usize, config_bytes: usize) -> Option<String> {
-        if self.limits.expired() {
-            return Some(TIME_UP.to_string());
+        if let Some(why) = self.limits.stop() {
+            return Some(why);
         }
         let bytes = configs.saturating_mul(config_bytes);
         (bytes > self.limits.memory).then(|| {

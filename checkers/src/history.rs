@@ -67,11 +67,44 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Whether op times must never decrease (true unless the source orders by position only).
     pub check_time: bool,
+    /// The source's last line was cut short (a partial op, as a killed writer
+    /// leaves): its 1-based number; the ops are those of the lines before it.
+    pub cut_short: Option<u32>,
 }
 
 impl History {
     pub fn new(ops: Vec<Op>) -> History {
-        History { ops, check_time: true }
+        History {
+            ops,
+            check_time: true,
+            cut_short: None,
+        }
+    }
+
+    /// Client ops (invocations and completions; nemesis ops aside).
+    pub fn client_ops(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|o| matches!(o.process, Process::Client(_)))
+            .count()
+    }
+
+    /// An error unless the history has a client op: a checker judges the ops it
+    /// read, and a history with none (empty, all nemesis, all skipped) is not a
+    /// history that held, whatever the checker would say of it.
+    pub fn require_client_ops(&self) -> Result<(), HistoryError> {
+        if self.client_ops() > 0 {
+            return Ok(());
+        }
+        let nemesis = self.ops.len();
+        Err(HistoryError {
+            line: 0,
+            message: if nemesis == 0 {
+                "no client operations: the history has no ops".to_string()
+            } else {
+                format!("no client operations: the history's {nemesis} ops are all the nemesis's")
+            },
+        })
     }
 
     pub fn call(&self, c: &Call) -> CallRef<'_> {

@@ -21,6 +21,7 @@ pub mod divergence;
 pub mod election;
 pub mod engine;
 pub mod format;
+pub mod gauge;
 pub mod history;
 pub mod lock;
 pub mod model;

@@ -146,6 +146,7 @@ pub struct LockReport {
 /// values have the wrong shape, are errors rather than verdicts.
 pub fn check_lock(history: &History) -> Result<LockReport, HistoryError> {
     let start = Instant::now();
+    history.require_client_ops()?;
     let obs = Observed::new(history)?;
     let writes = logged_writes(&obs)?;
     let sections = critical_sections(&obs);

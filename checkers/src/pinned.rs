@@ -442,7 +442,7 @@ fn sequence(segments: &[Segment], inv: &impl Fn(u32) -> u64, ret: &impl Fn(u32) 
                 }
             };
         }
-        if next.len() > MAX_SETS || limits.expired() {
+        if next.len() > MAX_SETS || limits.stop().is_some() {
             return Pinned::Open;
         }
         layer = next;

@@ -132,6 +132,7 @@ fn shape(op: &Op, expected: &str) -> HistoryError {
 
 /// Checks a watch workload's history.
 pub fn check_watch(history: &History) -> Result<WatchReport, HistoryError> {
+    history.require_client_ops()?;
     let mut changes: Vec<Change> = Vec::new();
     let mut pending: Vec<(&Op, Value)> = Vec::new();
     // per watcher (the node it watches through), its watch ops in order

@@ -389,6 +389,22 @@ fn token_value(tok: &str) -> Value {
     Value::str(tok)
 }
 
+/// Whether a :process that is not an integer names a process of its own (Jepsen's
+/// `:nemesis`, or a named worker): a word, never a number that did not fit an
+/// integer (`99999999999999999999999N`, `1.5`), which is a client whose op must not
+/// be set aside as the nemesis's.
+fn is_process_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first = chars.next();
+    let second = chars.next();
+    match first {
+        Some(c) if c.is_ascii_digit() || c == '.' => false,
+        Some('+' | '-') => !second.is_some_and(|c| c.is_ascii_digit() || c == '.'),
+        Some(c) => !c.is_whitespace(),
+        None => false,
+    }
+}
+
 /// A value as EDN text for an error message: bare words as keywords.
 fn show(v: &Value) -> String {
     match v {
@@ -412,10 +428,10 @@ pub(crate) fn op_from_map(pairs: &[(Value, Value)], line: u32, index: u64) -> Re
             "process" => {
                 process = Some(match v {
                     Value::Int(p) if *p >= 0 => Process::Client(*p as u64),
-                    Value::Str(_) => Process::Nemesis,
+                    Value::Str(name) if is_process_name(name) => Process::Nemesis,
                     v => {
                         return Err(err(format!(
-                            "expected :process to be a non-negative integer or :nemesis, found {}",
+                            "expected :process to be a non-negative integer below 2^63, or a name such as :nemesis, found {}",
                             show(v)
                         )));
                     }
@@ -596,6 +612,30 @@ mod tests {
 
     fn ints(v: &[i64]) -> Value {
         Value::list(v.iter().map(|&i| Value::Int(i)).collect())
+    }
+
+    #[test]
+    fn a_process_that_does_not_fit_is_an_error_not_the_nemesis() {
+        for p in [
+            "99999999999999999999999N",
+            "18446744073709551615",
+            "1.5",
+            "-1",
+            ".5",
+            "\"\"",
+        ] {
+            let text =
+                format!("[{{:process 0, :type :invoke, :f :read}}\n {{:process {p}, :type :ok, :f :read, :value 3}}]");
+            let e = read(&text).unwrap_err();
+            assert_eq!(e.line, 2, "{p}: {e}");
+            assert!(e.message.contains("expected :process"), "{p}: {e}");
+        }
+        // the names the format gives processes of their own are set aside
+        for p in [":nemesis", "nemesis", ":clock", "-named"] {
+            let text = format!("[{{:process {p}, :type :info, :f :start}}]");
+            let ops = read(&text).unwrap_or_else(|e| panic!("{p}: {e}"));
+            assert_eq!(ops[0].process, Process::Nemesis, "{p}");
+        }
     }
 
     #[test]

@@ -87,15 +87,37 @@ fn op_from_json(o: &serde_json::Map<String, J>, line: u32, index: u64) -> Result
     Ok(op)
 }
 
-pub(crate) fn read<R: BufRead>(r: R) -> Result<Vec<Op>, FormatError> {
+/// Whether a last line (one with no newline) that does not parse is what a writer
+/// killed mid-line leaves: the start of an op (or nothing) and then, where the
+/// machine lost power, only zero bytes.
+fn cut_mid_op(buf: &[u8]) -> bool {
+    let end = buf.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let text = buf[..end].trim_ascii();
+    text.is_empty() || serde_json::from_slice::<J>(text).is_err_and(|e| e.is_eof())
+}
+
+/// The ops, and the number of a last line cut short (its ops are not there).
+pub(crate) fn read<R: BufRead>(r: R) -> Result<(Vec<Op>, Option<u32>), FormatError> {
     let mut ops = Vec::new();
+    let mut cut_short = None;
     super::for_each_line(r, |buf, line| {
         let text = buf.trim_ascii();
         if text.is_empty() {
             return Ok(());
         }
-        let j: J = serde_json::from_slice(text)
-            .map_err(|e| FormatError::new(line, format!("invalid JSON ({e}); expected one JSON object per line")))?;
+        let j: J = match serde_json::from_slice(text) {
+            Ok(j) => j,
+            Err(_) if !buf.ends_with(b"\n") && cut_mid_op(buf) => {
+                cut_short = Some(line);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(FormatError::new(
+                    line,
+                    format!("invalid JSON ({e}); expected one JSON object per line"),
+                ));
+            }
+        };
         let J::Object(o) = &j else {
             return Err(FormatError::new(
                 line,
@@ -106,7 +128,7 @@ pub(crate) fn read<R: BufRead>(r: R) -> Result<Vec<Op>, FormatError> {
         ops.push(op_from_json(o, line, index)?);
         Ok(())
     })?;
-    Ok(ops)
+    Ok((ops, cut_short))
 }
 
 fn json<W: Write>(w: &mut W, j: &J) -> std::io::Result<()> {
@@ -144,6 +166,38 @@ mod tests {
 
     fn read_str(s: &str) -> Result<Vec<Op>, FormatError> {
         read_history(s.as_bytes(), Format::Jsonl).map(|h| h.ops)
+    }
+
+    #[test]
+    fn a_last_line_cut_short_is_noted_and_its_ops_are_those_before() {
+        let whole = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n\
+                     {\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":3}\n";
+        for tail in ["{\"process\":1,\"ty", "{", "\0\0\0\0", "{\"process\":1\0\0"] {
+            let h = read_history(format!("{whole}{tail}").as_bytes(), Format::Jsonl).unwrap();
+            assert_eq!((h.ops.len(), h.cut_short), (2, Some(3)), "{tail:?}");
+        }
+        let h = read_history(whole.as_bytes(), Format::Jsonl).unwrap();
+        assert_eq!(h.cut_short, None);
+        // a whole line with a bad op, or a broken line with a newline, is an error
+        for tail in ["{\"process\":1}", "{\"process\":1,\"ty\n", "{\"process\":1}}"] {
+            let e = read_history(format!("{whole}{tail}").as_bytes(), Format::Jsonl).unwrap_err();
+            assert_eq!(e.line, 3, "{tail:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_line_past_the_cap_is_an_error_with_its_number() {
+        let zeros = std::io::Read::take(std::io::repeat(0), (crate::format::MAX_LINE + (1 << 20)) as u64);
+        let input = std::io::Read::chain(&b"\n\n"[..], zeros);
+        let e = read_history(std::io::BufReader::new(input), Format::Jsonl).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("longer than 64 MB"), "{e}");
+        let e = read_history(
+            std::io::BufReader::new(std::io::Read::take(std::io::repeat(b'a'), 80 << 20)),
+            Format::Edn,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("longer than 64 MB"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! so that a history of a million ops costs little more than its ops in memory.
 
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
+use std::time::Instant;
 
 use crate::history::History;
 use crate::op::Op;
@@ -73,7 +74,10 @@ impl FormatError {
     }
 
     pub(crate) fn io(line: u32, e: &std::io::Error) -> FormatError {
-        FormatError::new(line, format!("read error: {e}"))
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<Stop>()) {
+            Some(stop) => FormatError::new(line, stop.to_string()),
+            None => FormatError::new(line, format!("read error: {e}")),
+        }
     }
 }
 
@@ -152,16 +156,114 @@ fn skip_bom<R: BufRead>(r: &mut R) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// The longest line a reader takes: past it, the input is not a history (`/dev/zero`,
+/// a binary file), and reading on would only hold more of it in memory.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Why a reader stopped before the end of its input.
+#[derive(Debug)]
+enum Stop {
+    Line,
+    Time,
+    Memory(String),
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Line => write!(
+                f,
+                "a line longer than {} MB: not a history (a binary file, or a tail of zero bytes?)",
+                MAX_LINE >> 20
+            ),
+            Stop::Time => f.write_str("time limit reached while reading; give more --time-limit"),
+            Stop::Memory(why) => write!(f, "{why}, while reading"),
+        }
+    }
+}
+
+impl std::error::Error for Stop {}
+
+/// Bytes read between looks at the clock and the memory gauge.
+const LOOK_EVERY: usize = 1 << 20;
+
+/// Input within bounds: no line past [`MAX_LINE`], nothing read past the deadline
+/// or past the memory bound of [`crate::gauge`]. Every reader reads through it.
+struct Guarded<R> {
+    inner: R,
+    deadline: Option<Instant>,
+    since_newline: usize,
+    since_look: usize,
+}
+
+impl<R: BufRead> Read for Guarded<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Guarded<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let stop = |s: Stop| Err(std::io::Error::other(s));
+        if self.since_newline > MAX_LINE {
+            return stop(Stop::Line);
+        }
+        if self.since_look >= LOOK_EVERY {
+            self.since_look = 0;
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return stop(Stop::Time);
+            }
+            if let Some(why) = crate::gauge::exceeded() {
+                return stop(Stop::Memory(why));
+            }
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // the buffer is still there: fill_buf hands back the same bytes
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = n.min(buf.len());
+            match buf[..n].iter().rposition(|&c| c == b'\n') {
+                Some(at) => self.since_newline = n - at - 1,
+                None => self.since_newline += n,
+            }
+        }
+        self.since_look += n;
+        self.inner.consume(n);
+    }
+}
+
 /// Reads a whole history, streaming: ops get their source `line` and `index` (0, 1, 2, ...
 /// in file order unless the file gives an index).
-pub fn read_history<R: BufRead>(mut r: R, format: Format) -> Result<History, FormatError> {
+pub fn read_history<R: BufRead>(r: R, format: Format) -> Result<History, FormatError> {
+    read_history_until(r, format, None)
+}
+
+/// [`read_history`], giving up at `deadline` (an error naming the line reached).
+pub fn read_history_until<R: BufRead>(r: R, format: Format, deadline: Option<Instant>) -> Result<History, FormatError> {
+    let mut r = Guarded {
+        inner: r,
+        deadline,
+        since_newline: 0,
+        // the first fill looks at once: a deadline already past stops before reading
+        since_look: LOOK_EVERY,
+    };
     skip_bom(&mut r)?;
-    let ops = match format {
+    let (ops, cut_short) = match format {
         Format::Jsonl => jsonl::read(r)?,
-        Format::Edn | Format::PorcupineKv => edn::read(r)?,
-        Format::PorcupineEtcd => porcupine::read_etcd(r)?,
+        Format::Edn | Format::PorcupineKv => (edn::read(r)?, None),
+        Format::PorcupineEtcd => (porcupine::read_etcd(r)?, None),
     };
     let mut history = History::new(ops);
+    history.cut_short = cut_short;
     // Jepsen stamps :time before it logs an op, so concurrent invocations can be
     // logged slightly out of time order; Knossos orders by position, and so do we.
     history.check_time = format == Format::Jsonl;

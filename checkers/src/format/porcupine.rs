@@ -23,29 +23,42 @@ fn field(s: &str) -> Option<(&str, &str)> {
     Some((&s[..end], &s[end..]))
 }
 
-/// Parses one log line; `None` for lines that are not client read/write/cas events.
+/// Parses one log line; `None` for lines that are not client events: other loggers'
+/// lines, the nemesis's and other named processes' (`:nemesis`), and messages
+/// (a word where the process goes). A client's line that does not parse is an
+/// error: skipped, it would take an op out of the history the verdict is about.
 fn parse_line(text: &str, line: u32) -> Result<Option<Op>, FormatError> {
     let Some(pos) = text.find(MARKER) else {
         return Ok(None);
     };
     let rest = &text[pos + MARKER.len()..];
+    let err = |m: String| Err(FormatError::new(line, m));
     let Some((process, rest)) = field(rest) else {
-        return Ok(None);
+        return err(format!("missing the process after `{}`", MARKER.trim_end()));
     };
-    let Ok(process) = process.parse::<u64>() else {
+    if process.starts_with(':') || process.starts_with(|c: char| c.is_alphabetic()) {
         return Ok(None);
+    }
+    let Ok(process) = process.parse::<u64>() else {
+        return err(format!(
+            "expected the process to be a non-negative integer (or a name such as :nemesis), found {process}"
+        ));
     };
     let Some((kind, rest)) = field(rest) else {
-        return Ok(None);
+        return err(format!("missing the type after process {process}"));
     };
     let Some((f, rest)) = field(rest) else {
-        return Ok(None);
+        return err(format!("missing the function after {kind}"));
     };
     let f = match f {
         ":read" => F::Read,
         ":write" => F::Write,
         ":cas" => F::Cas,
-        _ => return Ok(None),
+        other => {
+            return err(format!(
+                "expected the function to be :read, :write or :cas (a register's), found {other}"
+            ));
+        }
     };
     let Some(kind) = kind.strip_prefix(':').and_then(Type::parse) else {
         return Err(FormatError::new(
@@ -73,10 +86,26 @@ fn parse_line(text: &str, line: u32) -> Result<Option<Op>, FormatError> {
 
 pub(crate) fn read_etcd<R: BufRead>(r: R) -> Result<Vec<Op>, FormatError> {
     let mut ops = Vec::new();
+    // what the last op line said before its process
+    let mut lead = String::new();
     super::for_each_line(r, |buf, line| {
-        if let Some(mut op) = parse_line(&String::from_utf8_lossy(buf), line)? {
+        let text = String::from_utf8_lossy(buf);
+        let op = parse_line(&text, line)?;
+        // Jepsen ends every line: a last one without its newline that is an op, or
+        // the start of one, was cut short, and its value may be too (`12` read as `1`)
+        let cut = !buf.ends_with(b"\n")
+            && (op.is_some() || (!lead.is_empty() && !text.trim().is_empty() && lead.starts_with(text.trim_end())));
+        if cut {
+            return Err(FormatError::new(
+                line,
+                "the last op line has no newline: the file was cut short (add the newline if the op is whole)",
+            ));
+        }
+        if let Some(mut op) = op {
             op.index = ops.len() as u64;
             ops.push(op);
+            lead.clear();
+            lead.push_str(&text[..text.find(MARKER).map_or(0, |at| at + MARKER.len())]);
         }
         Ok(())
     })?;
@@ -106,7 +135,7 @@ mod tests {
                    INFO  jepsen.util - 3\t:fail\t:read\t:timed-out\n\
                    INFO  jepsen.util - 4\t:invoke\t:cas\t[1 2]\n\
                    INFO  jepsen.util - 4\t:ok\t:cas\t[1 2]\n\
-                   INFO  jepsen.util - 5\t:invoke\t:txn\tnil\n";
+                   INFO  jepsen.util - Relative time begins now\n";
         let ops = read(src).unwrap();
         let got: Vec<_> = ops
             .iter()
@@ -153,6 +182,34 @@ mod tests {
         assert!(e.message.contains("after the value"), "{e}");
         let e = read("INFO  jepsen.util - 0\t:invoke\t:write\n").unwrap_err();
         assert!(e.message.contains("missing the value"), "{e}");
+    }
+
+    #[test]
+    fn client_lines_that_do_not_parse_are_errors_never_skipped() {
+        let ok = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n";
+        let line2 = |l: &str| read(&format!("{ok}{l}")).unwrap_err();
+        for (l, says) in [
+            (
+                "INFO  jepsen.util - 99999999999999999999\t:ok\t:read\t1\n",
+                "non-negative integer",
+            ),
+            ("INFO  jepsen.util - 1.5\t:ok\t:read\t1\n", "non-negative integer"),
+            ("INFO  jepsen.util - -3\t:ok\t:read\t1\n", "non-negative integer"),
+            ("INFO  jepsen.util - 0\t:invoke\t:txn\tnil\n", "found :txn"),
+            ("INFO  jepsen.util - 0\n", "missing the type"),
+            ("INFO  jepsen.util - 0\t:ok\n", "missing the function"),
+            ("INFO  jepsen.util - \n", "missing the process"),
+            // truncated, the last line loses its newline, and maybe part of its value
+            ("INFO  jepsen.util - 0\t:ok\t:read\t1", "cut short"),
+            ("INFO  jepsen.ut", "cut short"),
+        ] {
+            let e = line2(l);
+            assert_eq!(e.line, 2, "{l:?}: {e}");
+            assert!(e.message.contains(says), "{l:?}: {e}");
+        }
+        // another logger's last line, and trailing blanks, are not ops
+        assert_eq!(read(&format!("{ok}INFO  jepsen.core - done")).unwrap().len(), 1);
+        assert_eq!(read(&format!("{ok}  ")).unwrap().len(), 1);
     }
 
     #[test]
