@@ -1,7 +1,7 @@
 //! `splitbrain check`: histories from files in, verdicts out.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,16 +34,18 @@ pub struct Args {
     /// reading it included; keys already proven invalid stay invalid
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIME_LIMIT)]
     pub time_limit: f64,
-    /// Give up (verdict unknown) when the search would hold more than this many MB
+    /// Give up (verdict unknown, with the reason) when the process would hold more
+    /// than this many MB (search state, model states, the history being read)
+    /// [default: 4096, or half the machine's memory where that is less]
     #[arg(long, value_name = "MB")]
-    pub memory_limit: Option<usize>,
+    pub memory_limit: Option<u64>,
     /// Print one JSON report per file instead of text
     #[arg(long)]
     pub json: bool,
     /// Also write the report.html of the (one) history checked to this file
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
-    /// History files
+    /// History files (`-` for standard input; pipes and FIFOs are read once)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -54,27 +56,77 @@ pub struct Args {
 /// explosion that more time seldom resolves (and that holds gigabytes by then).
 pub const DEFAULT_TIME_LIMIT: f64 = 60.0;
 
+/// Bytes of a file's start that format detection looks at.
+const HEAD: u64 = 64 * 1024;
+
 /// Reads a history file, detecting its format unless one is given.
 pub fn read(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
-    let open = || File::open(path).map_err(|e| format!("{}: {e}", path.display()));
+    read_until(path, format, None)
+}
+
+/// Reads a history file (`-`: standard input) once, from start to end: detection
+/// looks at the bytes it buffered, which are then read again from memory, so a pipe
+/// or FIFO gives what the same file gives. Reading stops at `deadline`.
+pub fn read_until(path: &Path, format: Option<Format>, deadline: Option<Instant>) -> Result<(History, Format), String> {
+    let name = path.display();
+    let mut input: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(|e| format!("{name}: {e}"))?)
+    };
+    let mut head = Vec::new();
+    input
+        .by_ref()
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("{name}: {e}"))?;
     let format = match format {
         Some(f) => f,
-        None => {
-            let mut head = vec![0; 64 * 1024];
-            let n = open()?
-                .read(&mut head)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            format::detect(&head[..n]).ok_or_else(|| {
-                format!(
-                    "{}: cannot tell the history format; pass --format jsonl|edn|porcupine-etcd|porcupine-kv",
-                    path.display()
-                )
-            })?
-        }
+        None => format::detect(&head).ok_or_else(|| {
+            let what = if head.is_empty() {
+                "empty"
+            } else {
+                "cannot tell the history format"
+            };
+            format!("{name}: {what}; pass --format jsonl|edn|porcupine-etcd|porcupine-kv")
+        })?,
     };
-    let reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, open()?));
-    let history = format::read_history(reader, format).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader = BufReader::with_capacity(1 << 16, Cursor::new(head).chain(input));
+    let history = format::read_history_until(reader, format, deadline).map_err(|e| format!("{name}: {e}"))?;
     Ok((history, format))
+}
+
+/// The one line a history cut short gets: what was read and what was not.
+pub fn cut_short_note(path: &Path, history: &History) -> Option<String> {
+    history.cut_short.map(|line| {
+        format!(
+            "{}: cut short at line {line} (a partial last op, as a killed run leaves): checked the {} ops before it",
+            path.display(),
+            history.ops.len()
+        )
+    })
+}
+
+/// The default `--memory-limit`, in MB: 4 GB, or half the machine where that is less.
+fn default_memory_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    total_kb.map_or(4096, |kb| (kb / 1024 / 2).min(4096))
+}
+
+/// `--memory-limit` in bytes: a positive number of MB that fits the machine's words.
+fn memory_limit(mb: Option<u64>) -> Result<usize, String> {
+    let mb = mb.unwrap_or_else(default_memory_mb);
+    if mb == 0 {
+        return Err("--memory-limit must be a positive number of MB".into());
+    }
+    mb.checked_mul(1 << 20)
+        .and_then(|b| usize::try_from(b).ok())
+        .filter(|&b| b < usize::MAX / 2)
+        .ok_or_else(|| format!("--memory-limit {mb}: too large (MB; at most a few million)"))
 }
 
 /// The model and initial state a format implies when the user gives none.
@@ -101,7 +153,14 @@ enum Shown {
 
 /// A file's verdict and its report, within the time limit counted from `start`.
 fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
-    let (mut history, format) = read(path, args.format)?;
+    let deadline = start.checked_add(Duration::from_secs_f64(args.time_limit));
+    let (mut history, format) = read_until(path, args.format, deadline)?;
+    if history.client_ops() == 0 {
+        return Err(format!("no client operations in {}", path.display()));
+    }
+    if let Some(note) = cut_short_note(path, &history) {
+        eprintln!("splitbrain: {note}");
+    }
     let watch = match args.checker.as_deref() {
         Some(c) => c == "watch",
         None => args.model.is_none() && history.ops.iter().any(|o| matches!(o.f.as_str(), "watch" | "notify")),
@@ -145,7 +204,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
         .or(if args.model.is_none() { default_initial } else { None });
     // what reading took comes off the search's time (zero left: unknown at once)
     opts.time_limit = Some(Duration::from_secs_f64(args.time_limit).saturating_sub(start.elapsed()));
-    opts.memory_limit = args.memory_limit.map(|mb| mb << 20);
+    opts.memory_limit = Some(memory_limit(args.memory_limit)?);
     let report = checkers::check(&history, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
     show(args, path, opts.model.name(), &history, report.verdict, &report, || {
         report.to_text()
@@ -205,6 +264,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
     if !(args.time_limit > 0.0 && Duration::try_from_secs_f64(args.time_limit).is_ok()) {
         return Err("--time-limit must be a positive number of seconds".into());
     }
+    let memory = memory_limit(args.memory_limit)?;
+    crate::alloc::sample_resident();
+    checkers::gauge::install(crate::alloc::held);
+    checkers::gauge::set_limit(memory);
+    if args.files.iter().filter(|f| f.as_path() == Path::new("-")).count() > 1 {
+        return Err("standard input (`-`) can be read once: give it once".into());
+    }
     let initial = match &args.initial {
         None => None,
         Some(text) => Some(format::parse_value(text).map_err(|e| format!("--initial {text:?}: {e}"))?),
@@ -249,8 +315,14 @@ pub fn run(args: &Args) -> Result<u8, String> {
     Ok(worst.unwrap_or(0))
 }
 
+/// How long past `--time-limit` a file's check may go on before the process gives
+/// up on it: the search stops within milliseconds of the limit, but a read from a
+/// pipe that never writes nor closes blocks where no deadline can reach.
+const HARD_STOP: Duration = Duration::from_secs(10);
+
 /// Says that a long check is still going: after 2 s, a spinner on a terminal, else a
-/// line every 10 s (CI logs). Stops when dropped.
+/// line every 10 s (CI logs); exits the process, exit 3, at the limit plus
+/// [`HARD_STOP`]. Stops when dropped.
 struct Progress {
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -273,6 +345,19 @@ impl Progress {
                 }
                 true
             };
+            let give_up = Duration::from_secs_f64(limit).saturating_add(HARD_STOP);
+            let watchdog = {
+                let what = what.clone();
+                move || {
+                    if start.elapsed() >= give_up {
+                        eprintln!(
+                            "splitbrain: {what}: still not done {:.0} s past --time-limit (an input that blocks?); giving up",
+                            HARD_STOP.as_secs_f64()
+                        );
+                        std::process::exit(crate::EXIT_ERROR.into());
+                    }
+                }
+            };
             if !wait(Duration::from_secs(2)) {
                 return;
             }
@@ -281,13 +366,19 @@ impl Progress {
                 let spinner = indicatif::ProgressBar::new_spinner();
                 spinner.enable_steady_tick(Duration::from_millis(120));
                 while wait(Duration::from_millis(500)) {
+                    watchdog();
                     spinner.set_message(line(start.elapsed().as_secs_f64()));
                 }
                 spinner.finish_and_clear();
             } else {
+                let mut said = Duration::ZERO;
                 loop {
-                    eprintln!("splitbrain: {}", line(start.elapsed().as_secs_f64()));
-                    if !wait(Duration::from_secs(10)) {
+                    watchdog();
+                    if start.elapsed() >= said {
+                        eprintln!("splitbrain: {}", line(start.elapsed().as_secs_f64()));
+                        said = start.elapsed() + Duration::from_secs(10);
+                    }
+                    if !wait(Duration::from_millis(500)) {
                         return;
                     }
                 }
