@@ -194,8 +194,7 @@ fn page(
         "summary": results::Summary::of(history),
         "check": check,
     });
-    std::fs::write(out, results::report::render(&test, &results, history))
-        .map_err(|e| format!("{}: {e}", out.display()))
+    results::folder::write_atomic(out, results::report::render(&test, &results, history).as_bytes())
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {

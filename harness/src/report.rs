@@ -20,8 +20,7 @@ fn json(dir: &Path, name: &str) -> Result<serde_json::Value, String> {
 pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
     let test = json(dir, "test.json")?;
     let path = dir.join("report.html");
-    std::fs::write(&path, results::report::render(&test, results, history))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    results::folder::write_atomic(&path, results::report::render(&test, results, history).as_bytes())?;
     Ok(path)
 }
 
