@@ -67,11 +67,18 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Whether op times must never decrease (true unless the source orders by position only).
     pub check_time: bool,
+    /// The 1-based line of a partial last line the reader left out (a file whose
+    /// writer was killed mid-write): the ops are those of the lines before it.
+    pub cut_short: Option<u32>,
 }
 
 impl History {
     pub fn new(ops: Vec<Op>) -> History {
-        History { ops, check_time: true }
+        History {
+            ops,
+            check_time: true,
+            cut_short: None,
+        }
     }
 
     pub fn call(&self, c: &Call) -> CallRef<'_> {

@@ -253,6 +253,7 @@ pub fn stretch(history: &History, from: u64, to: u64) -> History {
     History {
         ops,
         check_time: history.check_time,
+        cut_short: history.cut_short,
     }
 }
 
