@@ -102,6 +102,7 @@ enum Shown {
 /// A file's verdict and its report, within the time limit counted from `start`.
 fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
     let (mut history, format) = read(path, args.format)?;
+    crate::cut::say(path, &history);
     let watch = match args.checker.as_deref() {
         Some(c) => c == "watch",
         None => args.model.is_none() && history.ops.iter().any(|o| matches!(o.f.as_str(), "watch" | "notify")),
