@@ -96,17 +96,6 @@ pub fn read_until(path: &Path, format: Option<Format>, deadline: Option<Instant>
     Ok((history, format))
 }
 
-/// The one line a history cut short gets: what was read and what was not.
-pub fn cut_short_note(path: &Path, history: &History) -> Option<String> {
-    history.cut_short.map(|line| {
-        format!(
-            "{}: cut short at line {line} (a partial last op, as a killed run leaves): checked the {} ops before it",
-            path.display(),
-            history.ops.len()
-        )
-    })
-}
-
 /// The default `--memory-limit`, in MB: 4 GB, or half the machine where that is less.
 fn default_memory_mb() -> u64 {
     let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
@@ -158,9 +147,7 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     if history.client_ops() == 0 {
         return Err(format!("no client operations in {}", path.display()));
     }
-    if let Some(note) = cut_short_note(path, &history) {
-        eprintln!("splitbrain: {note}");
-    }
+    crate::cut::say(path, &history);
     let watch = match args.checker.as_deref() {
         Some(c) => c == "watch",
         None => args.model.is_none() && history.ops.iter().any(|o| matches!(o.f.as_str(), "watch" | "notify")),
@@ -253,8 +240,7 @@ fn page(
         "summary": results::Summary::of(history),
         "check": check,
     });
-    std::fs::write(out, results::report::render(&test, &results, history))
-        .map_err(|e| format!("{}: {e}", out.display()))
+    results::folder::write_atomic(out, results::report::render(&test, &results, history).as_bytes())
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {

@@ -3,6 +3,7 @@
 mod alloc;
 mod bench;
 mod check;
+mod cut;
 mod docker;
 mod drill;
 mod images;

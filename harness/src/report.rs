@@ -20,15 +20,25 @@ fn json(dir: &Path, name: &str) -> Result<serde_json::Value, String> {
 pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
     let test = json(dir, "test.json")?;
     let path = dir.join("report.html");
-    std::fs::write(&path, results::report::render(&test, results, history))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    results::folder::write_atomic(&path, results::report::render(&test, results, history).as_bytes())?;
     Ok(path)
 }
 
-/// `splitbrain report RUN_DIR`.
+/// `splitbrain report RUN_DIR`. A run killed before its check left a history but
+/// no results.json: no verdict to show, so the user is sent to `check`.
 pub fn run(dir: &Path) -> Result<u8, String> {
+    let history_path = dir.join("history.jsonl");
+    if !dir.join("results.json").exists() && history_path.is_file() {
+        return Err(format!(
+            "{}: no results.json: the run ended before its check (killed?); check what it recorded with `splitbrain check --report {} {}`",
+            dir.display(),
+            dir.join("report.html").display(),
+            history_path.display()
+        ));
+    }
     let results = json(dir, "results.json")?;
-    let (history, _) = crate::check::read(&dir.join("history.jsonl"), Some(checkers::format::Format::Jsonl))?;
+    let (history, _) = crate::check::read(&history_path, Some(checkers::format::Format::Jsonl))?;
+    crate::cut::say(&history_path, &history);
     let path = write(dir, &results, &history)?;
     println!("{}", path.display());
     Ok(0)

@@ -2220,7 +2220,7 @@ async fn run_async(
             }
         }
     };
-    std::fs::write(dir.file("junit.xml"), junit).map_err(|e| format!("junit.xml: {e}"))?;
+    results::folder::write_atomic(&dir.file("junit.xml"), junit.as_bytes())?;
     let missed: Vec<&nemeses::scenario::Judged> = expectations.iter().filter(|j| !j.held).collect();
     let results_json = json!({"verdict": verdict, "interrupted": interrupted, "recovery": recovery,
                               "summary": summary, "check": report_json,

@@ -279,9 +279,9 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let mut report = quick_junit::Report::new(format!("splitbrain suite {stem}"));
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(|e| format!("junit.xml: {e}"))?;
-    std::fs::write(dir.file("junit.xml"), xml).map_err(|e| format!("junit.xml: {e}"))?;
+    results::folder::write_atomic(&dir.file("junit.xml"), xml.as_bytes())?;
     let table = summary(&rows);
-    std::fs::write(dir.file("summary.txt"), &table).map_err(|e| format!("summary.txt: {e}"))?;
+    results::folder::write_atomic(&dir.file("summary.txt"), table.as_bytes())?;
     println!("\n{table}suite: junit.xml and summary.txt in {}", dir.path.display());
     Ok(match worst {
         Outcome::Pass => 0,

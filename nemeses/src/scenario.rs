@@ -271,6 +271,7 @@ mod tests {
         };
         let history = History {
             check_time: true,
+            cut_short: None,
             ops: vec![
                 expect(Writes::Ok, 0),
                 write(1, Type::Invoke, 100),

@@ -1,5 +1,6 @@
 //! `DIR/<system>-<workload>-<nemesis>/<timestamp>/` with a `latest` link beside it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,8 +56,32 @@ impl RunDir {
 
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), String> {
         let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-        std::fs::write(self.file(name), text + "\n").map_err(|e| format!("{}: {e}", self.file(name).display()))
+        write_atomic(&self.file(name), (text + "\n").as_bytes())
     }
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, synced, then
+/// renamed over it (and the folder synced), so a run killed or a machine losing
+/// power mid-write leaves the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
 }
 
 #[cfg(test)]
@@ -74,5 +99,24 @@ mod tests {
         assert_eq!(latest, std::fs::canonicalize(&b.path).unwrap());
         assert_eq!(timestamp().len(), 15);
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("splitbrain-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("results.json");
+        write_atomic(&path, b"old\n").unwrap();
+        write_atomic(&path, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["results.json"]);
+        // a folder that is not there: an error naming the file, nothing written
+        let missing = dir.join("gone/report.html");
+        assert!(write_atomic(&missing, b"x").unwrap_err().contains("gone/report.html"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
