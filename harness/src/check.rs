@@ -61,13 +61,28 @@ const HEAD: u64 = 64 * 1024;
 
 /// Reads a history file, detecting its format unless one is given.
 pub fn read(path: &Path, format: Option<Format>) -> Result<(History, Format), String> {
-    read_until(path, format, None)
+    read_until(path, format, None).map_err(|u| u.message)
+}
+
+/// Why a history was not read: its fault, or a limit the reader gave up at.
+pub struct Unread {
+    pub message: String,
+    pub gave_up: bool,
+}
+
+impl From<String> for Unread {
+    fn from(message: String) -> Unread {
+        Unread {
+            message,
+            gave_up: false,
+        }
+    }
 }
 
 /// Reads a history file (`-`: standard input) once, from start to end: detection
 /// looks at the bytes it buffered, which are then read again from memory, so a pipe
 /// or FIFO gives what the same file gives. Reading stops at `deadline`.
-pub fn read_until(path: &Path, format: Option<Format>, deadline: Option<Instant>) -> Result<(History, Format), String> {
+pub fn read_until(path: &Path, format: Option<Format>, deadline: Option<Instant>) -> Result<(History, Format), Unread> {
     let name = path.display();
     let mut input: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -92,7 +107,10 @@ pub fn read_until(path: &Path, format: Option<Format>, deadline: Option<Instant>
         })?,
     };
     let reader = BufReader::with_capacity(1 << 16, Cursor::new(head).chain(input));
-    let history = format::read_history_until(reader, format, deadline).map_err(|e| format!("{name}: {e}"))?;
+    let history = format::read_history_until(reader, format, deadline).map_err(|e| Unread {
+        message: format!("{name}: {e}"),
+        gave_up: e.gave_up,
+    })?;
     Ok((history, format))
 }
 
@@ -143,7 +161,11 @@ enum Shown {
 /// A file's verdict and its report, within the time limit counted from `start`.
 fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant) -> Result<(Verdict, Shown), String> {
     let deadline = start.checked_add(Duration::from_secs_f64(args.time_limit));
-    let (mut history, format) = read_until(path, args.format, deadline)?;
+    let (mut history, format) = match read_until(path, args.format, deadline) {
+        Ok(read) => read,
+        Err(Unread { message, gave_up: true }) => return Ok(gave_up_reading(args, message)),
+        Err(Unread { message, .. }) => return Err(message),
+    };
     if history.client_ops() == 0 {
         return Err(format!("no client operations in {}", path.display()));
     }
@@ -196,6 +218,17 @@ fn check_file(args: &Args, path: &Path, initial: &Option<Value>, start: Instant)
     show(args, path, opts.model.name(), &history, report.verdict, &report, || {
         report.to_text()
     })
+}
+
+/// The verdict when reading stopped at `--time-limit` or `--memory-limit`: unknown,
+/// with where it stopped, as when the search stops there.
+fn gave_up_reading(args: &Args, reason: String) -> (Verdict, Shown) {
+    let shown = if args.json {
+        Shown::Json(serde_json::json!({ "verdict": Verdict::Unknown, "reason": reason }))
+    } else {
+        Shown::Text(format!("UNKNOWN: {reason}\n"))
+    };
+    (Verdict::Unknown, shown)
 }
 
 /// What a checked file shows (JSON or text) and, with `--report`, its page. A report

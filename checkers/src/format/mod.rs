@@ -63,6 +63,9 @@ impl fmt::Display for Format {
 pub struct FormatError {
     pub line: u32,
     pub message: String,
+    /// Reading stopped at a limit (time, memory), not at a fault of the input:
+    /// the verdict is unknown rather than the input wrong.
+    pub gave_up: bool,
 }
 
 impl FormatError {
@@ -70,12 +73,16 @@ impl FormatError {
         FormatError {
             line,
             message: message.into(),
+            gave_up: false,
         }
     }
 
     pub(crate) fn io(line: u32, e: &std::io::Error) -> FormatError {
         match e.get_ref().and_then(|inner| inner.downcast_ref::<Stop>()) {
-            Some(stop) => FormatError::new(line, stop.to_string()),
+            Some(stop) => FormatError {
+                gave_up: !matches!(stop, Stop::Line),
+                ..FormatError::new(line, stop.to_string())
+            },
             None => FormatError::new(line, format!("read error: {e}")),
         }
     }

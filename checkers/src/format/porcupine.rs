@@ -90,11 +90,17 @@ pub(crate) fn read_etcd<R: BufRead>(r: R) -> Result<Vec<Op>, FormatError> {
     let mut lead = String::new();
     super::for_each_line(r, |buf, line| {
         let text = String::from_utf8_lossy(buf);
-        let op = parse_line(&text, line)?;
+        let last = !buf.ends_with(b"\n");
+        let op = match parse_line(&text, line) {
+            Err(_) if last => None,
+            parsed => parsed?,
+        };
         // Jepsen ends every line: a last one without its newline that is an op, or
         // the start of one, was cut short, and its value may be too (`12` read as `1`)
-        let cut = !buf.ends_with(b"\n")
-            && (op.is_some() || (!lead.is_empty() && !text.trim().is_empty() && lead.starts_with(text.trim_end())));
+        let cut = last
+            && (op.is_some()
+                || text.contains(MARKER)
+                || (!lead.is_empty() && !text.trim().is_empty() && lead.starts_with(text.trim_end())));
         if cut {
             return Err(FormatError::new(
                 line,
