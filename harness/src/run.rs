@@ -401,39 +401,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if !(1..=10_000).contains(&args.keys) {
         return Err(format!("--keys {}: use 1 to 10000", args.keys));
     }
-    let kinds = if args.nemesis == "none" {
-        Vec::new()
-    } else {
-        args.nemesis
-            .split(',')
-            .map(|k| {
-                Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    if args.snapshot_count.is_some() && system.name() != "etcd" {
-        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
-    }
-    if args.snapshot_count == Some(0) {
-        return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
-    }
-    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
-        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
-            return Err(format!(
-                "--nemesis {}: {} has no such operation; its admin faults are {}",
-                admin.name(),
-                system.name(),
-                system.admin_operations().join(", ")
-            ));
-        }
-    }
-    if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
-        return Err(
-            "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
-        );
-    }
+    let kinds = faults(args, system, workload)?;
     let shapes = args
         .partition
         .split(',')
@@ -448,25 +416,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     let clock = clock_plan(args, system)?;
     let upgrades = upgrade_steps(args, system, &kinds)?;
     check_builds(args, system)?;
-    let scenario = match (&args.scenario_text, &args.scenario) {
-        (Some((name, text)), _) => {
-            Some(crate::scenario::parse(text, args.nodes, &clock).map_err(|e| format!("scenario {name}: {e}"))?)
-        }
-        (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, &clock)?),
-        (None, None) => None,
-    };
-    for step in scenario.iter().flatten() {
-        if let Step::Fault(Fault::Admin(admin, _)) = step
-            && !system.admin_operations().contains(&admin.name())
-        {
-            return Err(format!(
-                "scenario: {} is not an operation of {}; its admin operations are {}",
-                admin.name(),
-                system.name(),
-                system.admin_operations().join(", ")
-            ));
-        }
-    }
+    let scenario = scenario_steps(args, system, &clock)?;
     let needs_runbook = scenario.iter().flatten().any(|s| matches!(s, Step::Runbook { .. }));
     let runbook = needs_runbook
         .then(|| crate::runbook::choose(system, args.runbook.as_deref()))
@@ -504,26 +454,15 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if args.readers > 0 && workload != Workload::Register {
         return Err("--readers is for the register workload".into());
     }
-    let ttl = positive("ttl", args.ttl)?;
-    let think = positive("think", args.think)?;
-    let job_interval = positive("job-interval", args.job_interval)?;
-    if let Some(within) = args.failover_within {
-        positive("failover-within", within)?;
-    }
     if !(1..=100_000).contains(&args.term_jobs) {
         return Err(format!("--term-jobs {}: use 1 to 100000", args.term_jobs));
     }
-    let lock_delay = Duration::try_from_secs_f64(args.lock_delay)
-        .ok()
-        .filter(|_| args.lock_delay <= *SECONDS.end())
-        .ok_or_else(|| format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay))?;
     if args.readers >= concurrency {
         return Err(format!(
             "--readers {}: leave at least one writer among the {concurrency} processes (--concurrency)",
             args.readers
         ));
     }
-    let op_timeout = positive("op-timeout", args.op_timeout)?;
     let interval = positive("nemesis-interval", args.nemesis_interval)?;
     if !upgrades.is_empty() && scenario.is_none() {
         let placed = Schedule::new(&kinds, &shapes, &clock, &upgrades, args.nodes, interval, time_limit, 0).upgrades();
@@ -543,7 +482,6 @@ fn plan(args: &Args) -> Result<Plan, String> {
             ));
         }
     }
-    let recovery_time = positive("recovery-time", args.recovery_time)?;
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -565,14 +503,87 @@ fn plan(args: &Args) -> Result<Plan, String> {
         time_limit,
         interval,
         upgrades,
-        times: Times {
-            op_timeout,
-            ttl,
-            lock_delay,
-            think,
-            job_interval,
-            recovery_time,
-        },
+        times: times(args)?,
+    })
+}
+
+/// `--nemesis`'s faults, checked against the system and the workload.
+fn faults(args: &Args, system: &dyn System, workload: Workload) -> Result<Vec<Kind>, String> {
+    let kinds = if args.nemesis == "none" {
+        Vec::new()
+    } else {
+        args.nemesis
+            .split(',')
+            .map(|k| {
+                Kind::parse(k.trim()).ok_or_else(|| {
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if args.snapshot_count.is_some() && system.name() != "etcd" {
+        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
+    }
+    if args.snapshot_count == Some(0) {
+        return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
+    }
+    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
+        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
+            return Err(format!(
+                "--nemesis {}: {} has no such operation; its admin faults are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
+    if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
+        return Err(
+            "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
+        );
+    }
+    Ok(kinds)
+}
+
+/// `--scenario`'s steps (or `drill`'s shipped ones), their admin steps the system's.
+fn scenario_steps(args: &Args, system: &dyn System, clock: &ClockPlan) -> Result<Option<Vec<Step>>, String> {
+    let scenario = match (&args.scenario_text, &args.scenario) {
+        (Some((name, text)), _) => {
+            Some(crate::scenario::parse(text, args.nodes, clock).map_err(|e| format!("scenario {name}: {e}"))?)
+        }
+        (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, clock)?),
+        (None, None) => None,
+    };
+    for step in scenario.iter().flatten() {
+        if let Step::Fault(Fault::Admin(admin, _)) = step
+            && !system.admin_operations().contains(&admin.name())
+        {
+            return Err(format!(
+                "scenario: {} is not an operation of {}; its admin operations are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
+    Ok(scenario)
+}
+
+/// The seconds flags that become `Duration`s, checked.
+fn times(args: &Args) -> Result<Times, String> {
+    if let Some(within) = args.failover_within {
+        positive("failover-within", within)?;
+    }
+    Ok(Times {
+        op_timeout: positive("op-timeout", args.op_timeout)?,
+        ttl: positive("ttl", args.ttl)?,
+        lock_delay: Duration::try_from_secs_f64(args.lock_delay)
+            .ok()
+            .filter(|_| args.lock_delay <= *SECONDS.end())
+            .ok_or_else(|| format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay))?,
+        think: positive("think", args.think)?,
+        job_interval: positive("job-interval", args.job_interval)?,
+        recovery_time: positive("recovery-time", args.recovery_time)?,
     })
 }
 
