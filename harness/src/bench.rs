@@ -35,7 +35,7 @@ pub struct Args {
     pub record: bool,
     /// Instead: ops/s of the register workload against a 3-node etcd (netns, root),
     /// recorded by the harness versus a bare client loop, each for this many seconds
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::seconds, value_name = "SECONDS")]
     pub etcd: Option<f64>,
     /// Instead: ns per clock_gettime in a process of ours, native and with its vDSO
     /// patched by the clock nemesis (no skew, a bump, a drift)

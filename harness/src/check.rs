@@ -18,7 +18,7 @@ pub struct Args {
     pub checker: Option<String>,
     /// Election checker: seconds a failover may take [default: not judged, only
     /// measured]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::seconds, value_name = "SECONDS")]
     pub failover_within: Option<f64>,
     /// Sequential model [default: from the format, else from the ops' f]
     #[arg(long, value_enum)]
@@ -32,12 +32,12 @@ pub struct Args {
     pub format: Option<Format>,
     /// Give up (verdict unknown, with the reason) after this many seconds per file,
     /// reading it included; keys already proven invalid stay invalid
-    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIME_LIMIT)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = DEFAULT_TIME_LIMIT)]
     pub time_limit: f64,
     /// Give up (verdict unknown, with the reason) when the process would hold more
     /// than this many MB (search state, model states, the history being read)
     /// [default: 4096, or half the machine's memory where that is less]
-    #[arg(long, value_name = "MB")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, value_name = "MB")]
     pub memory_limit: Option<u64>,
     /// Print one JSON report per file instead of text
     #[arg(long)]

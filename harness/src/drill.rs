@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, default_value = "etcd", value_parser = systems::system_parser())]
     pub system: String,
     /// Cluster size: 3 or 5
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<usize>, default_value_t = 3)]
     pub nodes: usize,
     /// How to recover: a runbook the system ships (etcd: snapshot,
     /// force-new-cluster; consul: peers-json; zookeeper: restore, survivors (unofficial))
@@ -36,11 +36,11 @@ pub struct Args {
     pub runbook: Option<String>,
     /// Fail when quorum loss to the first write and read accepted again took
     /// longer (seconds)
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 300.0)]
     pub rto: f64,
     /// Fail when more acknowledged writes were lost [default: any number, but
     /// never one the newest snapshot held]
-    #[arg(long, value_name = "WRITES")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, value_name = "WRITES")]
     pub rpo: Option<usize>,
     /// The drill's steps (TOML, see the README's Scenarios) [default: the
     /// shipped scenarios/drill-3.toml or drill-5.toml]
@@ -62,13 +62,13 @@ pub struct Args {
     #[arg(long)]
     pub image: Option<String>,
     /// Logical client processes [default: 2 per node]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<usize>)]
     pub concurrency: Option<usize>,
     /// Seconds before an op's outcome is unknown
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub op_timeout: f64,
     /// Seed of the op mix [default: from the clock]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<u64>)]
     pub seed: Option<u64>,
 }
 
@@ -412,5 +412,14 @@ mod tests {
         assert!(e.contains("--nodes 4: use 3 or 5"), "{e}");
         let e = run::validate(&run_args(&args(&["--rto=0"])).unwrap()).unwrap_err();
         assert!(e.contains("--rto 0"), "{e}");
+        let e = run::validate(&run_args(&args(&["--rto", "-5"])).unwrap()).unwrap_err();
+        assert!(e.contains("--rto -5"), "{e}");
+        let e = run::validate(&run_args(&args(&["--version", "9.9.9"])).unwrap()).unwrap_err();
+        assert!(
+            e.starts_with("--version 9.9.9: splitbrain does not provision etcd 9.9.9"),
+            "{e}"
+        );
+        let e = run::validate(&run_args(&args(&["--binary", "/nonexistent/etcd"])).unwrap()).unwrap_err();
+        assert!(e.starts_with("--binary /nonexistent/etcd: no such file"), "{e}");
     }
 }

@@ -6,6 +6,7 @@ mod check;
 mod cut;
 mod docker;
 mod drill;
+mod flags;
 mod images;
 mod member;
 mod netns;
@@ -121,6 +122,11 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        // no arguments at all: the usage, as a mistake (exit 3), not as --help
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{}", e.render());
+            return ExitCode::from(EXIT_ERROR);
+        }
         Err(e) => {
             eprintln!("splitbrain: {}", usage_error(&e));
             return ExitCode::from(EXIT_ERROR);
@@ -163,6 +169,8 @@ fn usage_error(e: &clap::Error) -> String {
         line.push_str(&format!("; use {}", valid.join(", ")));
     } else if let Some(ContextValue::String(suggested)) = e.get(ContextKind::SuggestedArg) {
         line.push_str(&format!("; did you mean {suggested}?"));
+    } else if let Some(ContextValue::Strings(suggested)) = e.get(ContextKind::SuggestedSubcommand) {
+        line.push_str(&format!("; did you mean {}?", suggested.join(" or ")));
     }
     line.push_str(" (see --help)");
     line

@@ -32,6 +32,12 @@ const CLOCK_TARGETS: &str = "one,leader,minority";
 const CLOCK_OFFSET: f64 = 30.0;
 const CLOCK_RATE: f64 = 2.0;
 const STROBE_PERIOD: u64 = 10;
+/// `--clock-offset`'s seconds, and a scenario clock step's `offset` (of either sign).
+pub const CLOCK_OFFSETS: std::ops::RangeInclusive<f64> = 0.001..=3600.0;
+/// `--clock-rate`, and a scenario's fast `rate` (a slow one is the inverse of one).
+pub const CLOCK_RATES: std::ops::RangeInclusive<f64> = 1.01..=10.0;
+/// `--strobe-period`'s milliseconds, and a scenario strobe's `period`.
+pub const STROBE_PERIODS: std::ops::RangeInclusive<u64> = 1..=10_000;
 const RTO: f64 = 300.0;
 
 #[derive(clap::Args, Debug)]
@@ -46,19 +52,19 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ResourceArg::Fenced)]
     pub resource: ResourceArg,
     /// Lock workload: lease / session TTL in seconds (Consul's floor is 10)
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
     pub ttl: f64,
     /// Lock workload on Consul: seconds a lock stays free after its session is
     /// invalidated (Consul's own default is 15)
-    #[arg(long, default_value_t = 15.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 15.0)]
     pub lock_delay: f64,
     /// Lock workload: longest think time inside a critical section, in seconds
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
     pub think: f64,
     /// etcd's --snapshot-count for every member (entries between its
     /// snapshots; etcd's default 100000 never snapshots in a short run): small,
     /// so that snapshots, and a member catching up by one, happen within it
-    #[arg(long, value_name = "ENTRIES")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, value_name = "ENTRIES")]
     pub snapshot_count: Option<u64>,
     /// Where client-pause stalls a client: hold (a lock holder or leader between
     /// its read and its write), wait (queued in an acquire or a campaign, its
@@ -67,15 +73,15 @@ pub struct Args {
     pub client_pause_at: PauseAtArg,
     /// Election workload: jobs a leader runs in its term, one every
     /// --job-interval, before it resigns
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u32>, default_value_t = 20)]
     pub term_jobs: u32,
     /// Election workload: seconds between a leader's jobs
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     pub job_interval: f64,
     /// Election workload: seconds a failover may take, from a fault that takes
     /// the leader away to the next leader's first job [default: three leases,
     /// plus Consul's lock delay]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub failover_within: Option<f64>,
     /// Faults, comma-separated: partition, kill, pause, client-pause (lock
     /// workload: one holder stalls past its lease), clock (with every other fault
@@ -95,31 +101,31 @@ pub struct Args {
     #[arg(long, default_value = CLOCK_TARGETS)]
     pub clock_target: String,
     /// Seconds a bump jumps and a strobe flips by (ms to minutes: 0.001 to 3600)
-    #[arg(long, default_value_t = CLOCK_OFFSET)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = CLOCK_OFFSET)]
     pub clock_offset: f64,
     /// Speed of a fast drift (a slow drift runs at its inverse): 1.01 to 10
-    #[arg(long, default_value_t = CLOCK_RATE)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = CLOCK_RATE)]
     pub clock_rate: f64,
     /// Which way clock faults go: forward, back, or either at random
     #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
     pub clock_direction: DirectionArg,
     /// Milliseconds between a strobe's flips
-    #[arg(long, default_value_t = STROBE_PERIOD)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, default_value_t = STROBE_PERIOD)]
     pub strobe_period: u64,
     /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
     #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower")]
     pub partition: String,
     /// Seconds of workload (faults included)
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub time_limit: f64,
     /// Folder for results: DIR/<system>-<workload>-<nemesis>/<timestamp>/, and a
     /// `latest` link beside the timestamps
     #[arg(long, default_value = "store")]
     pub results: PathBuf,
     /// Cluster size: 3 or 5
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<usize>, default_value_t = 3)]
     pub nodes: usize,
-    /// Version to provision (etcd 3.5.16 or 3.4.23) [default: the newest available]
+    /// Version to provision, one `splitbrain versions` lists [default: the newest available]
     #[arg(long)]
     pub version: Option<String>,
     /// Use this binary instead of a provisioned one
@@ -144,27 +150,27 @@ pub struct Args {
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "mixed", value_name = "WHEN")]
     pub rollback: Option<RollbackArg>,
     /// Independent registers
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, default_value_t = 5)]
     pub keys: u64,
     /// Logical client processes, bound round-robin to nodes [default: 2 per node]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<usize>)]
     pub concurrency: Option<usize>,
     /// How many of the processes only read (the first ones, so one per node when
     /// equal to --nodes): they keep reading while a cut-off node still answers
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, default_value_t = 0)]
     pub readers: usize,
     /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
     /// consul consistent|default|stale [default: the first, the strongest]
     #[arg(long, value_parser = systems::read_mode_parser())]
     pub read_mode: Option<String>,
     /// Seconds before an op's outcome is unknown
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub op_timeout: f64,
     /// Seconds between a fault and its heal, and between a heal and the next fault
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub nemesis_interval: f64,
     /// Seed of the op mix and the fault schedule [default: from the clock]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<u64>)]
     pub seed: Option<u64>,
     /// Where the nodes run
     #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
@@ -176,7 +182,7 @@ pub struct Args {
     #[arg(long)]
     pub binary_path: Option<PathBuf>,
     /// Seconds to wait for the cluster to be healthy after the final heal
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub recovery_time: f64,
     /// Follow these steps (TOML) instead of the random fault schedule; the
     /// workload runs as long as they take (see the README's Scenarios)
@@ -189,11 +195,11 @@ pub struct Args {
     pub runbook: Option<String>,
     /// Set workload: fail when the recovery (quorum loss to the first write and
     /// read accepted again) took longer, in seconds
-    #[arg(long, default_value_t = RTO)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RTO)]
     pub rto: f64,
     /// Set workload: fail when more acknowledged writes were lost [default: any
     /// number, but never a write the newest snapshot held]
-    #[arg(long, value_name = "WRITES")]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, value_name = "WRITES")]
     pub rpo: Option<usize>,
     /// A scenario given as text (`drill`'s shipped ones): (name, TOML).
     #[arg(skip)]
@@ -347,18 +353,30 @@ struct Plan {
     seed: u64,
     time_limit: Duration,
     interval: Duration,
+    /// The flags' seconds, checked.
+    times: Times,
 }
 
-/// Seconds from a flag: at least 10 ms and at most a day, so that no schedule or
-/// deadline arithmetic can blow up.
+/// Seconds from flags, checked in `plan`, so none can fail to be a `Duration` later.
+struct Times {
+    op_timeout: Duration,
+    ttl: Duration,
+    lock_delay: Duration,
+    think: Duration,
+    job_interval: Duration,
+    recovery_time: Duration,
+}
+
+/// The seconds a flag (or a scenario's `within`) takes: at least 10 ms and at most
+/// a day, so that no schedule or deadline arithmetic can blow up.
+pub const SECONDS: std::ops::RangeInclusive<f64> = 0.01..=86_400.0;
+
+/// Seconds from a flag, within [`SECONDS`].
 fn positive(name: &str, v: f64) -> Result<Duration, String> {
-    if v.is_finite() && (0.01..=86_400.0).contains(&v) {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!(
-            "--{name} must be a positive number of seconds (0.01 to 86400), got {v}"
-        ))
-    }
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|_| SECONDS.contains(&v))
+        .ok_or_else(|| format!("--{name} must be a positive number of seconds (0.01 to 86400), got {v}"))
 }
 
 /// Checks a run's flags as `run` would before starting anything (for `suite`).
@@ -383,39 +401,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if !(1..=10_000).contains(&args.keys) {
         return Err(format!("--keys {}: use 1 to 10000", args.keys));
     }
-    let kinds = if args.nemesis == "none" {
-        Vec::new()
-    } else {
-        args.nemesis
-            .split(',')
-            .map(|k| {
-                Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    if args.snapshot_count.is_some() && system.name() != "etcd" {
-        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
-    }
-    if args.snapshot_count == Some(0) {
-        return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
-    }
-    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
-        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
-            return Err(format!(
-                "--nemesis {}: {} has no such operation; its admin faults are {}",
-                admin.name(),
-                system.name(),
-                system.admin_operations().join(", ")
-            ));
-        }
-    }
-    if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
-        return Err(
-            "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
-        );
-    }
+    let kinds = faults(args, system, workload)?;
     let shapes = args
         .partition
         .split(',')
@@ -429,25 +415,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let clock = clock_plan(args, system)?;
     let upgrades = upgrade_steps(args, system, &kinds)?;
-    let scenario = match (&args.scenario_text, &args.scenario) {
-        (Some((name, text)), _) => {
-            Some(crate::scenario::parse(text, args.nodes, &clock).map_err(|e| format!("scenario {name}: {e}"))?)
-        }
-        (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, &clock)?),
-        (None, None) => None,
-    };
-    for step in scenario.iter().flatten() {
-        if let Step::Fault(Fault::Admin(admin, _)) = step
-            && !system.admin_operations().contains(&admin.name())
-        {
-            return Err(format!(
-                "scenario: {} is not an operation of {}; its admin operations are {}",
-                admin.name(),
-                system.name(),
-                system.admin_operations().join(", ")
-            ));
-        }
-    }
+    check_builds(args, system)?;
+    let scenario = scenario_steps(args, system, &clock)?;
     let needs_runbook = scenario.iter().flatten().any(|s| matches!(s, Step::Runbook { .. }));
     let runbook = needs_runbook
         .then(|| crate::runbook::choose(system, args.runbook.as_deref()))
@@ -485,17 +454,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if args.readers > 0 && workload != Workload::Register {
         return Err("--readers is for the register workload".into());
     }
-    positive("ttl", args.ttl)?;
-    positive("think", args.think)?;
-    positive("job-interval", args.job_interval)?;
-    if let Some(within) = args.failover_within {
-        positive("failover-within", within)?;
-    }
     if !(1..=100_000).contains(&args.term_jobs) {
         return Err(format!("--term-jobs {}: use 1 to 100000", args.term_jobs));
-    }
-    if !(0.0..=86_400.0).contains(&args.lock_delay) {
-        return Err(format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay));
     }
     if args.readers >= concurrency {
         return Err(format!(
@@ -503,7 +463,6 @@ fn plan(args: &Args) -> Result<Plan, String> {
             args.readers
         ));
     }
-    positive("op-timeout", args.op_timeout)?;
     let interval = positive("nemesis-interval", args.nemesis_interval)?;
     if !upgrades.is_empty() && scenario.is_none() {
         let placed = Schedule::new(&kinds, &shapes, &clock, &upgrades, args.nodes, interval, time_limit, 0).upgrades();
@@ -523,7 +482,6 @@ fn plan(args: &Args) -> Result<Plan, String> {
             ));
         }
     }
-    positive("recovery-time", args.recovery_time)?;
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -545,6 +503,87 @@ fn plan(args: &Args) -> Result<Plan, String> {
         time_limit,
         interval,
         upgrades,
+        times: times(args)?,
+    })
+}
+
+/// `--nemesis`'s faults, checked against the system and the workload.
+fn faults(args: &Args, system: &dyn System, workload: Workload) -> Result<Vec<Kind>, String> {
+    let kinds = if args.nemesis == "none" {
+        Vec::new()
+    } else {
+        args.nemesis
+            .split(',')
+            .map(|k| {
+                Kind::parse(k.trim()).ok_or_else(|| {
+                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if args.snapshot_count.is_some() && system.name() != "etcd" {
+        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
+    }
+    if args.snapshot_count == Some(0) {
+        return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
+    }
+    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
+        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
+            return Err(format!(
+                "--nemesis {}: {} has no such operation; its admin faults are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
+    if kinds.contains(&Kind::ClientPause) && !matches!(workload, Workload::Lock { .. }) {
+        return Err(
+            "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
+        );
+    }
+    Ok(kinds)
+}
+
+/// `--scenario`'s steps (or `drill`'s shipped ones), their admin steps the system's.
+fn scenario_steps(args: &Args, system: &dyn System, clock: &ClockPlan) -> Result<Option<Vec<Step>>, String> {
+    let scenario = match (&args.scenario_text, &args.scenario) {
+        (Some((name, text)), _) => {
+            Some(crate::scenario::parse(text, args.nodes, clock).map_err(|e| format!("scenario {name}: {e}"))?)
+        }
+        (None, Some(path)) => Some(crate::scenario::read(path, args.nodes, clock)?),
+        (None, None) => None,
+    };
+    for step in scenario.iter().flatten() {
+        if let Step::Fault(Fault::Admin(admin, _)) = step
+            && !system.admin_operations().contains(&admin.name())
+        {
+            return Err(format!(
+                "scenario: {} is not an operation of {}; its admin operations are {}",
+                admin.name(),
+                system.name(),
+                system.admin_operations().join(", ")
+            ));
+        }
+    }
+    Ok(scenario)
+}
+
+/// The seconds flags that become `Duration`s, checked.
+fn times(args: &Args) -> Result<Times, String> {
+    if let Some(within) = args.failover_within {
+        positive("failover-within", within)?;
+    }
+    Ok(Times {
+        op_timeout: positive("op-timeout", args.op_timeout)?,
+        ttl: positive("ttl", args.ttl)?,
+        lock_delay: Duration::try_from_secs_f64(args.lock_delay)
+            .ok()
+            .filter(|_| args.lock_delay <= *SECONDS.end())
+            .ok_or_else(|| format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay))?,
+        think: positive("think", args.think)?,
+        job_interval: positive("job-interval", args.job_interval)?,
+        recovery_time: positive("recovery-time", args.recovery_time)?,
     })
 }
 
@@ -599,6 +638,26 @@ fn upgrade_steps(args: &Args, system: &dyn System, kinds: &[Kind]) -> Result<Vec
     })
 }
 
+/// The builds a run provisions, checked before anything starts: the cluster's
+/// (`--from` over `--version`, `--from-binary` over `--binary`, as `run` takes
+/// them) and an upgrade's (`--to`, `--to-binary`).
+fn check_builds(args: &Args, system: &dyn System) -> Result<(), String> {
+    let version = match &args.from {
+        Some(v) => ("from", Some(v.as_str())),
+        None => ("version", args.version.as_deref()),
+    };
+    let binary = match &args.from_binary {
+        Some(b) => ("from-binary", Some(b.as_path())),
+        None => ("binary", args.binary.as_deref()),
+    };
+    systems::check_build(system, version, binary)?;
+    systems::check_build(
+        system,
+        ("to", args.to.as_deref()),
+        ("to-binary", args.to_binary.as_deref()),
+    )
+}
+
 /// The clock nemesis's options, checked.
 fn clock_plan(args: &Args, system: &dyn System) -> Result<ClockPlan, String> {
     let list = |flag: &str, value: &str, names: &[&str]| -> Result<Vec<usize>, String> {
@@ -627,19 +686,22 @@ fn clock_plan(args: &Args, system: &dyn System) -> Result<ClockPlan, String> {
         .into_iter()
         .map(|i| [ClockTarget::One, ClockTarget::Leader, ClockTarget::Minority][i])
         .collect();
-    if !(args.clock_offset.is_finite() && (0.001..=3600.0).contains(&args.clock_offset)) {
-        return Err(format!(
-            "--clock-offset {}: use 0.001 to 3600 seconds (the direction is --clock-direction)",
-            args.clock_offset
-        ));
-    }
-    if !(args.clock_rate.is_finite() && (1.01..=10.0).contains(&args.clock_rate)) {
+    let offset = Duration::try_from_secs_f64(args.clock_offset)
+        .ok()
+        .filter(|_| CLOCK_OFFSETS.contains(&args.clock_offset))
+        .ok_or_else(|| {
+            format!(
+                "--clock-offset {}: use 0.001 to 3600 seconds (the direction is --clock-direction)",
+                args.clock_offset
+            )
+        })?;
+    if !CLOCK_RATES.contains(&args.clock_rate) {
         return Err(format!(
             "--clock-rate {}: use 1.01 to 10 (2 runs twice as fast; slow drifts run at 1/2)",
             args.clock_rate
         ));
     }
-    if !(1..=10_000).contains(&args.strobe_period) {
+    if !STROBE_PERIODS.contains(&args.strobe_period) {
         return Err(format!("--strobe-period {}: use 1 to 10000 ms", args.strobe_period));
     }
     let clocks = match args.clock_clocks {
@@ -653,7 +715,7 @@ fn clock_plan(args: &Args, system: &dyn System) -> Result<ClockPlan, String> {
         shapes,
         targets,
         clocks,
-        offset: Duration::from_secs_f64(args.clock_offset),
+        offset,
         speed: args.clock_rate,
         strobe_period: Duration::from_millis(args.strobe_period),
         direction: match args.clock_direction {
@@ -1698,7 +1760,7 @@ async fn run_async(
 
     let start = Instant::now();
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
-    let op_timeout = Duration::from_secs_f64(args.op_timeout);
+    let op_timeout = plan.times.op_timeout;
     let prefix = format!("splitbrain/{id}");
     let watch = match plan.workload {
         Workload::Watch => {
@@ -1760,10 +1822,10 @@ async fn run_async(
         Arc::new(LockSpec {
             locks,
             prefix: prefix.clone(),
-            ttl: Duration::from_secs_f64(args.ttl),
-            lock_delay: Duration::from_secs_f64(args.lock_delay),
+            ttl: plan.times.ttl,
+            lock_delay: plan.times.lock_delay,
             op_timeout,
-            think: Duration::from_secs_f64(args.think),
+            think: plan.times.think,
             resource,
             pauses: Arc::new(ClientPauses::default()),
             pause_at: match args.client_pause_at {
@@ -1773,7 +1835,7 @@ async fn run_async(
             },
             tenure: matches!(plan.workload, Workload::Lock { election: true, .. }).then(|| Tenure {
                 jobs: args.term_jobs,
-                every: Duration::from_secs_f64(args.job_interval),
+                every: plan.times.job_interval,
             }),
         })
     });
@@ -1995,7 +2057,7 @@ async fn run_async(
     if !stop.load(Ordering::Relaxed) {
         eprintln!("splitbrain: healed; waiting for the cluster to recover");
         recovered = tokio::select! {
-            r = db.wait_ready(&ips, Duration::from_secs_f64(args.recovery_time)) => Some(r),
+            r = db.wait_ready(&ips, plan.times.recovery_time) => Some(r),
             () = workloads::stopped(&stop) => None,
         };
         let final_reads = async {

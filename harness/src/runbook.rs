@@ -295,12 +295,13 @@ impl Stage<'_> {
             "wait" => {
                 let (names, within) = match rest.iter().position(|a| a == "--within") {
                     Some(p) => {
-                        let s: f64 = rest
+                        let within = rest
                             .get(p + 1)
-                            .and_then(|s| s.parse().ok())
-                            .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                            .and_then(|s| s.parse::<f64>().ok())
+                            .filter(|s| *s > 0.0)
+                            .and_then(|s| Duration::try_from_secs_f64(s).ok())
                             .ok_or("--within: give seconds")?;
-                        (&rest[..p], Duration::from_secs_f64(s.min(86_400.0)))
+                        (&rest[..p], within.min(Duration::from_secs(86_400)))
                     }
                     None => (rest, Duration::from_secs(60)),
                 };

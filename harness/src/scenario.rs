@@ -33,6 +33,7 @@
 //! reads (teardown removes them): what the replica reads say of a node still
 //! cut off.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ use nemeses::scenario::{Step, Writes};
 use nemeses::schedule::{Admin, ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
+
+use crate::run::{CLOCK_OFFSETS, CLOCK_RATES, SECONDS, STROBE_PERIODS};
 
 const ACTIONS: [&str; 18] = [
     "wait",
@@ -65,12 +68,71 @@ const ACTIONS: [&str; 18] = [
 /// `runbook = true` without `within`: how long a runbook may take.
 const RUNBOOK_WITHIN: Duration = Duration::from_secs(180);
 
-fn seconds(key: &str, v: &Value) -> Result<Duration, String> {
+/// `wait`'s seconds: 0 (a no-op) up to `run`'s longest seconds flag.
+const WAIT: RangeInclusive<f64> = 0.0..=*SECONDS.end();
+
+/// Seconds within `range`: `wait` takes [`WAIT`], `within` [`SECONDS`] (a
+/// stretch with no time in it judges nothing).
+fn seconds(key: &str, v: &Value, range: RangeInclusive<f64>) -> Result<Duration, String> {
     let s = number(key, v).map_err(|_| format!("{key} = {v}: use a number of seconds"))?;
-    if !(s.is_finite() && (0.0..=86_400.0).contains(&s)) {
-        return Err(format!("{key} = {s}: use 0 to 86400 seconds"));
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|_| range.contains(&s))
+        .ok_or_else(|| format!("{key} = {}: use {} to {} seconds", shown(v), range.start(), range.end()))
+}
+
+/// A clock step's `offset` in ns: `--clock-offset`'s bounds, either sign (negative goes back).
+fn offset_ns(v: &Value) -> Result<i64, String> {
+    let s = number("offset", v)?;
+    if !CLOCK_OFFSETS.contains(&s.abs()) {
+        return Err(format!(
+            "offset = {}: use {} to {} seconds, or -{2} to -{1} to go back (as --clock-offset)",
+            shown(v),
+            CLOCK_OFFSETS.start(),
+            CLOCK_OFFSETS.end()
+        ));
     }
-    Ok(Duration::from_secs_f64(s))
+    Ok((s * 1e9) as i64)
+}
+
+/// A drift's `rate`: `--clock-rate`'s bounds when faster, their inverses when slower.
+fn rate(v: &Value) -> Result<f64, String> {
+    let r = number("rate", v)?;
+    if !(CLOCK_RATES.contains(&r) || CLOCK_RATES.contains(&(1.0 / r))) {
+        return Err(format!(
+            "rate = {}: use {} to {} (faster, as --clock-rate), or 0.1 to 0.99 (slower)",
+            shown(v),
+            CLOCK_RATES.start(),
+            CLOCK_RATES.end()
+        ));
+    }
+    Ok(r)
+}
+
+/// A strobe's `period` in milliseconds: `--strobe-period`'s bounds.
+fn period(v: &Value) -> Result<Duration, String> {
+    let ms = number("period", v)?;
+    let (low, high) = (*STROBE_PERIODS.start() as f64, *STROBE_PERIODS.end() as f64);
+    Duration::try_from_secs_f64(ms / 1000.0)
+        .ok()
+        .filter(|_| (low..=high).contains(&ms))
+        .ok_or_else(|| {
+            format!(
+                "period = {}: use {low} to {high} milliseconds (as --strobe-period)",
+                shown(v)
+            )
+        })
+}
+
+/// A number as the file spells it (`1e30`, `nan`), where toml's own display
+/// writes out every digit.
+fn shown(v: &Value) -> String {
+    match v.as_float() {
+        Some(f) if f.is_nan() => "nan".into(),
+        Some(f) if f.is_infinite() => if f > 0.0 { "inf" } else { "-inf" }.into(),
+        Some(f) => format!("{f:?}"),
+        None => v.to_string(),
+    }
 }
 
 fn number(key: &str, v: &Value) -> Result<f64, String> {
@@ -79,13 +141,20 @@ fn number(key: &str, v: &Value) -> Result<f64, String> {
         .ok_or_else(|| format!("{key} = {v}: use a number"))
 }
 
-/// Node names (`n1` ...) to indices; `leader` where `leader_ok`.
+/// Node names (`n1` ...) to indices, at least one and each once; `leader` where `leader_ok`.
 fn nodes(key: &str, v: &Value, size: usize, leader_ok: bool) -> Result<Targets, String> {
-    let names: Vec<&str> = match v {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap_or("?")).collect(),
-        _ => return Err(format!("{key} = {v}: use a list of node names, e.g. [\"n1\", \"n3\"]")),
+    let names: Option<Vec<&str>> = match v {
+        Value::String(s) => Some(vec![s.as_str()]),
+        Value::Array(a) => a.iter().map(Value::as_str).collect(),
+        _ => None,
     };
+    let names = names.ok_or_else(|| format!("{key} = {v}: use a list of node names, e.g. [\"n1\", \"n3\"]"))?;
+    if names.is_empty() {
+        return Err(format!("{key} = {v}: name at least one node, e.g. [\"n1\"]"));
+    }
+    if let Some((_, n)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        return Err(format!("{key} = {v}: {n} is named twice"));
+    }
     if leader_ok && names == ["leader"] {
         return Ok(Targets::Leader);
     }
@@ -134,7 +203,7 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
     }
     let v = &t[action];
     Ok(match action {
-        "wait" => Step::Wait(seconds("wait", v)?),
+        "wait" => Step::Wait(seconds("wait", v, WAIT)?),
         "kill" => Step::Fault(Fault::Kill(listed(action, v, size)?)),
         "start" => Step::Start(listed(action, v, size)?),
         "stop" => Step::Stop(listed(action, v, size)?),
@@ -155,7 +224,9 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
         },
         "runbook" => match v.as_bool() {
             Some(true) => Step::Runbook {
-                within: t.get("within").map_or(Ok(RUNBOOK_WITHIN), |w| seconds("within", w))?,
+                within: t
+                    .get("within")
+                    .map_or(Ok(RUNBOOK_WITHIN), |w| seconds("within", w, SECONDS))?,
             },
             _ => {
                 return Err(format!(
@@ -172,7 +243,14 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
             })?,
             pick: 0,
         }),
-        "heal" => Step::Heal,
+        "heal" => match v.as_bool() {
+            Some(true) => Step::Heal,
+            _ => {
+                return Err(format!(
+                    "heal = {v}: write heal = true (it undoes every fault in force)"
+                ));
+            }
+        },
         "compact" | "defrag" => {
             let admin = if action == "compact" {
                 Admin::Compact
@@ -195,41 +273,58 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
                     ));
                 }
             },
-            within: seconds("within", t.get("within").ok_or("expect needs within = SECONDS")?)?,
+            within: seconds(
+                "within",
+                t.get("within").ok_or("expect needs within = SECONDS")?,
+                SECONDS,
+            )?,
         },
-        "clock" => {
-            let offset = t.get("offset").map(|o| number("offset", o)).transpose()?;
-            let offset_ns = (offset.unwrap_or(plan.offset.as_secs_f64()) * 1e9) as i64;
-            let shape = match v.as_str() {
-                Some("bump") => ClockShape::Bump { offset_ns },
-                Some("strobe") => ClockShape::Strobe {
-                    offset_ns,
-                    period: match t.get("period") {
-                        Some(p) => Duration::from_secs_f64(number("period", p)?.max(1.0) / 1000.0),
-                        None => plan.strobe_period,
-                    },
-                },
-                Some("drift") => ClockShape::Drift {
-                    rate: t.get("rate").map_or(Ok(plan.speed), |r| number("rate", r))? - 1.0,
-                },
-                Some("reset") => ClockShape::Reset,
-                _ => return Err(format!("clock = {v}: use bump, strobe, drift or reset")),
-            };
-            let clocks = match t.get("clocks").map(|c| c.as_str()) {
-                None => plan.clocks,
-                Some(Some("wall")) => Clocks::Wall,
-                Some(Some("mono")) => Clocks::Mono,
-                Some(Some("both")) => Clocks::Both,
-                Some(_) => return Err("clocks: use wall, mono or both".into()),
-            };
-            Step::Fault(Fault::Clock(ClockFault {
-                targets: nodes("nodes", t.get("nodes").ok_or("clock needs nodes = [...]")?, size, true)?,
-                shape,
-                clocks,
-            }))
-        }
+        "clock" => clock(t, size, plan)?,
         _ => unreachable!("one of ACTIONS"),
     })
+}
+
+/// A `clock` step; what it does not say comes from `plan`.
+fn clock(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> {
+    let v = &t["clock"];
+    let takes: &[&str] = match v.as_str() {
+        Some("bump") => &["offset"],
+        Some("strobe") => &["offset", "period"],
+        Some("drift") => &["rate"],
+        Some("reset") => &[],
+        _ => return Err(format!("clock = {v}: use bump, strobe, drift or reset")),
+    };
+    if let Some(k) = ["offset", "period", "rate"]
+        .into_iter()
+        .find(|k| t.contains_key(*k) && !takes.contains(k))
+    {
+        return Err(format!("{k} does not go with clock = {v}"));
+    }
+    let offset = || t.get("offset").map_or(Ok(plan.offset.as_nanos() as i64), offset_ns);
+    let shape = match v.as_str() {
+        Some("bump") => ClockShape::Bump { offset_ns: offset()? },
+        Some("strobe") => ClockShape::Strobe {
+            offset_ns: offset()?,
+            period: t.get("period").map_or(Ok(plan.strobe_period), period)?,
+        },
+        Some("drift") => ClockShape::Drift {
+            rate: t.get("rate").map_or(Ok(plan.speed), rate)? - 1.0,
+        },
+        // reset, the only one left
+        _ => ClockShape::Reset,
+    };
+    let clocks = match t.get("clocks").map(|c| (c, c.as_str())) {
+        None => plan.clocks,
+        Some((_, Some("wall"))) => Clocks::Wall,
+        Some((_, Some("mono"))) => Clocks::Mono,
+        Some((_, Some("both"))) => Clocks::Both,
+        Some((c, _)) => return Err(format!("clocks = {c}: use wall, mono or both")),
+    };
+    Ok(Step::Fault(Fault::Clock(ClockFault {
+        targets: nodes("nodes", t.get("nodes").ok_or("clock needs nodes = [...]")?, size, true)?,
+        shape,
+        clocks,
+    })))
 }
 
 /// The steps of a scenario file for a cluster of `size` nodes; clock steps take
@@ -243,8 +338,9 @@ pub fn parse(text: &str, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, Str
             "unknown key {k}: a scenario is [[step]] tables (and an optional name)"
         ));
     }
-    let Some(Value::Array(list)) = doc.get("step") else {
-        return Err("no [[step]] tables: add at least one".into());
+    let list = match doc.get("step") {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        _ => return Err("no [[step]] tables: add at least one".into()),
     };
     let steps: Vec<Step> = list
         .iter()
@@ -266,7 +362,31 @@ pub fn parse(text: &str, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, Str
             i + 1
         ));
     }
+    too_long(&steps, list)?;
     Ok(steps)
+}
+
+/// Refuses steps that last longer than `--time-limit` may (a day), naming the
+/// step that goes past it: `list` is the steps as written.
+fn too_long(steps: &[Step], list: &[Value]) -> Result<(), String> {
+    let mut total = Duration::ZERO;
+    for (i, (step, t)) in steps.iter().zip(list).enumerate() {
+        // each step lasts a day at most, so the sum cannot overflow before it is over one
+        total += step.duration();
+        if total.as_secs_f64() > *SECONDS.end() {
+            let said = ["wait", "within", "runbook"]
+                .into_iter()
+                .find_map(|k| Some(format!("{k} = {}", shown(t.get(k)?))))
+                .unwrap_or_default();
+            return Err(format!(
+                "step {}: {said}: the steps last {} s by here, and at most {} in all (as --time-limit)",
+                i + 1,
+                total.as_secs_f64(),
+                SECONDS.end()
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn read(path: &Path, size: usize, plan: &ClockPlan) -> Result<Vec<Step>, String> {
@@ -344,6 +464,124 @@ heal = true
         assert!(err("[[steps]]\nwait = 1\n").contains("unknown key steps"));
         assert!(err("").contains("no [[step]]"));
         assert!(err("[[step]]\ncompact = [\"n1\", \"n2\"]\n").contains("name one member, e.g. compact = \"n1\""));
+    }
+
+    #[test]
+    fn values_past_the_flags_bounds_are_refused_naming_step_key_and_value() {
+        let p = ClockPlan::default();
+        let clock = |kv: &str| format!("[[step]]\nwait = 1\n[[step]]\nclock = \"strobe\"\nnodes = [\"n1\"]\n{kv}\n");
+        for (text, says) in [
+            (
+                clock("period = 1e30"),
+                "step 2: period = 1e30: use 1 to 10000 milliseconds",
+            ),
+            (clock("period = 0.5"), "step 2: period = 0.5: use 1 to 10000"),
+            (
+                clock("offset = 1e30"),
+                "step 2: offset = 1e30: use 0.001 to 3600 seconds",
+            ),
+            (clock("offset = nan"), "step 2: offset = nan: use 0.001 to 3600"),
+            (clock("offset = 0"), "step 2: offset = 0: use 0.001 to 3600"),
+            (clock("rate = 2"), "step 2: rate does not go with clock = \"strobe\""),
+            (
+                clock("clocks = \"cpu\""),
+                "step 2: clocks = \"cpu\": use wall, mono or both",
+            ),
+            (
+                "[[step]]\nclock = \"drift\"\nnodes = \"leader\"\nrate = -5\n".into(),
+                "step 1: rate = -5: use 1.01 to 10 (faster, as --clock-rate), or 0.1 to 0.99 (slower)",
+            ),
+            (
+                "[[step]]\nclock = \"drift\"\nnodes = \"leader\"\nrate = 1\n".into(),
+                "step 1: rate = 1: use 1.01 to 10",
+            ),
+            (
+                "[[step]]\nexpect = \"ok\"\nwithin = 0\n".into(),
+                "step 1: within = 0: use 0.01 to 86400 seconds",
+            ),
+            (
+                "[[step]]\nrunbook = true\nwithin = inf\n".into(),
+                "step 1: within = inf: use 0.01 to 86400",
+            ),
+            (
+                "[[step]]\nwait = -1\n".into(),
+                "step 1: wait = -1: use 0 to 86400 seconds",
+            ),
+            (
+                "[[step]]\nheal = false\n".into(),
+                "step 1: heal = false: write heal = true",
+            ),
+            (
+                "[[step]]\nkill = []\n".into(),
+                "step 1: kill = []: name at least one node",
+            ),
+            (
+                "[[step]]\nkill = [\"n1\", \"n1\"]\n".into(),
+                "step 1: kill = [\"n1\", \"n1\"]: n1 is named twice",
+            ),
+            (
+                "[[step]]\nstart = [1]\n".into(),
+                "step 1: start = [1]: use a list of node names",
+            ),
+            (
+                "[[step]]\nclock = \"bump\"\nnodes = []\n".into(),
+                "step 1: nodes = []: name at least one node",
+            ),
+            (
+                "[[step]]\nwait = 86400\n[[step]]\nheal = true\n[[step]]\nexpect = \"ok\"\nwithin = 0.5\n".into(),
+                "step 3: within = 0.5: the steps last 86400.5 s by here, and at most 86400 in all (as --time-limit)",
+            ),
+            ("step = []\n".into(), "no [[step]] tables"),
+        ] {
+            let e = parse(&text, 3, &p)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} was accepted"));
+            assert!(e.starts_with(says), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn values_within_the_bounds_are_taken() {
+        let text = "[[step]]\nclock = \"strobe\"\nnodes = [\"n1\", \"n2\"]\noffset = -3600\nperiod = 1\n\
+                    [[step]]\nclock = \"drift\"\nnodes = \"leader\"\nrate = 0.5\n\
+                    [[step]]\nwait = 86399\n[[step]]\nexpect = \"ok\"\nwithin = 1\n";
+        let steps = parse(text, 3, &ClockPlan::default()).unwrap();
+        let Step::Fault(Fault::Clock(strobe)) = &steps[0] else {
+            panic!("{:?}", steps[0])
+        };
+        assert_eq!(
+            strobe.shape,
+            ClockShape::Strobe {
+                offset_ns: -3_600_000_000_000,
+                period: Duration::from_millis(1)
+            }
+        );
+        let Step::Fault(Fault::Clock(drift)) = &steps[1] else {
+            panic!("{:?}", steps[1])
+        };
+        assert_eq!(drift.shape, ClockShape::Drift { rate: -0.5 });
+        assert_eq!(
+            steps.iter().map(Step::duration).sum::<Duration>(),
+            Duration::from_secs(86_400)
+        );
+    }
+
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("scenarios/")
+            .map(|e| e.expect("scenarios/ entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 4, "{files:?}");
+        for file in files {
+            let size = if file.ends_with("drill-5.toml") { 5 } else { 3 };
+            let steps = read(&file, size, &ClockPlan::default()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!steps.is_empty(), "{}", file.display());
+        }
     }
 
     #[test]

@@ -65,14 +65,32 @@ fn flag_value(key: &str, v: &Value) -> Result<String, String> {
     }
 }
 
-/// The tests of a suite file, lists expanded, each checked by `run`'s parser.
-fn tests(text: &str) -> Result<Vec<Test>, String> {
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        format!("line {line}: {}", e.message().trim())
-    })?;
+/// At most this many tests in a suite. Its lists' cross product is counted
+/// before any test is built, so a matrix that would run for weeks (or not fit in
+/// memory) is refused at once, with its size.
+const MAX_TESTS: usize = 1000;
+
+/// Keys of a `[[test]]` that are the suite's, not `run` flags: never expanded.
+const OWN_KEYS: [&str; 3] = ["name", "expect", "results"];
+
+/// How many tests one `[[test]]` expands to: the product of its lists' lengths,
+/// or `None` past `usize::MAX`. An empty list expands to none: an error.
+fn expands_to(t: &toml::Table) -> Result<Option<usize>, String> {
+    let mut count = Some(1usize);
+    for (key, v) in t.iter().filter(|(k, _)| !OWN_KEYS.contains(&k.as_str())) {
+        if let Value::Array(items) = v {
+            if items.is_empty() {
+                return Err(format!("{key} = []: an empty list expands to no test"));
+            }
+            count = count.and_then(|c| c.checked_mul(items.len()));
+        }
+    }
+    Ok(count)
+}
+
+/// The `[[test]]` tables with `[defaults]` applied, checked to expand to 1 to
+/// [`MAX_TESTS`] tests in all.
+fn tables(doc: &toml::Table) -> Result<Vec<toml::Table>, String> {
     for key in doc.keys() {
         if key != "defaults" && key != "test" {
             return Err(format!("unknown table [{key}]: use [defaults] and [[test]]"));
@@ -83,9 +101,11 @@ fn tests(text: &str) -> Result<Vec<Test>, String> {
         Some(_) => return Err("[defaults] must be a table".into()),
         None => toml::Table::new(),
     };
-    let Some(Value::Array(list)) = doc.get("test") else {
-        return Err("no [[test]] tables: add at least one".into());
+    let list = match doc.get("test") {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        _ => return Err("no tests: add a [[test]] table".into()),
     };
+    let mut total = 0usize;
     let mut out = Vec::new();
     for (n, t) in list.iter().enumerate() {
         let Value::Table(t) = t else {
@@ -93,6 +113,36 @@ fn tests(text: &str) -> Result<Vec<Test>, String> {
         };
         let mut merged = defaults.clone();
         merged.extend(t.clone());
+        let count = expands_to(&merged).map_err(|e| format!("test {}: {e}", n + 1))?;
+        let Some(count) = count.filter(|c| *c <= MAX_TESTS) else {
+            return Err(format!(
+                "test {}: its lists expand to {} tests; a suite runs at most {MAX_TESTS}: shorten them or split the file",
+                n + 1,
+                count.map_or(format!("more than {}", usize::MAX), |c| c.to_string()),
+            ));
+        };
+        total += count;
+        if total > MAX_TESTS {
+            return Err(format!(
+                "tests 1 to {} expand to {total} tests; a suite runs at most {MAX_TESTS}: split the file",
+                n + 1
+            ));
+        }
+        out.push(merged);
+    }
+    Ok(out)
+}
+
+/// The tests of a suite file, lists expanded, each checked by `run`'s parser.
+fn tests(text: &str) -> Result<Vec<Test>, String> {
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let line = e
+            .span()
+            .map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        format!("line {line}: {}", e.message().trim())
+    })?;
+    let mut out = Vec::new();
+    for (n, merged) in tables(&doc)?.into_iter().enumerate() {
         // expand lists into every combination, in the order the keys come
         let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
         let mut name = None;
@@ -207,9 +257,10 @@ fn run_one(test: &Test, results: &Path) -> (Option<String>, Option<PathBuf>, Str
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {
-    crate::netns::require_root()?;
     let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let tests = tests(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    // every test checked first, so a bad file says so wherever it is run
+    crate::netns::require_root()?;
     let stem = args
         .file
         .file_stem()
@@ -357,6 +408,43 @@ mod tests {
     }
 
     #[test]
+    fn a_matrix_is_counted_before_it_is_built() {
+        let ten = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
+        let keys = [
+            "seed",
+            "keys",
+            "readers",
+            "concurrency",
+            "think",
+            "ttl",
+            "op-timeout",
+            "rto",
+            "rpo",
+            "term-jobs",
+        ];
+        let huge: String = keys.iter().map(|k| format!("{k} = {ten}\n")).collect();
+        let started = std::time::Instant::now();
+        let e = tests(&format!("[[test]]\n{huge}")).err().expect("10^10 tests accepted");
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert_eq!(
+            e,
+            "test 1: its lists expand to 10000000000 tests; a suite runs at most 1000: shorten them or split the file"
+        );
+        // 10^20: past usize, said as such rather than overflowing
+        let over: String = (0..20).map(|i| format!("k{i} = {ten}\n")).collect();
+        let e = tests(&format!("[[test]]\n{over}")).err().unwrap();
+        assert!(e.contains(&format!("more than {}", usize::MAX)), "{e}");
+        // each test under the cap, all of them over it
+        let e = tests(&"[[test]]\nseed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nkeys = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nrpo = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n".repeat(2))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "tests 1 to 2 expand to 2000 tests; a suite runs at most 1000: split the file"
+        );
+    }
+
+    #[test]
     fn bad_suites_are_one_line_naming_the_test() {
         for (text, says) in [
             (
@@ -366,8 +454,29 @@ mod tests {
             ("[[test]]\ntime-limt = 3\n", "test 1: unexpected argument '--time-limt'"),
             ("[[test]]\nexpect = \"maybe\"\n", "use \"valid\" or \"invalid\""),
             ("[default]\n", "unknown table [default]"),
-            ("", "no [[test]] tables"),
+            ("", "no tests: add a [[test]] table"),
             ("[[test]\n", "line 1: unclosed array table"),
+            ("test = []\n", "no tests: add a [[test]] table"),
+            (
+                "[[test]]\nsystem = []\n",
+                "test 1: system = []: an empty list expands to no test",
+            ),
+            (
+                "[[test]]\nversion = \"9.9.9\"\n",
+                "test 1: --version 9.9.9: splitbrain does not provision etcd 9.9.9",
+            ),
+            (
+                "[[test]]\nbinary = \"/nonexistent/etcd\"\n",
+                "test 1: --binary /nonexistent/etcd: no such file",
+            ),
+            (
+                "[[test]]\nkeys = -3\n",
+                "test 1: invalid value '-3' for '--keys <KEYS>': must be positive",
+            ),
+            (
+                "[[test]]\ntime-limit = -1\n",
+                "test 1: --time-limit must be a positive number of seconds",
+            ),
         ] {
             let e = tests(text).err().unwrap_or_else(|| panic!("{text:?} was accepted"));
             assert!(e.contains(says), "{text:?}: {e}");

@@ -66,6 +66,10 @@ pub trait System: Send + Sync {
     }
     /// The versions it provisions, newest first (`splitbrain versions`).
     fn versions(&self) -> &'static [Provided];
+    /// Whether `provision` takes an operator's build (`--binary`).
+    fn takes_binary(&self) -> bool {
+        true
+    }
     /// Its documented recovery paths from a lost quorum, the default first.
     fn runbooks(&self) -> &'static [Runbook] {
         &[]
@@ -318,6 +322,41 @@ pub fn read_mode_parser() -> clap::builder::PossibleValuesParser {
         }
     }
     clap::builder::PossibleValuesParser::new(modes)
+}
+
+/// Refuses, before anything starts or is fetched, what `provision` would refuse
+/// later: an operator's build that is not there (or that the system cannot take),
+/// or, without one, a version it does not provision. Each is `(flag, value)`, the
+/// flag named in the message.
+pub fn check_build(
+    system: &dyn System,
+    (version_flag, version): (&str, Option<&str>),
+    (binary_flag, binary): (&str, Option<&Path>),
+) -> Result<(), String> {
+    let name = system.name();
+    match binary {
+        Some(_) if !system.takes_binary() => Err(format!(
+            "--{binary_flag}: {name} runs jars, no binary of its own: pick a version with --{version_flag}"
+        )),
+        Some(path) if !path.is_file() => Err(format!(
+            "--{binary_flag} {}: no such file; give the path of your {name} build",
+            path.display()
+        )),
+        // the build is used whatever the version says
+        Some(_) => Ok(()),
+        None => match version {
+            Some(v) if !system.versions().iter().any(|p| p.version == v) => Err(format!(
+                "--{version_flag} {v}: splitbrain does not provision {name} {v}; use {} (`splitbrain versions` lists them){}",
+                version_list(system.versions()),
+                if system.takes_binary() {
+                    format!(", or --{binary_flag} PATH")
+                } else {
+                    String::new()
+                }
+            )),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// The local image of the docker runtime for a system's version.

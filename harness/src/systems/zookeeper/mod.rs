@@ -43,6 +43,9 @@ impl System for ZooKeeper {
             },
         ]
     }
+    fn takes_binary(&self) -> bool {
+        false
+    }
     fn provision(&self, version: Option<&str>, binary: Option<&Path>) -> Result<Arc<dyn DynDb>, String> {
         if binary.is_some() {
             return Err("zookeeper has no --binary (it runs jars): pick a version with --version".into());
