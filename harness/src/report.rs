@@ -1,11 +1,18 @@
 //! `splitbrain report RUN_DIR`: report.html from a run folder's files, the same
-//! page `run` writes at its end.
+//! page `run` writes at its end. A file the page cannot read as a run's (null, a
+//! list, an unknown verdict, a field of the wrong type) is an error naming the
+//! file and the field, never a page drawn from what is not there.
 
 use std::path::{Path, PathBuf};
 
 use checkers::History;
 
-fn json(dir: &Path, name: &str) -> Result<serde_json::Value, String> {
+/// `dir/name` as JSON of the shape `check` wants (see [`results::report::check_results`]).
+fn json(
+    dir: &Path,
+    name: &str,
+    check: fn(&serde_json::Value) -> Result<(), String>,
+) -> Result<serde_json::Value, String> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -13,12 +20,14 @@ fn json(dir: &Path, name: &str) -> Result<serde_json::Value, String> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    check(&value).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(value)
 }
 
 /// Writes `dir/report.html` for a run whose test.json is in `dir`; returns its path.
 pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
-    let test = json(dir, "test.json")?;
+    let test = json(dir, "test.json", results::report::check_test)?;
     let path = dir.join("report.html");
     results::folder::write_atomic(&path, results::report::render(&test, results, history).as_bytes())?;
     Ok(path)
@@ -36,7 +45,7 @@ pub fn run(dir: &Path) -> Result<u8, String> {
             history_path.display()
         ));
     }
-    let results = json(dir, "results.json")?;
+    let results = json(dir, "results.json", results::report::check_results)?;
     let (history, _) = crate::check::read(&history_path, Some(checkers::format::Format::Jsonl))?;
     crate::cut::say(&history_path, &history);
     let path = write(dir, &results, &history)?;

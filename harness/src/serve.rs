@@ -2,16 +2,23 @@
 //! under `--results` (system, workload, nemesis, version, verdict, date, duration),
 //! sortable and filterable in the page; each links to its report and raw files,
 //! which are served as they are. A suite's folder lists its matrix.
+//!
+//! Only files inside `--results` are read or served, once every link is followed:
+//! a run folder's names and links come from scenario and suite files, so a link to
+//! /etc/passwd or a folder named like markup must not reach the page or the wire.
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Html;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
-use tower_http::services::ServeDir;
+use tower_http::services::ServeFile;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,8 +37,32 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+/// An href under `/runs/` to the file `parts` name, each part percent-encoded but
+/// for unreserved characters: no name, whatever it holds, can end the attribute.
+fn href(parts: &[&OsStr]) -> String {
+    let mut out = String::from("/runs");
+    for part in parts {
+        out.push('/');
+        for &b in part.as_bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// `path` with every link followed, where that is a file inside `root` (itself
+/// canonical): a link in a run folder may point anywhere.
+fn contained(root: &Path, path: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path).ok()?;
+    (real.starts_with(root) && real.is_file()).then_some(real)
+}
+
+fn read_json(root: &Path, path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(contained(root, path)?).ok()?).ok()
 }
 
 fn text(v: &Value) -> String {
@@ -42,65 +73,87 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The verdict the index shows: a results.json that is not a run's is said to be
+/// so, never shown as whatever its `verdict` holds.
+fn verdict(root: &Path, dir: &Path) -> (String, Value) {
+    // a link that leaves the folder exists too, and is unreadable below
+    if !dir.join("results.json").exists() && !dir.join("results.json").is_symlink() {
+        return ("running or killed".into(), Value::Null);
+    }
+    match read_json(root, &dir.join("results.json")) {
+        Some(r) if results::report::check_results(&r).is_ok() => (text(&r["verdict"]), r),
+        _ => ("unreadable results.json".into(), Value::Null),
+    }
+}
+
+/// One run's row of the index: test.json's fields, the verdict, links to its files.
+fn run_row(root: &Path, test: &OsStr, stamp: &OsStr, test_json: &Value) -> String {
+    let dir = root.join(test).join(stamp);
+    let (verdict, results) = verdict(root, &dir);
+    let duration = results["summary"]["duration_s"]
+        .as_f64()
+        .map_or(String::new(), |d| format!("{d:.1}"));
+    let link = |file: &str, label: &str| {
+        contained(root, &dir.join(file))
+            .map(|_| format!("<a href=\"{}\">{label}</a>", href(&[test, stamp, file.as_ref()])))
+    };
+    let report = link("report.html", "report").unwrap_or_default();
+    let files: Vec<String> = ["test.json", "history.jsonl", "results.json", "junit.xml"]
+        .iter()
+        .filter_map(|f| link(f, f))
+        .collect();
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+        esc(&stamp.to_string_lossy()),
+        esc(&text(&test_json["system"])),
+        esc(&text(&test_json["version"])),
+        esc(&text(&test_json["workload"])),
+        esc(&text(&test_json["nemesis"])),
+        esc(&duration),
+        esc(&text(&test_json["seed"])),
+        report,
+        files.join(" "),
+        v = esc(&verdict),
+    )
+}
+
+/// A suite folder's section of the index: its summary and its JUnit report.
+fn suite_section(root: &Path, test: &OsStr, stamp: &OsStr, summary: &str) -> String {
+    let junit = match contained(root, &root.join(test).join(stamp).join("junit.xml")) {
+        Some(_) => format!(
+            " <a href=\"{}\">junit.xml</a>",
+            href(&[test, stamp, "junit.xml".as_ref()])
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<h3>{}/{}{junit}</h3><pre>{}</pre>",
+        esc(&test.to_string_lossy()),
+        esc(&stamp.to_string_lossy()),
+        esc(summary)
+    )
+}
+
 /// Every run folder (`<test>/<timestamp>/test.json`) and suite folder, newest first.
 fn index(root: &Path) -> String {
-    let mut runs: Vec<(String, String)> = Vec::new();
-    let mut suites: Vec<(String, String)> = Vec::new();
+    let mut runs: Vec<(OsString, String)> = Vec::new();
+    let mut suites: Vec<(OsString, String)> = Vec::new();
     for test in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        let name = test.file_name().to_string_lossy().into_owned();
+        let name = test.file_name();
         for stamp in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
-            let stamp_name = stamp.file_name().to_string_lossy().into_owned();
+            let stamp_name = stamp.file_name();
             if stamp_name == "latest" {
                 continue;
             }
             let dir = stamp.path();
-            let rel = format!("{name}/{stamp_name}");
-            if name.starts_with("suite-") && dir.join("summary.txt").is_file() {
-                let summary = std::fs::read_to_string(dir.join("summary.txt")).unwrap_or_default();
-                suites.push((
-                    stamp_name.clone(),
-                    format!(
-                        "<h3>{} <a href=\"/runs/{rel}/junit.xml\">junit.xml</a></h3><pre>{}</pre>",
-                        esc(&rel),
-                        esc(&summary)
-                    ),
-                ));
-                continue;
+            let summary = contained(root, &dir.join("summary.txt")).and_then(|f| std::fs::read_to_string(f).ok());
+            if let Some(summary) = summary.filter(|_| name.as_bytes().starts_with(b"suite-")) {
+                let section = suite_section(root, &name, &stamp_name, &summary);
+                suites.push((stamp_name, section));
+            } else if let Some(test_json) = read_json(root, &dir.join("test.json")) {
+                let row = run_row(root, &name, &stamp_name, &test_json);
+                runs.push((stamp_name, row));
             }
-            let Some(test_json) = read_json(&dir.join("test.json")) else {
-                continue;
-            };
-            let results = read_json(&dir.join("results.json")).unwrap_or(Value::Null);
-            let verdict = results["verdict"].as_str().unwrap_or("running or killed").to_string();
-            let duration = results["summary"]["duration_s"]
-                .as_f64()
-                .map_or(String::new(), |d| format!("{d:.1}"));
-            let report = if dir.join("report.html").is_file() {
-                format!("<a href=\"/runs/{rel}/report.html\">report</a>")
-            } else {
-                String::new()
-            };
-            let files: Vec<String> = ["test.json", "history.jsonl", "results.json", "junit.xml"]
-                .iter()
-                .filter(|f| dir.join(f).is_file())
-                .map(|f| format!("<a href=\"/runs/{rel}/{f}\">{f}</a>"))
-                .collect();
-            runs.push((
-                stamp_name.clone(),
-                format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
-                    esc(&stamp_name),
-                    esc(&text(&test_json["system"])),
-                    esc(&text(&test_json["version"])),
-                    esc(&text(&test_json["workload"])),
-                    esc(&text(&test_json["nemesis"])),
-                    esc(&duration),
-                    esc(&text(&test_json["seed"])),
-                    report,
-                    files.join(" "),
-                    v = esc(&verdict),
-                ),
-            ));
         }
     }
     runs.sort_by(|a, b| b.0.cmp(&a.0));
@@ -137,6 +190,60 @@ async fn page(State(root): State<PathBuf>) -> Html<String> {
     )
 }
 
+/// A request path's segments under `/runs/`, percent-decoded, as a relative path;
+/// `None` for any segment that is empty, `.`, `..`, or decodes to one holding `/`
+/// or NUL (`%2e%2e`, `..%2f..`): those climb or hide, none names a run's file.
+fn relative(raw: &str) -> Option<PathBuf> {
+    let mut path = PathBuf::new();
+    for segment in raw.split('/') {
+        let bytes = segment.as_bytes();
+        let mut name = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+                name.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 3;
+            } else {
+                name.push(bytes[i]);
+                i += 1;
+            }
+        }
+        if matches!(&name[..], b"" | b"." | b"..") || name.contains(&b'/') || name.contains(&0) {
+            return None;
+        }
+        path.push(OsStr::from_bytes(&name));
+    }
+    Some(path)
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// `/runs/PATH`: the file PATH names under the results folder, where it is one
+/// inside it once links are followed (a run's `latest` link is); 404 otherwise.
+async fn file(State(root): State<PathBuf>, req: Request) -> Response {
+    let Some(rel) = req.uri().path().strip_prefix("/runs/").and_then(relative) else {
+        return not_found();
+    };
+    let found = tokio::task::spawn_blocking(move || contained(&root, &root.join(rel))).await;
+    let Ok(Some(real)) = found else {
+        return not_found();
+    };
+    // the canonical path has no links left for the file service to follow
+    match ServeFile::new(real).try_call(req).await {
+        Ok(mut response) => {
+            let nosniff = HeaderValue::from_static("nosniff");
+            response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, nosniff);
+            response.into_response()
+        }
+        Err(_) => not_found(),
+    }
+}
+
 pub fn run(args: &Args) -> Result<u8, String> {
     if !args.results.is_dir() {
         return Err(format!(
@@ -155,10 +262,12 @@ pub fn run(args: &Args) -> Result<u8, String> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("{addr}: {e} (another --port?)"))?;
-        eprintln!("splitbrain: results browser on http://{addr}/ (Ctrl-C ends it)");
+        // the port bound, which `--port 0` leaves to the kernel
+        let bound = listener.local_addr().map_err(|e| format!("{addr}: {e}"))?;
+        eprintln!("splitbrain: results browser on http://{bound}/ (Ctrl-C ends it)");
         let app = Router::new()
             .route("/", get(page))
-            .nest_service("/runs", ServeDir::new(root.clone()))
+            .route("/runs/{*path}", get(file))
             .with_state(root);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -168,4 +277,40 @@ pub fn run(args: &Args) -> Result<u8, String> {
             .map_err(|e| format!("serve: {e}"))?;
         Ok(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_is_refused_before_the_file_system() {
+        assert_eq!(
+            relative("t/20250101T000000/report.html"),
+            Some(PathBuf::from("t/20250101T000000/report.html"))
+        );
+        assert_eq!(relative("t/a%20b%22"), Some(PathBuf::from("t/a b\"")));
+        for bad in [
+            "../etc/passwd",
+            "t/../../x",
+            "%2e%2e/x",
+            "%2E%2e%2fetc",
+            "t//x",
+            "t/./x",
+            "t/%00",
+            "t/%zz",
+            "t/%2",
+        ] {
+            assert_eq!(relative(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hrefs_carry_no_markup() {
+        let name = OsStr::new("x\"><img src=x onerror=alert(1)>");
+        assert_eq!(
+            href(&[name, "f".as_ref()]),
+            "/runs/x%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/f"
+        );
+    }
 }

@@ -10,6 +10,9 @@ use std::fmt::Write;
 use checkers::{F, History, Op, Process, Type};
 use serde_json::Value;
 
+mod shape;
+pub use shape::{check_results, check_test};
+
 /// Width and height of the time plots, in SVG units.
 const W: f64 = 900.0;
 const H: f64 = 180.0;
