@@ -69,10 +69,28 @@ pub struct FormatError {
 }
 
 impl FormatError {
+    /// An error on `line`. Control characters the message quotes from the input
+    /// (a newline after a backslash, a carriage return in a value) are escaped, so
+    /// that the error stays one line.
     pub(crate) fn new(line: u32, message: impl Into<String>) -> FormatError {
+        let message: String = message.into();
+        let message = if message.chars().any(char::is_control) {
+            message
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            message
+        };
         FormatError {
             line,
-            message: message.into(),
+            message,
             gave_up: false,
         }
     }
