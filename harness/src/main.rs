@@ -6,6 +6,8 @@ mod check;
 mod cut;
 mod docker;
 mod drill;
+#[cfg(test)]
+mod fuzz_toml;
 mod flags;
 mod images;
 mod member;

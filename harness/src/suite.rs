@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 /// One test of the matrix, expanded: its name, `run`'s arguments, what it expects.
-struct Test {
+pub(crate) struct Test {
     name: String,
     args: Vec<String>,
     expect: &'static str,
@@ -134,7 +134,7 @@ fn tables(doc: &toml::Table) -> Result<Vec<toml::Table>, String> {
 }
 
 /// The tests of a suite file, lists expanded, each checked by `run`'s parser.
-fn tests(text: &str) -> Result<Vec<Test>, String> {
+pub(crate) fn tests(text: &str) -> Result<Vec<Test>, String> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let line = e
             .span()
