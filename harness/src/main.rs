@@ -6,9 +6,9 @@ mod check;
 mod cut;
 mod docker;
 mod drill;
+mod flags;
 #[cfg(test)]
 mod fuzz_toml;
-mod flags;
 mod images;
 mod member;
 mod netns;
