@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{Background, leftovers, results_dir, root, show};
@@ -112,34 +111,19 @@ fn report_of_a_run_killed_before_its_check_sends_the_user_to_check() {
 /// Starts a 20 s etcd run and returns it once its cluster is ready, with the
 /// instant it said so: the history's time 0, give or take the pipe.
 fn start_run(results: &Path) -> (Background, Instant) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args([
-            "run",
-            "--runtime",
-            "netns",
-            "--system",
-            "etcd",
-            "--workload",
-            "register",
-        ])
-        .args(["--nemesis", "none", "--time-limit", "20", "--results"])
-        .arg(results)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn splitbrain");
-    let stderr = child.stderr.take().expect("stderr");
-    let run = Background(child);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line.contains("cluster ready") {
-            let ready = Instant::now();
-            // keep draining stderr so the run never blocks on a full pipe
-            std::thread::spawn(move || lines.for_each(drop));
-            return (run, ready);
-        }
-    }
-    panic!("splitbrain exited before its cluster was ready");
+    let args = [
+        "run",
+        "--runtime",
+        "netns",
+        "--system",
+        "etcd",
+        "--workload",
+        "register",
+    ];
+    let args = [&args[..], &["--nemesis", "none", "--time-limit", "20"]].concat();
+    common::start_until(&args, results, "its cluster was ready", |line| {
+        line.contains("cluster ready")
+    })
 }
 
 #[test]

@@ -157,9 +157,20 @@ impl Drop for Background {
 
 /// Starts a long run and returns once its cluster is up and a fault is in force.
 pub fn start_and_wait(runtime: &str, results: &Path) -> Background {
+    let args = ["run", "--runtime", runtime, "--time-limit", "120"];
+    let faults = ["--nemesis", "partition,pause", "--nemesis-interval", "3"];
+    let (run, _) = start_until(&[&args[..], &faults[..]].concat(), results, "any fault", |line| {
+        line.contains("fault: start-partition") || line.contains("fault: pause")
+    });
+    run
+}
+
+/// Starts `splitbrain ARGS --results RESULTS` and returns it, with the instant it
+/// did, once a line on its stderr is `awaited` (within 60 s).
+pub fn start_until(args: &[&str], results: &Path, what: &str, awaited: impl Fn(&str) -> bool) -> (Background, Instant) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--runtime", runtime, "--time-limit", "120"])
-        .args(["--nemesis", "partition,pause", "--nemesis-interval", "3", "--results"])
+        .args(args)
+        .arg("--results")
         .arg(results)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -170,14 +181,15 @@ pub fn start_and_wait(runtime: &str, results: &Path) -> Background {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut lines = BufReader::new(stderr).lines();
     while let Some(Ok(line)) = lines.next() {
-        if line.contains("fault: start-partition") || line.contains("fault: pause") {
+        if awaited(&line) {
+            let at = Instant::now();
             // keep draining stderr so the run never blocks on a full pipe
             std::thread::spawn(move || lines.for_each(drop));
-            return run;
+            return (run, at);
         }
-        assert!(Instant::now() < deadline, "no fault within 60 s");
+        assert!(Instant::now() < deadline, "no {what} within 60 s");
     }
-    panic!("splitbrain exited before any fault");
+    panic!("splitbrain exited before {what}");
 }
 
 /// Namespaces, links and processes a run with this results folder left behind.
