@@ -168,5 +168,6 @@ fn a_sigkilled_run_leaves_a_history_at_most_a_second_behind_that_check_reads() {
         String::from_utf8_lossy(&o.stderr).contains("splitbrain check"),
         "{}",
         show(&o)
-    );    let _ = std::fs::remove_dir_all(&results);
+    );
+    let _ = std::fs::remove_dir_all(&results);
 }
