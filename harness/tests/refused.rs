@@ -11,20 +11,45 @@ use std::process::{Command, Output};
 const NOBODY: u32 = 65534;
 
 fn splitbrain(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_splitbrain"));
-    cmd.args(args).current_dir("/");
-    if nix::unistd::geteuid().is_root() {
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        let mut cmd = Command::new(binary_for_nobody());
         cmd.uid(NOBODY).gid(NOBODY);
-    }
+        cmd
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+    };
+    cmd.args(args).current_dir("/");
     cmd.output().expect("run splitbrain")
+}
+
+/// A folder `nobody` can enter and read.
+fn shared_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The binary where `nobody` can run it: the build folder may be inside one only
+/// root can enter (CI clones into a `mktemp -d` folder, mode 0700). A hard link
+/// where the file system allows, else a copy; made once.
+fn binary_for_nobody() -> &'static PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_splitbrain"));
+        let path = shared_dir().join("splitbrain");
+        let _ = std::fs::remove_file(&path);
+        if std::fs::hard_link(&built, &path).is_err() {
+            std::fs::copy(&built, &path).expect("copy the binary");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    })
 }
 
 /// A file `nobody` can read.
 fn file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("splitbrain-refused-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let path: PathBuf = dir.join(name);
+    let path: PathBuf = shared_dir().join(name);
     std::fs::write(&path, text).expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     path.display().to_string()
