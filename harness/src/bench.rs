@@ -281,7 +281,7 @@ fn record_cost() -> Result<u8, String> {
 /// The harness's own cost at run time: the same op mix at the same concurrency,
 /// recorded versus not, against one 3-node etcd; rounds alternate to cancel drift.
 fn etcd_overhead(secs: f64) -> Result<u8, String> {
-    crate::netns::require_root()?;
+    crate::runtime::require_root()?;
     let etcd = crate::systems::find("etcd")?;
     let db = etcd.provision(None, None)?;
     let registers = etcd.registers()?;
@@ -293,17 +293,18 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
     rt.block_on(async {
         let dir = std::env::temp_dir().join(format!("splitbrain-bench-etcd-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("nodes")).map_err(|e| e.to_string())?;
-        let id = crate::run::run_id();
-        let (mut teardown, ips, _, _) = crate::run::start_cluster(
+        let id = crate::run::cluster::run_id();
+        let started = crate::run::cluster::start_cluster(
             &id,
             3,
             db.as_ref(),
             &dir,
             None,
-            &crate::run::Runtime::Netns,
-            crate::run::Tuning::default(),
+            crate::runtime::local().as_ref(),
+            crate::run::cluster::Tuning::default(),
         )
         .await?;
+        let (mut teardown, ips) = (started.teardown, started.ips);
         let spec = Arc::new(Register {
             keys: 5,
             values: 5,

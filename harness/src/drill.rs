@@ -4,18 +4,9 @@
 //! recovery by a runbook, verified), judged by RTO and RPO besides the checks.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use checkers::{Record, Value};
-use clap::Parser;
-use results::Recorder;
-use serde_json::json;
-
-use crate::member::Member;
-use crate::run::{self, RuntimeArg};
-use crate::systems::{self, DynDb};
+use crate::run;
+use crate::systems;
 
 /// The shipped drills, by cluster size.
 const DRILL_3: &str = include_str!("../../scenarios/drill-3.toml");
@@ -56,8 +47,8 @@ pub struct Args {
     #[arg(long)]
     pub binary: Option<PathBuf>,
     /// Where the nodes run
-    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
-    pub runtime: RuntimeArg,
+    #[arg(long, default_value = "auto", value_parser = crate::runtime::parser())]
+    pub runtime: String,
     /// Docker runtime: the nodes' image [default: splitbrain/<system>:<version>]
     #[arg(long)]
     pub image: Option<String>,
@@ -72,49 +63,28 @@ pub struct Args {
     pub seed: Option<u64>,
 }
 
-/// `run`'s flags, parsed as `run` parses them.
-#[derive(Parser)]
-struct RunFlags {
-    #[command(flatten)]
-    run: run::Args,
-}
-
-/// The `run` a drill is.
+/// The `run` a drill is: `run`'s defaults, with the drill's flags set.
 fn run_args(args: &Args) -> Result<run::Args, String> {
     let system = systems::find(&args.system)?;
     let runbook = crate::runbook::choose(system, args.runbook.as_deref())?;
-    let mut argv: Vec<String> = ["run", "--workload", "set"].map(String::from).into();
-    let mut flag = |name: &str, value: String| argv.extend([format!("--{name}"), value]);
-    flag("system", args.system.clone());
-    flag("nodes", args.nodes.to_string());
-    flag("rto", args.rto.to_string());
-    flag("results", args.results.display().to_string());
-    flag("op-timeout", args.op_timeout.to_string());
+    let mut run = run::Args::defaults();
+    run.workload = "set".into();
+    run.system = args.system.clone();
+    run.nodes = args.nodes;
+    run.rto = args.rto;
+    run.results = args.results.clone();
+    run.op_timeout = args.op_timeout;
     // the scenario's own `expect recovered` waited already: no long wait after it
-    flag("recovery-time", "10".into());
-    flag("runbook", args.runbook.clone().unwrap_or_else(|| runbook.name.clone()));
-    flag(
-        "runtime",
-        clap::ValueEnum::to_possible_value(&args.runtime)
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default(),
-    );
-    for (name, value) in [
-        ("rpo", args.rpo.map(|r| r.to_string())),
-        ("version", args.version.clone()),
-        ("binary", args.binary.as_ref().map(|b| b.display().to_string())),
-        ("image", args.image.clone()),
-        ("concurrency", args.concurrency.map(|c| c.to_string())),
-        ("seed", args.seed.map(|s| s.to_string())),
-        ("scenario", args.scenario.as_ref().map(|s| s.display().to_string())),
-    ] {
-        if let Some(v) = value {
-            flag(name, v);
-        }
-    }
-    let mut run = RunFlags::try_parse_from(&argv)
-        .map_err(|e| e.render().to_string().lines().next().unwrap_or("bad flags").to_string())?
-        .run;
+    run.recovery_time = 10.0;
+    run.runbook = Some(args.runbook.clone().unwrap_or_else(|| runbook.name.clone()));
+    run.runtime = args.runtime.clone();
+    run.rpo = args.rpo;
+    run.version = args.version.clone();
+    run.binary = args.binary.clone();
+    run.image = args.image.clone();
+    run.concurrency = args.concurrency;
+    run.seed = args.seed;
+    run.scenario = args.scenario.clone();
     if args.scenario.is_none() {
         run.scenario_text = Some(match args.nodes {
             3 => ("drill-3".into(), DRILL_3.into()),
@@ -137,216 +107,11 @@ pub fn run(args: &Args) -> Result<u8, String> {
     run::run(&run_args(args)?)
 }
 
-/// A set-workload run judged as a recovery drill: RTO, RPO and the rest from
-/// the history, against `--rto` and `--rpo`, plus the two stretches to check.
-pub struct Drill {
-    measured: checkers::recovery::Recovery,
-    pub violations: Vec<String>,
-    /// Client ops up to the quorum loss (all of them without one).
-    pub before: checkers::History,
-    /// Those from the verified phase on, on keys written there.
-    pub after: Option<checkers::History>,
-    rto: f64,
-    rpo: Option<usize>,
-    runbook: Option<crate::runbook::Chosen>,
-    /// Each runbook step and how long it took: (what, s).
-    steps: Vec<(String, f64)>,
-}
-
-impl Drill {
-    pub fn judge(
-        history: &checkers::History,
-        rto: f64,
-        rpo: Option<usize>,
-        runbook: Option<&crate::runbook::Chosen>,
-    ) -> Drill {
-        use checkers::recovery::{QUORUM_LOST, VERIFIED, measure, phase_start, stretch};
-        let measured = measure(history);
-        let lost = phase_start(history, QUORUM_LOST);
-        let before = lost.map_or_else(|| history.clone(), |t| stretch(history, 0, t));
-        let after = phase_start(history, VERIFIED).map(|t| stretch(history, t, u64::MAX));
-        let mut violations = if lost.is_some() {
-            measured.violations(Some(rto), rpo)
-        } else {
-            measured.violations(None, rpo)
-        };
-        // a runbook that failed says so first, with where its log is
-        let failed = history
-            .ops
-            .iter()
-            .filter(|o| o.process == checkers::Process::Nemesis && o.f == checkers::F::parse("runbook"))
-            .filter_map(|o| o.value.as_str()?.strip_prefix("failed: "));
-        for (i, f) in failed.enumerate() {
-            violations.insert(i, f.to_string());
-        }
-        // runbook steps, each until the next (the last until the runbook ended)
-        let marks: Vec<(String, u64)> = history
-            .ops
-            .iter()
-            .filter(|o| o.process == checkers::Process::Nemesis)
-            .filter(|o| o.f == checkers::F::parse("step") || o.f == checkers::F::parse("runbook"))
-            .map(|o| (o.value.as_str().unwrap_or("").to_string(), o.time.unwrap_or(0)))
-            .collect();
-        let steps = marks
-            .windows(2)
-            .filter(|w| w[0].0 != "start" && !w[0].0.is_empty())
-            .map(|w| (w[0].0.clone(), (w[1].1 - w[0].1) as f64 / 1e9))
-            .collect();
-        Drill {
-            measured,
-            violations,
-            before,
-            after,
-            rto,
-            rpo,
-            runbook: runbook.cloned(),
-            steps,
-        }
-    }
-
-    pub fn cases(&self) -> Vec<results::junit::Case> {
-        let m = &self.measured;
-        let about = |needle: &str| self.violations.iter().find(|v| v.contains(needle)).cloned();
-        vec![
-            results::junit::Case {
-                class: "drill",
-                name: format!(
-                    "RTO {} within {} s",
-                    m.rto_s.map_or("none".into(), |r| format!("{r:.1} s")),
-                    self.rto
-                ),
-                failure: about("RTO").or_else(|| about("no RTO")),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: format!(
-                    "RPO {} writes{}",
-                    m.rpo,
-                    self.rpo.map_or(String::new(), |r| format!(" within {r}"))
-                ),
-                failure: about("RPO").or_else(|| about("newest snapshot")),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: "no failed write present afterwards".into(),
-                failure: about("writes that failed"),
-            },
-            results::junit::Case {
-                class: "drill",
-                name: "revisions never go back".into(),
-                failure: about("revision went back"),
-            },
-        ]
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = json!(self.measured);
-        v["violations"] = json!(self.violations);
-        v["rto_limit_s"] = json!(self.rto);
-        v["rpo_limit"] = json!(self.rpo);
-        v["runbook"] = json!(self.runbook);
-        v["steps"] = json!(
-            self.steps
-                .iter()
-                .map(|(s, t)| json!({"step": s, "took_s": t}))
-                .collect::<Vec<_>>()
-        );
-        v
-    }
-
-    pub fn to_text(&self) -> String {
-        let m = &self.measured;
-        let s = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.2} s"));
-        let mut out = String::new();
-        if let Some(r) = &self.runbook {
-            out.push_str(&format!(
-                "runbook {}{}\n",
-                r.name,
-                if r.unofficial { " (unofficial)" } else { "" }
-            ));
-        }
-        for (step, took) in &self.steps {
-            out.push_str(&format!("  {took:>6.2} s  {step}\n"));
-        }
-        for sn in &m.snapshots {
-            out.push_str(&format!(
-                "snapshot {} from {} at {:.1} s: {} writes acknowledged before it{}\n",
-                sn.file.rsplit('/').next().unwrap_or(&sn.file),
-                sn.node,
-                sn.at_s,
-                sn.acknowledged_before,
-                sn.last_acknowledged
-                    .map_or(String::new(), |k| format!(" (the last key {k})"))
-            ));
-        }
-        if m.quorum_lost_s.is_some() {
-            out.push_str(&format!(
-                "quorum lost at {}; detected after {}; RTO {} (limit {} s)\n",
-                s(m.quorum_lost_s),
-                s(m.detection_s),
-                s(m.rto_s),
-                self.rto
-            ));
-        }
-        out.push_str(&format!(
-            "RPO {} of {} acknowledged writes lost{}{}; {} timed out yet present; {} failed yet present; {} unread\n",
-            m.rpo,
-            m.acknowledged,
-            if m.lost.is_empty() {
-                String::new()
-            } else {
-                format!(" (keys {})", checkers::recovery::ranges(&m.lost))
-            },
-            m.acked_since_snapshot.map_or(String::new(), |n| format!(
-                "; {n} acknowledged after the newest snapshot"
-            )),
-            m.timed_out_present,
-            m.failed_present.len(),
-            m.unread
-        ));
-        out
-    }
-}
-
-/// Set workload: each node's revision twice a second, as a client of that node
-/// sees it, so that a restore that sends it back is caught (systems that have
-/// one: etcd). Ends at once for the others.
-pub async fn sample_revisions(
-    db: Arc<dyn DynDb>,
-    nodes: Vec<Arc<dyn Member>>,
-    rec: Arc<Recorder>,
-    stop: Arc<AtomicBool>,
-    until: Instant,
-) -> Result<(), String> {
-    let mut any = false;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        for n in &nodes {
-            if let Some(rev) = db.revision(n.ip()).await {
-                any = true;
-                rec.record(checkers::Op::new(
-                    checkers::Process::Nemesis,
-                    checkers::Type::Info,
-                    checkers::F::parse("revision"),
-                    Value::Map(
-                        vec![
-                            (Value::str("node"), Value::str(n.name())),
-                            (Value::str("revision"), Value::Int(rev)),
-                        ]
-                        .into(),
-                    ),
-                ));
-            }
-        }
-        if !any {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     fn args(extra: &[&str]) -> Args {
@@ -363,7 +128,7 @@ mod tests {
     #[test]
     fn a_drill_is_a_run_of_the_set_workload_through_the_shipped_scenario() {
         let r = run_args(&args(&["--system", "etcd", "--rpo", "7"])).unwrap();
-        assert_eq!(r.workload, run::WorkloadArg::Set);
+        assert_eq!(r.workload, "set");
         assert_eq!(r.runbook.as_deref(), Some("snapshot"));
         assert_eq!(r.rpo, Some(7));
         assert_eq!(r.test_name.as_deref(), Some("etcd-drill-snapshot"));
@@ -373,35 +138,6 @@ mod tests {
         assert_eq!(five.scenario_text.as_ref().map(|(n, _)| n.as_str()), Some("drill-5"));
         assert_eq!(five.test_name.as_deref(), Some("consul-drill-peers-json"));
         run::validate(&five).unwrap();
-    }
-
-    #[test]
-    fn a_runbook_that_failed_is_the_first_reason() {
-        let op = |f: &str, v: &str, ms: u64| {
-            let mut o = checkers::Op::new(
-                checkers::Process::Nemesis,
-                checkers::Type::Info,
-                checkers::F::parse(f),
-                Value::str(v),
-            );
-            o.time = Some(ms * 1_000_000);
-            o
-        };
-        let history = checkers::History::new(vec![
-            op("phase", checkers::recovery::QUORUM_LOST, 0),
-            op("runbook", "start", 10),
-            op(
-                "runbook",
-                "failed: runbook ours.sh exited with exit status: 2 (its log: x)",
-                20,
-            ),
-        ]);
-        let d = Drill::judge(&history, 60.0, None, None);
-        assert_eq!(
-            d.violations[0],
-            "runbook ours.sh exited with exit status: 2 (its log: x)"
-        );
-        assert!(d.violations[1].contains("no RTO"), "{:?}", d.violations);
     }
 
     #[test]

@@ -4,18 +4,15 @@ mod alloc;
 mod bench;
 mod check;
 mod cut;
-mod docker;
 mod drill;
 mod flags;
 #[cfg(test)]
 mod fuzz_toml;
-mod images;
-mod member;
-mod netns;
 mod provision;
 mod report;
 mod run;
 mod runbook;
+mod runtime;
 mod scenario;
 mod serve;
 mod suite;
@@ -178,16 +175,8 @@ fn usage_error(e: &clap::Error) -> String {
     line
 }
 
-/// Removes what runs whose runner is gone left behind (namespaces, links, processes,
-/// containers, networks); returns what it removed.
-fn leftovers() -> Result<Vec<String>, String> {
-    let mut removed = netns::clean()?;
-    removed.extend(docker::clean()?);
-    Ok(removed)
-}
-
 fn clean() -> Result<u8, String> {
-    let removed = leftovers()?;
+    let removed = runtime::clean()?;
     if removed.is_empty() {
         println!("nothing to clean");
     }
@@ -207,9 +196,9 @@ fn serve_resource(listen: std::net::SocketAddr, fenced: bool) -> Result<u8, Stri
 }
 
 fn images(command: ImagesCommand) -> Result<u8, String> {
-    docker::engine().map_err(|e| format!("no docker engine answers ({e}); start dockerd, or use --runtime netns"))?;
+    runtime::docker::engine().map_err(|e| format!("no docker engine answers ({e}); start dockerd, or use --runtime netns"))?;
     match command {
-        ImagesCommand::List => print!("{}", images::list()?),
+        ImagesCommand::List => print!("{}", runtime::docker::images::list()?),
         ImagesCommand::Build { system, version, force } => {
             let names = if system.is_empty() {
                 systems::names().into_iter().map(String::from).collect()
@@ -221,11 +210,11 @@ fn images(command: ImagesCommand) -> Result<u8, String> {
                 let db = system.provision(version.as_deref(), None)?;
                 let tag = systems::image(system, db.as_ref());
                 eprintln!("splitbrain: image {tag} ...");
-                let built = images::build(&tag, &db.image_roots(), force)?;
+                let built = runtime::docker::images::build(&tag, &db.image_roots(), force)?;
                 println!("{tag}: {}", if built { "built" } else { "exists" });
             }
-            let built = images::build_runner(force)?;
-            println!("{}: {}", images::RUNNER, if built { "built" } else { "exists" });
+            let built = runtime::docker::images::build_runner(force)?;
+            println!("{}: {}", runtime::docker::images::RUNNER, if built { "built" } else { "exists" });
         }
     }
     Ok(0)

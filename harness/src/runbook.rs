@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::member::Member;
+use crate::runtime::Member;
 use crate::systems::{DynDb, System};
 
 /// Where a runbook's helper finds the drill: short, as a unix socket's path

@@ -260,7 +260,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let tests = tests(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
     // every test checked first, so a bad file says so wherever it is run
-    crate::netns::require_root()?;
+    crate::runtime::require_root()?;
     let stem = args
         .file
         .file_stem()

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use checkers::Value;
 
-use crate::member::Member;
+use crate::runtime::Member;
 use crate::systems::{DynDb, NodeSpec};
 
 /// How long a member may take to be healthy and caught up after its start,
@@ -131,7 +131,7 @@ impl Upgrade {
             Err(why) if back => {
                 // what the refusing binary said, then the member as it was
                 stop(member.as_ref())?;
-                let said = crate::run::last_words(&c.logs[node]);
+                let said = crate::runtime::last_words(&c.logs[node]);
                 // the config files the old version wrote are the ones it reads again
                 now.argv(&spec)?;
                 self.swap(member.as_ref(), old_argv, !back);

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use bollard::query_parameters::{CreateImageOptions, ListImagesOptions, RemoveImageOptions};
 use futures_util::TryStreamExt;
 
-use crate::docker::{call, has_image};
+use super::{call, has_image};
 
 /// The runner image: only the libraries our own binary loads (the binary is
 /// bind-mounted, so a rebuilt splitbrain needs no new image).

@@ -9,71 +9,20 @@
 use std::fs::{File, OpenOptions};
 use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Runs `ip` with `args`; the error names the command and what `ip` said.
-fn ip(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e} (install iproute2)", args.join(" ")))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use super::host::{STATE_DIR, forget_owner, free_subnet, ip, live_owner, note_owner, require_root, subnet_lock};
+use super::{Member, Role, Runtime, Wanted};
 
-/// Fails with what to do unless we may create namespaces.
-pub fn require_root() -> Result<(), String> {
-    if nix::unistd::geteuid().is_root() {
-        Ok(())
-    } else {
-        Err(
-            "the netns runtime needs root (CAP_NET_ADMIN) to create network namespaces: run splitbrain with sudo"
-                .into(),
-        )
-    }
-}
 
-/// A free 10.`net`.X.0/24 on this host: no address or route of the host mentions it.
-pub fn free_subnet(run_id: &str, net: u8) -> Result<u8, String> {
-    let used = ip(&["-4", "-o", "addr", "show"])? + &ip(&["-4", "route", "show", "table", "all"])?;
-    let start = run_id
-        .bytes()
-        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    (0..254)
-        .map(|k| (1 + (start + k) % 254) as u8)
-        .find(|x| !used.contains(&format!("10.{net}.{x}.")))
-        .ok_or_else(|| format!("no free 10.{net}.X.0/24 subnet on this host; run `splitbrain clean`"))
-}
 
-/// Held while a run picks its subnet and takes it, so that two runs never pick the same.
-pub fn subnet_lock() -> Result<nix::fcntl::Flock<File>, String> {
-    std::fs::create_dir_all(STATE_DIR).map_err(|e| format!("{STATE_DIR}: {e}"))?;
-    let lock = File::create(Path::new(STATE_DIR).join("lock")).map_err(|e| format!("{STATE_DIR}/lock: {e}"))?;
-    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| format!("{STATE_DIR}/lock: {e}"))
-}
 
-/// Notes this process as the owner of run `id`, so that `clean` leaves it alone.
-pub fn note_owner(id: &str) -> Result<(), String> {
-    std::fs::write(owner_file(id), std::process::id().to_string()).map_err(|e| format!("{STATE_DIR}: {e}"))
-}
 
-pub fn forget_owner(id: &str) {
-    let _ = std::fs::remove_file(owner_file(id));
-}
 
-fn owner_file(id: &str) -> PathBuf {
-    Path::new(STATE_DIR).join(format!("{id}.pid"))
-}
+
 
 /// The namespaces, bridge and links of one run.
 pub struct Network {
@@ -179,15 +128,7 @@ impl Network {
     }
 }
 
-/// Where runs note their owner pid, and the lock for choosing subnets.
-const STATE_DIR: &str = "/run/splitbrain";
 
-/// The pid of the runner that owns run `id`, if that runner is still alive.
-pub fn live_owner(id: &str) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(owner_file(id)).ok()?.trim().parse().ok()?;
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (comm.trim() == "splitbrain").then_some(pid)
-}
 
 /// The run id in one of our names: `splitbrain-<id>-n1`, `sb-<id>-h`.
 fn run_of(name: &str, prefix: &str) -> Option<String> {
@@ -264,7 +205,7 @@ pub struct Node {
     child: Mutex<Option<Child>>,
 }
 
-impl crate::member::Member for Node {
+impl Member for Node {
     fn name(&self) -> &str {
         &self.name
     }
@@ -398,10 +339,40 @@ fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
 }
 
-/// Where a node's files go inside the run folder.
-pub fn node_paths(run_dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    (
-        run_dir.join("nodes").join(format!("{name}.log")),
-        run_dir.join("nodes").join(format!("{name}.data")),
-    )
+
+/// The netns runtime: it runs wherever we are root.
+pub struct Netns;
+
+/// Netns, which needs nothing but root.
+pub fn choose(_wanted: &Wanted) -> Result<Box<dyn Runtime>, String> {
+    Ok(Box::new(Netns))
+}
+
+impl Runtime for Netns {
+    fn name(&self) -> &'static str {
+        "netns"
+    }
+    fn network(&self, run_id: &str, nodes: usize, service: bool) -> Result<Box<dyn super::Network>, String> {
+        Ok(Box::new(Network::create(run_id, nodes, service)?))
+    }
+}
+
+impl super::Network for Network {
+    fn ip(&self, host: usize) -> Ipv4Addr {
+        Network::ip(self, host)
+    }
+    fn member(
+        &self,
+        host: usize,
+        name: &str,
+        _role: Role,
+        argv: Vec<String>,
+        log: PathBuf,
+        _shared: Vec<PathBuf>,
+    ) -> Arc<dyn Member> {
+        Arc::new(Node::new(name.into(), Network::ip(self, host), self.ns_path(host), log, argv))
+    }
+    fn destroy(&self) {
+        Network::destroy(self)
+    }
 }

@@ -28,8 +28,10 @@ use bollard::query_parameters::{
 };
 use futures_util::TryStreamExt;
 
-use crate::member::Member;
-use crate::netns;
+use super::{Member, Role, Runtime, Wanted, host};
+use crate::systems;
+
+pub mod images;
 
 /// The engine's client and the runtime its calls run on.
 struct Engine {
@@ -103,15 +105,15 @@ pub struct DockerNetwork {
 impl DockerNetwork {
     /// Creates the run's network on a free 10.238.X.0/24.
     pub fn create(run_id: &str) -> Result<DockerNetwork, String> {
-        netns::require_root()?;
-        let _held = netns::subnet_lock()?;
-        let subnet = netns::free_subnet(run_id, 238)?;
+        host::require_root()?;
+        let _held = host::subnet_lock()?;
+        let subnet = host::free_subnet(run_id, 238)?;
         let net = DockerNetwork {
             run_id: run_id.to_string(),
             name: format!("splitbrain-{run_id}"),
             subnet,
         };
-        netns::note_owner(run_id)?;
+        host::note_owner(run_id)?;
         let request = NetworkCreateRequest {
             name: net.name.clone(),
             driver: Some("bridge".into()),
@@ -136,7 +138,7 @@ impl DockerNetwork {
     /// Removes the run's containers (any left) and the network.
     pub fn destroy(&self) {
         remove_run(&self.run_id);
-        netns::forget_owner(&self.run_id);
+        host::forget_owner(&self.run_id);
     }
 
     /// A container for host `host` of this network (not started yet).
@@ -239,12 +241,12 @@ pub fn clean() -> Result<Vec<String>, String> {
     }
     let mut removed = Vec::new();
     for id in runs {
-        if let Some(pid) = netns::live_owner(&id) {
+        if let Some(pid) = host::live_owner(&id) {
             eprintln!("splitbrain: run {id} is still going (pid {pid}); left alone");
             continue;
         }
         removed.extend(remove_run(&id));
-        netns::forget_owner(&id);
+        host::forget_owner(&id);
     }
     Ok(removed)
 }
@@ -390,5 +392,101 @@ impl Member for Container {
             }
         }
         let _ = remove_container(&self.container);
+    }
+}
+
+/// The docker runtime: the nodes' image, and the binary inside it when it is
+/// not at the host's path.
+pub struct DockerRuntime {
+    image: String,
+    binary_path: Option<PathBuf>,
+}
+
+/// The images a run needs: the nodes', an upgrade's other version's, and the
+/// runner image our service runs in.
+pub fn needed(wanted: &Wanted) -> Vec<String> {
+    let image = wanted
+        .image
+        .clone()
+        .unwrap_or_else(|| systems::image(wanted.system, wanted.db));
+    let mut needed = vec![image];
+    // an upgrade's other version: an image of its own
+    needed.extend(wanted.to.map(|to| systems::image(wanted.system, to)));
+    needed.dedup();
+    if wanted.service {
+        needed.push(images::RUNNER.to_string());
+    }
+    needed
+}
+
+/// Docker, when an engine answers and every image the run needs exists.
+pub fn choose(wanted: &Wanted) -> Result<Box<dyn Runtime>, String> {
+    engine().map_err(|e| format!("no docker engine answers ({e})"))?;
+    let needed = needed(wanted);
+    if let Some(missing) = needed.iter().find(|t| !has_image(t)) {
+        let version = missing.rsplit(':').next().unwrap_or_default();
+        return Err(format!(
+            "image {missing} is missing: run `splitbrain images build --system {} --version {version}`",
+            wanted.system.name()
+        ));
+    }
+    Ok(Box::new(DockerRuntime {
+        image: needed[0].clone(),
+        binary_path: wanted.binary_path.clone(),
+    }))
+}
+
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+    fn network(&self, run_id: &str, _nodes: usize, _service: bool) -> Result<Box<dyn super::Network>, String> {
+        Ok(Box::new(RunNetwork {
+            net: DockerNetwork::create(run_id)?,
+            image: self.image.clone(),
+            binary_path: self.binary_path.clone(),
+        }))
+    }
+    fn image(&self) -> Option<String> {
+        Some(self.image.clone())
+    }
+    fn image_of(&self, system: &dyn systems::System, db: &dyn systems::DynDb) -> Option<String> {
+        Some(systems::image(system, db))
+    }
+}
+
+/// A run's bridge network and what its containers run.
+struct RunNetwork {
+    net: DockerNetwork,
+    image: String,
+    binary_path: Option<PathBuf>,
+}
+
+impl super::Network for RunNetwork {
+    fn ip(&self, host: usize) -> Ipv4Addr {
+        self.net.ip(host)
+    }
+    fn member(
+        &self,
+        host: usize,
+        name: &str,
+        role: Role,
+        mut argv: Vec<String>,
+        log: PathBuf,
+        shared: Vec<PathBuf>,
+    ) -> std::sync::Arc<dyn Member> {
+        let image = match role {
+            Role::Node => {
+                if let Some(b) = &self.binary_path {
+                    argv[0] = b.display().to_string();
+                }
+                self.image.as_str()
+            }
+            Role::Service => images::RUNNER,
+        };
+        std::sync::Arc::new(self.net.container(host, name, image, argv, shared, log))
+    }
+    fn destroy(&self) {
+        self.net.destroy()
     }
 }

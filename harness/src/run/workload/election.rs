@@ -1,0 +1,39 @@
+//! The election workload: candidates campaign; the leader runs a periodic job
+//! on the resource with its term as the token while it believes it leads, then
+//! resigns. It runs on the lock workload's machinery (`lock.rs`), with a
+//! tenure, and is judged by election safety and failover time.
+
+use checkers::History;
+use workloads::Tenure;
+
+use super::lock::Locking;
+use super::{Analysis, Args, Judging, Workload};
+use crate::systems::System;
+
+pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
+    let tenure = Tenure {
+        jobs: args.term_jobs,
+        every: super::seconds("job-interval", args.job_interval)?,
+    };
+    Ok(Box::new(Locking::new(args, system.elections()?, Some(tenure))?))
+}
+
+/// Election safety, and every failover within `within` seconds.
+pub fn check(history: &History, within: f64, judging: Judging) -> Result<Analysis, String> {
+    let report = checkers::check_election(history, within).map_err(|e| format!("history.jsonl: {e}"))?;
+    let mut cases = judging.cases;
+    cases.push(results::junit::Case {
+        class: "election",
+        name: format!("every failover within {within} s"),
+        failure: (!report.violations.is_empty()).then(|| report.violations.join("; ")),
+    });
+    let checks = [results::junit::Check::Lock(&report.safety)];
+    let junit = results::junit::suite(judging.test_name, &checks, &cases, judging.page)?;
+    Ok(Analysis {
+        verdict: report.verdict,
+        check: serde_json::json!(report),
+        text: report.to_text(),
+        junit,
+        drill: None,
+    })
+}

@@ -1,0 +1,198 @@
+//! The lock workload: acquire, read-modify-write a resource of ours with the
+//! fencing token, release; judged by lock safety. The election workload is
+//! this with a tenure (`election.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use checkers::History;
+use checkers::divergence::Divergence;
+use workloads::{BoxFuture, ClientPauses, DynLocks, LockSpec, PauseAt, Slot, Tenure};
+
+use super::{Analysis, Args, Clients, Judging, Settling, Setup, Task, Workload};
+use crate::run::args::{PauseAtArg, ResourceArg};
+use crate::systems::System;
+
+/// The lock or election workload, as planned.
+pub struct Locking {
+    pub locks: Arc<dyn DynLocks>,
+    pub fenced: bool,
+    pub ttl: Duration,
+    pub lock_delay: Duration,
+    pub think: Duration,
+    pub pause_at: PauseAt,
+    /// Elections: a leader's term, and how long a failover may take (`None`:
+    /// three leases and the lock delay).
+    pub election: Option<(Tenure, Option<f64>)>,
+    /// `--job-interval` as given, for test.json.
+    pub job_interval: f64,
+}
+
+pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
+    Ok(Box::new(Locking::new(args, system.locks()?, None)?))
+}
+
+impl Locking {
+    /// The workload `args` asks for with `locks`, an election with `tenure`.
+    pub fn new(args: &Args, locks: Arc<dyn DynLocks>, tenure: Option<Tenure>) -> Result<Locking, String> {
+        super::no_register_flags(args, false)?;
+        Ok(Locking {
+            locks,
+            fenced: args.resource == ResourceArg::Fenced,
+            ttl: super::seconds("ttl", args.ttl)?,
+            lock_delay: crate::run::plan::lock_delay(args)?,
+            think: super::seconds("think", args.think)?,
+            pause_at: match args.client_pause_at {
+                PauseAtArg::Hold => PauseAt::Hold,
+                PauseAtArg::Wait => PauseAt::Wait,
+                PauseAtArg::Any => PauseAt::Any,
+            },
+            election: tenure.map(|t| (t, args.failover_within)),
+            job_interval: args.job_interval,
+        })
+    }
+}
+
+impl Workload for Locking {
+    fn name(&self) -> &'static str {
+        match self.election {
+            None => "lock",
+            Some(_) => "election",
+        }
+    }
+    fn test_name(&self, faults: &str, _runbook: &str) -> String {
+        let resource = if self.fenced { "fenced" } else { "naive" };
+        format!("{}-{resource}-{faults}", self.name())
+    }
+    fn resource(&self) -> Option<bool> {
+        Some(self.fenced)
+    }
+    fn pauses_clients(&self) -> bool {
+        true
+    }
+    fn describe(&self, test: &mut serde_json::Value) {
+        test["model"] = self.name().into();
+        test["resource"] = (if self.fenced { "fenced" } else { "naive" }).into();
+        if let Some((tenure, within)) = &self.election {
+            test["term_jobs"] = tenure.jobs.into();
+            test["job_interval_s"] = self.job_interval.into();
+            test["failover_within_s"] = serde_json::json!(within);
+        }
+    }
+    fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
+        Box::pin(async move {
+            let resource = setup.resource.ok_or("the lock workload's resource is not running")?;
+            let spec = LockSpec {
+                locks: self.locks.clone(),
+                prefix: setup.prefix.clone(),
+                ttl: self.ttl,
+                lock_delay: self.lock_delay,
+                op_timeout: setup.op_timeout,
+                think: self.think,
+                resource,
+                pauses: Arc::new(ClientPauses::default()),
+                pause_at: self.pause_at,
+                tenure: self.election.map(|(t, _)| t),
+            };
+            if spec.ttl < spec.lease() {
+                eprintln!(
+                    "splitbrain: {} leases live at least {} s: --ttl {} raised to that",
+                    setup.system.name(),
+                    spec.lease().as_secs(),
+                    self.ttl.as_secs_f64()
+                );
+            }
+            if setup.client_pauses {
+                say_client_pause(&spec);
+            }
+            let within = self.election.map(|(_, within)| {
+                // a few leases for the lease to lapse and the next leader to be elected
+                within.unwrap_or((spec.lease() * 3 + spec.lock_delay()).as_secs_f64())
+            });
+            Ok(Arc::new(LockClients {
+                spec: Arc::new(spec),
+                failover_within: within,
+            }) as Arc<dyn Clients>)
+        })
+    }
+}
+
+/// What a client pause will do, said at the start.
+fn say_client_pause(l: &LockSpec) {
+    let delay = match l.lock_delay() {
+        Duration::ZERO => String::new(),
+        d => format!(" + lock-delay {} s", d.as_secs_f64()),
+    };
+    eprintln!(
+        "splitbrain: client-pause: a holder stalls {:.1} s (2 x lease {} s{delay} + 3 s), past its lease{}; \
+         the run waits for a stall under way",
+        l.pause().as_secs_f64(),
+        l.lease().as_secs_f64(),
+        if delay.is_empty() { "" } else { " and the lock-delay" },
+    );
+}
+
+struct LockClients {
+    spec: Arc<LockSpec>,
+    /// Elections: how long a failover may take, in seconds.
+    failover_within: Option<f64>,
+}
+
+impl Clients for LockClients {
+    fn process(self: Arc<Self>, slot: Slot) -> Task {
+        Box::pin(self.spec.clone().run_process(slot))
+    }
+
+    fn pause_client(&self) -> Result<String, String> {
+        let lock = &self.spec;
+        Ok(if lock.pauses.request() {
+            let who = match (lock.tenure.is_some(), lock.pause_at) {
+                (false, PauseAt::Hold) => "lock holder",
+                (false, PauseAt::Wait) => "client waiting for the lock",
+                (false, PauseAt::Any) => "lock holder or waiter",
+                (true, PauseAt::Hold) => "leader, before a job's write,",
+                (true, PauseAt::Wait) => "candidate waiting in its campaign",
+                (true, PauseAt::Any) => "leader or candidate",
+            };
+            format!(
+                "the next {who} stalls {:.1} s (lease {:.1} s)",
+                lock.pause().as_secs_f64(),
+                lock.lease().as_secs_f64()
+            )
+        } else {
+            "none armed: the last one is still pending or under way".into()
+        })
+    }
+
+    fn final_reads<'a>(&'a self, s: &'a Settling<'a>) -> BoxFuture<'a, Option<Divergence>> {
+        Box::pin(async move {
+            match self.spec.final_read(super::FINAL_READ, s.rec.as_ref()).await {
+                Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
+                Err(e) => eprintln!("splitbrain: {e}"),
+            }
+            None
+        })
+    }
+
+    fn check(&self, history: &History, judging: Judging) -> Result<Analysis, String> {
+        match self.failover_within {
+            Some(within) => super::election::check(history, within, judging),
+            None => {
+                let report = checkers::lock::check_lock(history).map_err(|e| format!("history.jsonl: {e}"))?;
+                let junit = results::junit::suite(
+                    judging.test_name,
+                    &[results::junit::Check::Lock(&report)],
+                    &judging.cases,
+                    judging.page,
+                )?;
+                Ok(Analysis {
+                    verdict: report.verdict,
+                    check: serde_json::json!(report),
+                    text: report.to_text(),
+                    junit,
+                    drill: None,
+                })
+            }
+        }
+    }
+}
