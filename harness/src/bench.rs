@@ -301,7 +301,7 @@ fn etcd_overhead(secs: f64) -> Result<u8, String> {
             &dir,
             None,
             crate::runtime::local().as_ref(),
-            crate::run::cluster::Tuning::default(),
+            &crate::systems::Tuning::default(),
         )
         .await?;
         let (mut teardown, ips) = (started.teardown, started.ips);

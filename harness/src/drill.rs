@@ -107,7 +107,6 @@ pub fn run(args: &Args) -> Result<u8, String> {
     run::run(&run_args(args)?)
 }
 
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;

@@ -196,7 +196,8 @@ fn serve_resource(listen: std::net::SocketAddr, fenced: bool) -> Result<u8, Stri
 }
 
 fn images(command: ImagesCommand) -> Result<u8, String> {
-    runtime::docker::engine().map_err(|e| format!("no docker engine answers ({e}); start dockerd, or use --runtime netns"))?;
+    runtime::docker::engine()
+        .map_err(|e| format!("no docker engine answers ({e}); start dockerd, or use --runtime netns"))?;
     match command {
         ImagesCommand::List => print!("{}", runtime::docker::images::list()?),
         ImagesCommand::Build { system, version, force } => {
@@ -214,7 +215,11 @@ fn images(command: ImagesCommand) -> Result<u8, String> {
                 println!("{tag}: {}", if built { "built" } else { "exists" });
             }
             let built = runtime::docker::images::build_runner(force)?;
-            println!("{}: {}", runtime::docker::images::RUNNER, if built { "built" } else { "exists" });
+            println!(
+                "{}: {}",
+                runtime::docker::images::RUNNER,
+                if built { "built" } else { "exists" }
+            );
         }
     }
     Ok(0)

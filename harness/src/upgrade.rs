@@ -37,8 +37,7 @@ pub struct Nodes<'a> {
     pub data: &'a [PathBuf],
     pub logs: Vec<PathBuf>,
     pub run_id: &'a str,
-    pub membership: bool,
-    pub snapshot_count: Option<u64>,
+    pub tuning: &'a crate::systems::Tuning,
 }
 
 impl Upgrade {
@@ -115,8 +114,7 @@ impl Upgrade {
             members: c.members,
             data_dir: &c.data[node],
             run_id: c.run_id,
-            membership: c.membership,
-            snapshot_count: c.snapshot_count,
+            tuning: c.tuning,
         };
         let argv = next.argv(&spec)?;
         now.leave(ips[node]).await.map_err(|e| format!("{name}: {e}"))?;

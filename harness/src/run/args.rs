@@ -188,7 +188,6 @@ pub struct Args {
     pub test_name: Option<String>,
 }
 
-
 /// `--client-pause-at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PauseAtArg {
@@ -233,8 +232,6 @@ pub enum DirectionArg {
     Back,
     Both,
 }
-
-
 
 impl Args {
     /// `run`'s defaults, from the same declarations as its command line's

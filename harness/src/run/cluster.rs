@@ -14,15 +14,7 @@ use results::Recorder;
 
 use super::workload::Clients;
 use crate::runtime::{Member, Role, Runtime, Teardown, last_words, node_paths};
-use crate::systems::{self, DynDb, NodeSpec};
-
-/// What a run configures on every node beyond the system's defaults.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Tuning {
-    /// `--nemesis member`: nodes are configured for membership changes.
-    pub membership: bool,
-    pub snapshot_count: Option<u64>,
-}
+use crate::systems::{self, DynDb, NodeSpec, Tuning};
 
 /// The nodes as nemeses see them, on either runtime.
 pub struct RunCluster {
@@ -38,9 +30,8 @@ pub struct RunCluster {
     pub time_url: Option<(u16, &'static str)>,
     pub recovery: Recovery,
     pub upgrade: Option<crate::upgrade::Upgrade>,
-    /// `--nemesis member`: nodes are configured for membership changes.
-    pub membership: bool,
-    pub snapshot_count: Option<u64>,
+    /// What every node is configured with beyond the system's defaults.
+    pub tuning: Tuning,
 }
 
 /// What a scenario's drill steps need: the nodes' data and command lines, the
@@ -77,8 +68,7 @@ impl RunCluster {
                 .map(|n| node_paths(&self.recovery.dir, n.name()).0)
                 .collect(),
             run_id: &self.run_id,
-            membership: self.membership,
-            snapshot_count: self.snapshot_count,
+            tuning: &self.tuning,
         };
         Ok((u, nodes))
     }
@@ -124,8 +114,7 @@ impl RunCluster {
             members: &self.recovery.members,
             data_dir: &self.recovery.data[node],
             run_id: &self.run_id,
-            membership: self.membership,
-            snapshot_count: self.snapshot_count,
+            tuning: &self.tuning,
         }
     }
 
@@ -138,6 +127,18 @@ impl RunCluster {
         std::fs::rename(data, &moved).map_err(|e| format!("{}: {e}", data.display()))?;
         std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
         db.argv(&self.spec(node)).map(drop)
+    }
+
+    /// Waits until [`RunCluster::whole`], for at most `within`.
+    fn until_whole(&self, within: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            match self.handle.block_on(self.whole()) {
+                Ok(()) => return Ok(()),
+                Err(e) if start.elapsed() > within => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
     }
 
     /// Every node serves, with one leader, and sees exactly the nodes started.
@@ -226,24 +227,16 @@ impl Cluster for RunCluster {
     fn remove_member(&self, node: usize) -> Result<String, String> {
         let ips = self.ips();
         let member = &self.nodes[node];
-        // from a healthy cluster; etcd also refuses while a member is not yet
-        // connected long enough ("unhealthy cluster"): retried for 20 s
-        let start = Instant::now();
-        loop {
-            let tried = self.handle.block_on(async {
-                self.whole().await?;
-                self.db.remove_member(&ips, node).await
-            });
-            match tried {
-                Ok(()) => break,
-                // an answer lost as the member shut down (Consul's leave)
-                Err(_) if member.pid().is_none() => break,
-                Err(e) if start.elapsed() > Duration::from_secs(20) => {
-                    return Err(format!("{} not removed within 20 s: {e}", member.name()));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(250)),
-            }
-        }
+        // from a healthy cluster (what the system refuses for now, it retries itself)
+        self.until_whole(Duration::from_secs(20)).map_err(|e| {
+            format!(
+                "{} not removed: the cluster is not whole after 20 s: {e}",
+                member.name()
+            )
+        })?;
+        self.handle
+            .block_on(self.db.remove_member(&ips, node))
+            .map_err(|e| format!("{} not removed: {e}", member.name()))?;
         // a removed member ends by itself; one that does not is stopped
         let start = Instant::now();
         while member.pid().is_some() && start.elapsed() < Duration::from_secs(3) {
@@ -272,15 +265,7 @@ impl Cluster for RunCluster {
         member.set_argv(crate::runbook::with_flags(&argv, &flags));
         member.start()?;
         let joined = self.handle.block_on(db.member_joined(&ips, node))?;
-        let start = Instant::now();
-        let whole = loop {
-            match self.handle.block_on(self.whole()) {
-                Ok(()) => break Ok(()),
-                Err(e) if start.elapsed() > Duration::from_secs(60) => break Err(e),
-                Err(_) => std::thread::sleep(Duration::from_millis(250)),
-            }
-        };
-        whole.map_err(|e| {
+        self.until_whole(Duration::from_secs(60)).map_err(|e| {
             format!(
                 "{} added back, but the cluster is not whole after 60 s: {e}",
                 member.name()
@@ -408,7 +393,7 @@ pub async fn start_cluster(
     dir: &Path,
     resource: Option<bool>,
     runtime: &dyn Runtime,
-    tuning: Tuning,
+    tuning: &Tuning,
 ) -> Result<Started, String> {
     let mut teardown = Teardown {
         nodes: Vec::new(),
@@ -449,8 +434,7 @@ pub async fn start_cluster(
             members: &members,
             data_dir: &data,
             run_id: id,
-            membership: tuning.membership,
-            snapshot_count: tuning.snapshot_count,
+            tuning,
         })?;
         // all the nodes' folder, not just this data dir: a runbook may move data
         // dirs aside and restore new ones at the same paths
@@ -526,4 +510,3 @@ pub fn run_id() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{:06x}", (nanos as u64 ^ (std::process::id() as u64) << 20) & 0xff_ffff)
 }
-

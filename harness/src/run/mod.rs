@@ -45,14 +45,10 @@ async fn run_plan(plan: &Plan, prov: &provision::Provisioned) -> Result<u8, Stri
     let stop = interrupted();
     let id = cluster::run_id();
     let dir = output::open(plan, prov, &id)?;
-    let tuning = cluster::Tuning {
-        membership: plan.kinds.contains(&nemeses::Kind::Member),
-        snapshot_count: plan.snapshot_count,
-    };
     let resource = plan.workload.resource();
     // a Ctrl-C while nodes start drops the setup, and with it the teardown guard
     let started = tokio::select! {
-        started = cluster::start_cluster(&id, plan.nodes, prov.db.as_ref(), &dir.path, resource, prov.runtime.as_ref(), tuning) => started?,
+        started = cluster::start_cluster(&id, plan.nodes, prov.db.as_ref(), &dir.path, resource, prov.runtime.as_ref(), &plan.tuning) => started?,
         () = workloads::stopped(&stop) => return Err("interrupted during setup; nothing is left behind".into()),
     };
     eprintln!("splitbrain: cluster ready after {:.1} s", started.ready.as_secs_f64());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nemeses::scenario::Step;
-use nemeses::schedule::{ClockShapeKind, ClockTarget, Clocks, Fault};
+use nemeses::schedule::{Admin, ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Kind, Schedule, Shape};
 use serde_json::json;
 
@@ -40,8 +40,8 @@ pub struct Plan {
     pub runtime: String,
     pub image: Option<String>,
     pub binary_path: Option<PathBuf>,
-    /// etcd's `--snapshot-count`.
-    pub snapshot_count: Option<u64>,
+    /// What every node is configured with beyond the system's defaults.
+    pub tuning: systems::Tuning,
     pub results: PathBuf,
     pub test_name: String,
     /// test.json as far as the flags tell it; the run adds what it provisions.
@@ -59,7 +59,6 @@ pub struct Build {
     pub binary: Option<PathBuf>,
 }
 
-
 /// The seconds a flag (or a scenario's `within`) takes: at least 10 ms and at most
 /// a day, so that no schedule or deadline arithmetic can blow up.
 pub const SECONDS: std::ops::RangeInclusive<f64> = 0.01..=86_400.0;
@@ -71,7 +70,6 @@ pub fn positive(name: &str, v: f64) -> Result<Duration, String> {
         .filter(|_| SECONDS.contains(&v))
         .ok_or_else(|| format!("--{name} must be a positive number of seconds (0.01 to 86400), got {v}"))
 }
-
 
 /// Checks a run's flags as `run` would before starting anything (for `suite`).
 pub fn validate(args: &Args) -> Result<(), String> {
@@ -147,6 +145,14 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
             .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
     });
     let times = times(args)?;
+    let tuning = systems::Tuning {
+        membership: kinds.contains(&Kind::Member),
+        settings: args
+            .snapshot_count
+            .map(systems::Setting::SnapshotCount)
+            .into_iter()
+            .collect(),
+    };
     let mut plan = Plan {
         system,
         workload,
@@ -174,7 +180,7 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
         runtime: args.runtime.clone(),
         image: args.image.clone(),
         binary_path: args.binary_path.clone(),
-        snapshot_count: args.snapshot_count,
+        tuning,
         results: args.results.clone(),
         test_name: String::new(),
         test: serde_json::Value::Null,
@@ -202,19 +208,30 @@ fn faults(args: &Args, system: &dyn System, workload: &dyn Workload) -> Result<V
             })
             .collect::<Result<Vec<_>, _>>()?
     };
-    if args.snapshot_count.is_some() && system.name() != "etcd" {
-        return Err(format!("--snapshot-count is etcd's flag; {} has none", system.name()));
+    if let Some(setting) = args.snapshot_count.map(systems::Setting::SnapshotCount)
+        && !system.takes(setting)
+    {
+        return Err(format!(
+            "{} is {}'s flag; {} has none",
+            setting.flag(),
+            systems::taking(setting).join(" and "),
+            system.name()
+        ));
     }
     if args.snapshot_count == Some(0) {
         return Err("--snapshot-count 0: give the entries between snapshots, e.g. 100".into());
     }
-    for admin in [Kind::Compact, Kind::Defrag, Kind::Snapshot] {
-        if kinds.contains(&admin) && !system.admin_operations().contains(&admin.name()) {
+    for (kind, admin) in [
+        (Kind::Compact, Admin::Compact),
+        (Kind::Defrag, Admin::Defrag),
+        (Kind::Snapshot, Admin::Snapshot),
+    ] {
+        if kinds.contains(&kind) && !system.admin_operations().contains(&admin) {
             return Err(format!(
                 "--nemesis {}: {} has no such operation; its admin faults are {}",
                 admin.name(),
                 system.name(),
-                system.admin_operations().join(", ")
+                admin_names(system)
             ));
         }
     }
@@ -224,6 +241,12 @@ fn faults(args: &Args, system: &dyn System, workload: &dyn Workload) -> Result<V
         );
     }
     Ok(kinds)
+}
+
+/// A system's admin operations, by name.
+fn admin_names(system: &dyn System) -> String {
+    let names: Vec<&str> = system.admin_operations().iter().map(|a| a.name()).collect();
+    names.join(", ")
 }
 
 /// `--scenario`'s steps (or `drill`'s shipped ones), their admin steps the system's.
@@ -237,13 +260,13 @@ fn scenario_steps(args: &Args, system: &dyn System, clock: &ClockPlan) -> Result
     };
     for step in scenario.iter().flatten() {
         if let Step::Fault(Fault::Admin(admin, _)) = step
-            && !system.admin_operations().contains(&admin.name())
+            && !system.admin_operations().contains(admin)
         {
             return Err(format!(
                 "scenario: {} is not an operation of {}; its admin operations are {}",
                 admin.name(),
                 system.name(),
-                system.admin_operations().join(", ")
+                admin_names(system)
             ));
         }
     }
@@ -413,7 +436,6 @@ fn clock_plan(args: &Args, system: &dyn System) -> Result<ClockPlan, String> {
     })
 }
 
-
 /// Flags that the rest of the command line makes moot, said rather than ignored.
 pub fn moot_flags(args: &Args, plan: &Plan) {
     let clock_flags = args.clock != CLOCK_SHAPES
@@ -445,7 +467,6 @@ pub fn moot_flags(args: &Args, plan: &Plan) {
         );
     }
 }
-
 
 /// The results folder's test name: the system, the workload and its faults (a
 /// scenario's by its file), or the one `drill` gives.

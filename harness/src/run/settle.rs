@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use checkers::Record;
 use checkers::History;
+use checkers::Record;
 use checkers::divergence::Divergence;
 use nemeses::Kind;
 use nemeses::schedule::Clocks;
@@ -147,4 +147,3 @@ async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value
     }
     serde_json::Value::Object(views)
 }
-

@@ -85,7 +85,12 @@ pub async fn run(
         stop: stop.clone(),
         until,
     };
-    let lingering = clients.clone().lingering(&traffic).into_iter().map(tokio::spawn).collect();
+    let lingering = clients
+        .clone()
+        .lingering(&traffic)
+        .into_iter()
+        .map(tokio::spawn)
+        .collect();
     workers.extend(clients.clone().beside(&traffic).into_iter().map(tokio::spawn));
     let cluster = Arc::new(run_cluster(plan, prov, id, &teardown, &absolute, &rec, &clients, start));
     if let Ok((u, nodes)) = cluster.upgrading() {
@@ -150,13 +155,10 @@ fn run_cluster(
         },
         upgrade: prov.to.clone().map(|to| {
             let rt = &prov.runtime;
-            let images = rt
-                .image()
-                .zip(rt.image_of(plan.system, to.as_ref()));
+            let images = rt.image().zip(rt.image_of(plan.system, to.as_ref()));
             crate::upgrade::Upgrade::new(prov.db.clone(), to, images, absolute.join("upgrade"), plan.nodes)
         }),
-        membership: plan.kinds.contains(&nemeses::Kind::Member),
-        snapshot_count: plan.snapshot_count,
+        tuning: plan.tuning.clone(),
     }
 }
 

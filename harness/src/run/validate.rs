@@ -33,10 +33,7 @@ pub fn check(test_name: &str, dir: &RunDir, settled: &Settled) -> Result<Checked
             divergence: settled.divergence.as_ref(),
         },
     )?;
-    Ok(Checked {
-        expectations,
-        analysis,
-    })
+    Ok(Checked { expectations, analysis })
 }
 
 /// The worse of two verdicts: invalid over unknown over valid.

@@ -36,7 +36,6 @@ pub fn require_root() -> Result<(), String> {
 /// Where runs note their owner pid, and the lock for choosing subnets.
 pub const STATE_DIR: &str = "/run/splitbrain";
 
-
 /// A free 10.`net`.X.0/24 on this host: no address or route of the host mentions it.
 pub fn free_subnet(run_id: &str, net: u8) -> Result<u8, String> {
     let used = ip(&["-4", "-o", "addr", "show"])? + &ip(&["-4", "route", "show", "table", "all"])?;
@@ -76,4 +75,3 @@ pub fn live_owner(id: &str) -> Option<u32> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     (comm.trim() == "splitbrain").then_some(pid)
 }
-

@@ -110,7 +110,11 @@ pub fn parser() -> clap::builder::PossibleValuesParser {
         clap::builder::PossibleValue::new("auto")
             .help("the first of docker, netns that can run here (docker: an engine answers and the images exist)"),
     ];
-    values.extend(REGISTRY.iter().map(|e| clap::builder::PossibleValue::new(e.name).help(e.about)));
+    values.extend(
+        REGISTRY
+            .iter()
+            .map(|e| clap::builder::PossibleValue::new(e.name).help(e.about)),
+    );
     clap::builder::PossibleValuesParser::new(values)
 }
 
@@ -134,7 +138,11 @@ pub fn choose(name: &str, wanted: &Wanted) -> Result<Box<dyn Runtime>, String> {
         match (entry.choose)(wanted) {
             Ok(r) => {
                 match why.is_empty() {
-                    true => eprintln!("splitbrain: runtime {} ({})", r.name(), ready_because(r.as_ref(), wanted)),
+                    true => eprintln!(
+                        "splitbrain: runtime {} ({})",
+                        r.name(),
+                        ready_because(r.as_ref(), wanted)
+                    ),
                     false => eprintln!("splitbrain: runtime {} ({})", r.name(), why.join("; ")),
                 }
                 return Ok(r);

@@ -44,8 +44,12 @@ pub trait System: Send + Sync {
     fn watches(&self, prefix: &str, keys: u64, timeout: Duration) -> Result<Arc<dyn workloads::Watches>, String>;
     /// The admin operations `--nemesis` may run on its members (every system
     /// takes snapshots; etcd also compacts and defragments).
-    fn admin_operations(&self) -> &'static [&'static str] {
-        &["snapshot"]
+    fn admin_operations(&self) -> &'static [nemeses::schedule::Admin] {
+        &[nemeses::schedule::Admin::Snapshot]
+    }
+    /// Whether its nodes take `setting` (of any value).
+    fn takes(&self, _setting: Setting) -> bool {
+        false
     }
     /// The election workload's candidates: by default the lock recipe, which is
     /// ZooKeeper's and Consul's documented election recipe too (ephemeral
@@ -114,12 +118,40 @@ pub struct NodeSpec<'a> {
     pub data_dir: &'a Path,
     /// Keeps clusters of different runs apart.
     pub run_id: &'a str,
-    /// The run changes the membership (ZooKeeper then enables dynamic
-    /// reconfiguration, which otherwise stays off as by default).
+    /// What the run configures beyond the system's defaults.
+    pub tuning: &'a Tuning,
+}
+
+/// What a run configures on every node beyond the system's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Tuning {
+    /// The run changes the membership: a system configures its nodes for it
+    /// where that is not the default (ZooKeeper's dynamic reconfiguration).
     pub membership: bool,
-    /// etcd's `--snapshot-count` (`--snapshot-count`): small, so snapshots and
-    /// member catch-up by snapshot happen within a short run.
-    pub snapshot_count: Option<u64>,
+    /// Settings the system declares it takes ([`System::takes`]).
+    pub settings: Vec<Setting>,
+}
+
+/// A setting of a system's own that a run may give every node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// Entries between snapshots: small, so that snapshots and a member's
+    /// catch-up by snapshot happen within a short run.
+    SnapshotCount(u64),
+}
+
+impl Setting {
+    /// Its flag on `splitbrain run`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::SnapshotCount(_) => "--snapshot-count",
+        }
+    }
+}
+
+/// The systems that take `setting` (its kind, whatever its value).
+pub fn taking(setting: Setting) -> Vec<&'static str> {
+    REGISTRY.iter().filter(|s| s.takes(setting)).map(|s| s.name()).collect()
 }
 
 /// A provisioned system: what the runner and the runtimes need of its servers.

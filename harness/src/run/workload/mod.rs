@@ -207,12 +207,18 @@ pub const FINAL_READ: u64 = 1_000_000_000;
 
 /// `--read-mode`, checked against the system's register reads (the first, the
 /// strongest, by default).
-fn read_mode(args: &Args, system: &dyn System, registers: &dyn workloads::DynRegisters) -> Result<&'static str, String> {
+fn read_mode(
+    args: &Args,
+    system: &dyn System,
+    registers: &dyn workloads::DynRegisters,
+) -> Result<&'static str, String> {
     let modes = registers.read_modes();
     match &args.read_mode {
-        Some(m) => modes.iter().copied().find(|x| x == m).ok_or_else(|| {
-            format!("--read-mode {m}: {} reads are {}", system.name(), modes.join(", "))
-        }),
+        Some(m) => modes
+            .iter()
+            .copied()
+            .find(|x| x == m)
+            .ok_or_else(|| format!("--read-mode {m}: {} reads are {}", system.name(), modes.join(", "))),
         None => Ok(modes[0]),
     }
 }

@@ -123,9 +123,9 @@ impl Clients for RegisterClients {
             &cases,
             judging.page,
         )?;
-        let verdict = judging
-            .divergence
-            .map_or(report.verdict, |d| crate::run::validate::worst(report.verdict, d.verdict));
+        let verdict = judging.divergence.map_or(report.verdict, |d| {
+            crate::run::validate::worst(report.verdict, d.verdict)
+        });
         Ok(Analysis {
             verdict,
             check: serde_json::json!(report),

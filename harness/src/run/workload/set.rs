@@ -140,9 +140,9 @@ impl Clients for SetClients {
             text.push_str(&format!("after recovery: {}", a.to_text()));
         }
         let junit = results::junit::suite(judging.test_name, &checks, &cases, judging.page)?;
-        let verdict = after
-            .as_ref()
-            .map_or(before.verdict, |a| crate::run::validate::worst(before.verdict, a.verdict));
+        let verdict = after.as_ref().map_or(before.verdict, |a| {
+            crate::run::validate::worst(before.verdict, a.verdict)
+        });
         let mut check = serde_json::json!(before);
         check["after_recovery"] = serde_json::json!(after);
         Ok(Analysis {

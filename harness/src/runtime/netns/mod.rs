@@ -17,13 +17,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::host::{STATE_DIR, forget_owner, free_subnet, ip, live_owner, note_owner, require_root, subnet_lock};
 use super::{Member, Role, Runtime, Wanted};
 
-
-
-
-
-
-
-
 /// The namespaces, bridge and links of one run.
 pub struct Network {
     pub run_id: String,
@@ -127,8 +120,6 @@ impl Network {
         forget_owner(&self.run_id);
     }
 }
-
-
 
 /// The run id in one of our names: `splitbrain-<id>-n1`, `sb-<id>-h`.
 fn run_of(name: &str, prefix: &str) -> Option<String> {
@@ -339,7 +330,6 @@ fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
 }
 
-
 /// The netns runtime: it runs wherever we are root.
 pub struct Netns;
 
@@ -370,7 +360,13 @@ impl super::Network for Network {
         log: PathBuf,
         _shared: Vec<PathBuf>,
     ) -> Arc<dyn Member> {
-        Arc::new(Node::new(name.into(), Network::ip(self, host), self.ns_path(host), log, argv))
+        Arc::new(Node::new(
+            name.into(),
+            Network::ip(self, host),
+            self.ns_path(host),
+            log,
+            argv,
+        ))
     }
     fn destroy(&self) {
         Network::destroy(self)

@@ -9,9 +9,10 @@ mod server;
 use std::path::Path;
 use std::sync::Arc;
 
+use nemeses::schedule::Admin;
 use workloads::{DynLocks, DynRegisters};
 
-use super::{DynDb, Provided, Runbook, System};
+use super::{DynDb, Provided, Runbook, Setting, System};
 
 /// Client port; peers talk on 2380.
 pub const PORT: u16 = 2379;
@@ -59,8 +60,11 @@ impl System for Etcd {
     ) -> Result<Arc<dyn workloads::Watches>, String> {
         Ok(Arc::new(client::EtcdWatches::new(prefix, timeout)))
     }
-    fn admin_operations(&self) -> &'static [&'static str] {
-        &["compact", "defrag", "snapshot"]
+    fn takes(&self, setting: Setting) -> bool {
+        matches!(setting, Setting::SnapshotCount(_))
+    }
+    fn admin_operations(&self) -> &'static [Admin] {
+        &[Admin::Compact, Admin::Defrag, Admin::Snapshot]
     }
     fn elections(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdElections))

@@ -10,7 +10,7 @@ use super::PORT;
 use crate::provision::Binary;
 use nemeses::schedule::Admin;
 
-use crate::systems::{Db, NodeSpec, per_node, wait_until};
+use crate::systems::{Db, NodeSpec, Setting, per_node, wait_until};
 
 /// A provisioned etcd.
 pub struct EtcdDb(pub Binary);
@@ -138,10 +138,23 @@ impl Db for EtcdDb {
         }
     }
 
-    /// `member remove`, asked of the first other member that answers.
+    /// `member remove`, asked of the first other member that answers. etcd refuses while a member
+    /// has not been connected long enough ("unhealthy cluster"): retried for 20 s.
     async fn remove_member(&self, ips: &[Ipv4Addr], node: usize) -> Result<(), String> {
-        let (via, id, _) = find_member(ips, node).await?;
-        ask(via, async |c| c.member_remove(id).await).await.map(drop)
+        let start = std::time::Instant::now();
+        loop {
+            let removed = match find_member(ips, node).await {
+                Ok((via, id, _)) => ask(via, async |c| c.member_remove(id).await).await.map(drop),
+                Err(e) => Err(e),
+            };
+            match removed {
+                Ok(()) => return Ok(()),
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    return Err(format!("refused for 20 s: {e}"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
     }
 
     /// `member add`, as a learner where the version has them (3.4+); the new
@@ -250,7 +263,7 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
         members,
         data_dir,
         run_id,
-        snapshot_count,
+        tuning,
         ..
     } = *node;
     let token = format!("splitbrain-{run_id}");
@@ -278,8 +291,10 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
     } else {
         argv.extend(["--logger=zap".into(), "--log-outputs=stderr".into()]);
     }
-    if let Some(n) = snapshot_count {
-        argv.push(format!("--snapshot-count={n}"));
+    for setting in &tuning.settings {
+        match setting {
+            Setting::SnapshotCount(n) => argv.push(format!("--snapshot-count={n}")),
+        }
     }
     argv
 }

@@ -181,9 +181,10 @@ fn argv(install: &Install, node: &NodeSpec) -> Result<Vec<String>, String> {
         me,
         members,
         data_dir,
-        membership,
+        tuning,
         ..
     } = *node;
+    let membership = tuning.membership;
     if membership && install.java.version.starts_with("3.4.") {
         return Err("zookeeper 3.4 has no dynamic reconfiguration: --nemesis member needs 3.5 or later".into());
     }
