@@ -8,17 +8,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
 
-use common::{json, results_dir, root, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// One cluster at a time, and only as root (else said and skipped).
-fn exclusive() -> Option<MutexGuard<'static, ()>> {
-    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    root().then_some(one)
-}
+use common::{json, results_dir, show};
 
 fn drill(args: &[&str], results: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_splitbrain"))
@@ -71,7 +62,7 @@ fn passed(o: &Output, results: &Path, test: &str, nodes: usize) -> serde_json::V
 
 #[test]
 fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-snapshot");
     let o = drill(&["--system", "etcd"], &results);
     let r = passed(&o, &results, "etcd-drill-snapshot", 3);
@@ -120,7 +111,7 @@ fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-3-4");
     // 3.4.23's restore has no --bump-revision: its clients see revisions go back
     let o = drill(&["--system", "etcd", "--version", "3.4.23"], &results);
@@ -141,7 +132,7 @@ fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
 
 #[test]
 fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-fnc");
     let o = drill(&["--system", "etcd", "--runbook", "force-new-cluster"], &results);
     let r = passed(&o, &results, "etcd-drill-force-new-cluster", 3);
@@ -161,7 +152,7 @@ fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn five_etcd_nodes_restore_from_a_snapshot() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-5");
     let o = drill(&["--system", "etcd", "--nodes", "5"], &results);
     let r = passed(&o, &results, "etcd-drill-snapshot", 5);
@@ -175,7 +166,7 @@ fn five_etcd_nodes_restore_from_a_snapshot() {
 
 #[test]
 fn zookeeper_restores_from_copied_data_files() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-zk-restore");
     let o = drill(&["--system", "zookeeper"], &results);
     let r = passed(&o, &results, "zookeeper-drill-restore", 3);
@@ -190,7 +181,7 @@ fn zookeeper_restores_from_copied_data_files() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_recovers_from_its_survivors_unofficially() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-zk");
     let o = drill(&["--system", "zookeeper", "--runbook", "survivors"], &results);
     let r = passed(&o, &results, "zookeeper-drill-survivors", 3);
@@ -204,7 +195,7 @@ fn zookeeper_recovers_from_its_survivors_unofficially() {
 
 #[test]
 fn consul_recovers_with_peers_json() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-consul");
     let o = drill(&["--system", "consul"], &results);
     passed(&o, &results, "consul-drill-peers-json", 3);
@@ -224,7 +215,7 @@ fn short_drill(results: &Path) -> PathBuf {
 
 #[test]
 fn a_runbook_that_does_nothing_fails_the_drill() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-nothing");
     let scenario = short_drill(&results);
     let runbook = results.join("nothing.sh");
@@ -258,7 +249,7 @@ fn a_runbook_that_does_nothing_fails_the_drill() {
 
 #[test]
 fn a_runbook_that_restores_an_older_snapshot_is_caught_by_its_rpo() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-older");
     let scenario = short_drill(&results);
     // the shipped runbook, handed the first snapshot in place of the newest
@@ -303,7 +294,7 @@ fn a_runbook_that_restores_an_older_snapshot_is_caught_by_its_rpo() {
 
 #[test]
 fn named_nodes_stop_and_start_in_order_and_every_node_reads_every_key_back() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("scenario-order");
     std::fs::create_dir_all(&results).unwrap();
     let file = results.join("order.toml");

@@ -5,7 +5,31 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// This test binary's clusters, one at a time: they share the host's
+/// namespaces, links and containers, and the watchers must keep up on two cores.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Holds this binary's other cluster tests off until dropped; taken also after
+/// one of them panicked holding it.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`one_at_a_time`] when `may_run` (which says why not) lets the test run; else
+/// `None`, and the test skips.
+pub fn one_at_a_time_if(may_run: impl FnOnce() -> bool) -> Option<MutexGuard<'static, ()>> {
+    let one = one_at_a_time();
+    may_run().then_some(one)
+}
+
+/// A cluster test's start: `let Some(_one) = cluster_test() else { return };`
+/// runs it alone, and only as root (else said and skipped).
+pub fn cluster_test() -> Option<MutexGuard<'static, ()>> {
+    one_at_a_time_if(root)
+}
 
 /// Whether we may create namespaces; says so when not.
 pub fn root() -> bool {
