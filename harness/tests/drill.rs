@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{json, results_dir, show};
+use common::{fresh_dir, json, results_dir, show};
 
 fn drill(args: &[&str], results: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_splitbrain"))
@@ -295,8 +295,7 @@ fn a_runbook_that_restores_an_older_snapshot_is_caught_by_its_rpo() {
 #[test]
 fn named_nodes_stop_and_start_in_order_and_every_node_reads_every_key_back() {
     let Some(_one) = common::cluster_test() else { return };
-    let results = results_dir("scenario-order");
-    std::fs::create_dir_all(&results).unwrap();
+    let results = fresh_dir("scenario-order");
     let file = results.join("order.toml");
     std::fs::write(
         &file,

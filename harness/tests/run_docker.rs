@@ -12,8 +12,7 @@ use common::{json, one_at_a_time_if, results_dir, run_on as run, show, signal, s
 
 /// Root, an engine, and the images (built on first use); else why not.
 fn ready() -> bool {
-    let root = Command::new("id").arg("-u").output().expect("id -u");
-    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+    if !common::is_root() {
         eprintln!("skipped: needs root");
         return false;
     }
@@ -25,10 +24,7 @@ fn ready() -> bool {
         eprintln!("skipped: no docker engine answers");
         return false;
     }
-    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["images", "build"])
-        .output()
-        .expect("images build");
+    let built = common::splitbrain(&["images", "build"]);
     assert!(built.status.success(), "{}", show(&built));
     true
 }
@@ -218,10 +214,7 @@ fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
         !leftovers().is_empty(),
         "a SIGKILLed run should leave its containers behind"
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("clean")
-        .output()
-        .expect("clean");
+    let o = common::splitbrain(&["clean"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("removed container"),
@@ -287,10 +280,7 @@ fn an_etcd_drill_on_containers_restores_re_created_members() {
 fn an_upgrade_in_containers_moves_each_member_to_the_new_versions_image() {
     let Some(_one) = one_at_a_time_if(ready) else { return };
     // one image per version: the one to upgrade from as well
-    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["images", "build", "--system", "etcd", "--version", "3.4.23"])
-        .output()
-        .expect("images build");
+    let built = common::splitbrain(&["images", "build", "--system", "etcd", "--version", "3.4.23"]);
     assert!(built.status.success(), "{}", show(&built));
     let results = results_dir("upgrade");
     let o = run(

@@ -230,10 +230,7 @@ fn clean_spares_a_live_run_and_sigint_alone_leaves_nothing() {
     let results = results_dir("sigint");
     let mut run = start_and_wait("netns", &results);
     // `clean` while the run is live leaves it alone
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("clean")
-        .output()
-        .expect("clean");
+    let o = common::splitbrain(&["clean"]);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("is still going"),
         "{}",

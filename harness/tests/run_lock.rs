@@ -128,10 +128,7 @@ fn consul_fenced_lock_holds_when_a_holder_stalls() {
 
 #[test]
 fn client_pause_needs_the_lock_workload() {
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--workload", "register", "--nemesis", "client-pause"])
-        .output()
-        .expect("run splitbrain");
+    let o = common::splitbrain(&["run", "--workload", "register", "--nemesis", "client-pause"]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

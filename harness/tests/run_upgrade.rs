@@ -185,10 +185,7 @@ fn a_node_kept_cut_off_through_the_final_reads_is_behind_never_agreeing() {
 #[test]
 fn versions_lists_and_fetches_every_etcd_version_with_the_documented_paths() {
     let _one = common::one_at_a_time();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["versions", "--system", "etcd", "--fetch"])
-        .output()
-        .expect("splitbrain versions");
+    let o = common::splitbrain(&["versions", "--system", "etcd", "--fetch"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     for (version, suite) in [("3.5.16", "trixie"), ("3.4.23", "bookworm"), ("3.3.25", "bullseye")] {
@@ -202,10 +199,7 @@ fn versions_lists_and_fetches_every_etcd_version_with_the_documented_paths() {
         );
     }
     assert!(out.contains("etcd       3.4.23 -> 3.5.16, 3.3.25 -> 3.4.23"), "{out}");
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["versions", "--system", "mongo"])
-        .output()
-        .expect("splitbrain versions");
+    let bad = common::splitbrain(&["versions", "--system", "mongo"]);
     assert_eq!(bad.status.code(), Some(3));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

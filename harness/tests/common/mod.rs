@@ -31,14 +31,51 @@ pub fn cluster_test() -> Option<MutexGuard<'static, ()>> {
     one_at_a_time_if(root)
 }
 
+/// Whether this process is root, said by `id -u`.
+pub fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
 /// Whether we may create namespaces; says so when not.
 pub fn root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    let root = is_root();
     if !root {
         eprintln!("skipped: needs root for network namespaces");
     }
     root
+}
+
+/// `splitbrain ARGS`, to completion.
+pub fn splitbrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(args)
+        .output()
+        .expect("run splitbrain")
+}
+
+/// The reference histories, kept in the repository (see their README).
+fn histories() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkers/tests/histories")
+}
+
+/// The path of a reference history, `path` below [`histories`].
+pub fn shared(path: &str) -> String {
+    histories().join(path).display().to_string()
+}
+
+/// This test process's folder for the files it hands `splitbrain`.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A file in [`temp_dir`] holding `contents`; its path.
+pub fn temp_file(name: &str, contents: impl AsRef<[u8]>) -> String {
+    let path = temp_dir().join(name);
+    std::fs::write(&path, contents).expect("write");
+    path.display().to_string()
 }
 
 pub fn show(o: &Output) -> String {
@@ -53,6 +90,13 @@ pub fn show(o: &Output) -> String {
 pub fn results_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// [`results_dir`], made: for the files a test writes before its run.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = results_dir(name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
 
@@ -73,11 +117,7 @@ pub fn run_on(runtime: &str, args: &[&str], results: &Path) -> Output {
 /// `splitbrain run ARGS` refuses them before starting anything: exit 3, one
 /// line on stderr that says `said`.
 pub fn refused_in_one_line(args: &[&str], said: &str) {
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("run splitbrain");
+    let o = splitbrain(&[&["run"], args].concat());
     assert_eq!(o.status.code(), Some(3), "{args:?}: {}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(said), "{args:?}: {err}");
