@@ -60,6 +60,28 @@ fn passed(o: &Output, results: &Path, test: &str, nodes: usize) -> serde_json::V
     r
 }
 
+/// A snapshot restore's RPO, asserted to be what it is by design: the
+/// writes acknowledged after the snapshot began, less the few in flight while it
+/// was taken (6 clients).
+fn rpo_of_the_snapshot(d: &serde_json::Value) -> u64 {
+    let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
+    assert!(
+        rpo > 0 && rpo <= since && since - rpo <= 6,
+        "RPO {rpo}, {since} acknowledged since: {d}"
+    );
+    rpo
+}
+
+/// What a drill's runbook did, step by step.
+fn steps(d: &serde_json::Value) -> Vec<&str> {
+    d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
     let Some(_one) = common::cluster_test() else { return };
@@ -67,24 +89,13 @@ fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
     let o = drill(&["--system", "etcd"], &results);
     let r = passed(&o, &results, "etcd-drill-snapshot", 3);
     let d = &r["drill"];
-    // by design: the writes acknowledged after the snapshot began, less the few
-    // in flight while it was taken (6 clients)
-    let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
-    assert!(
-        rpo > 0 && rpo <= since && since - rpo <= 6,
-        "RPO {rpo}, {since} acknowledged since: {d}"
-    );
+    let rpo = rpo_of_the_snapshot(d);
     assert!(d["lost_from_snapshot"].as_array().unwrap().is_empty());
     assert!(
         d["revision_regressions"].as_array().unwrap().is_empty(),
         "3.5 bumps the revision: {d}"
     );
-    let steps: Vec<&str> = d["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let steps = steps(d);
     assert_eq!(steps.len(), 4, "{steps:?}");
     assert!(steps[1].starts_with("restore every member from 2-n1.snap"), "{steps:?}");
     let out = String::from_utf8_lossy(&o.stdout);
@@ -136,12 +147,7 @@ fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
     let results = results_dir("drill-etcd-fnc");
     let o = drill(&["--system", "etcd", "--runbook", "force-new-cluster"], &results);
     let r = passed(&o, &results, "etcd-drill-force-new-cluster", 3);
-    let steps: Vec<&str> = r["drill"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let steps = steps(&r["drill"]);
     assert!(
         steps.iter().any(|s| s.starts_with("re-add n2 as a learner")),
         "{steps:?}"
@@ -170,12 +176,7 @@ fn zookeeper_restores_from_copied_data_files() {
     let results = results_dir("drill-zk-restore");
     let o = drill(&["--system", "zookeeper"], &results);
     let r = passed(&o, &results, "zookeeper-drill-restore", 3);
-    let d = &r["drill"];
-    let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
-    assert!(
-        rpo > 0 && rpo <= since && since - rpo <= 6,
-        "RPO {rpo}, {since} acknowledged since: {d}"
-    );
+    rpo_of_the_snapshot(&r["drill"]);
 }
 
 #[test]
