@@ -1,32 +1,11 @@
 //! `splitbrain check` as users script it: exit codes, error lines, JSON.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// The reference histories, kept in the repository (see their README).
-fn histories() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkers/tests/histories")
-}
-
-fn splitbrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(args)
-        .output()
-        .expect("run splitbrain")
-}
-
-fn shared(path: &str) -> String {
-    histories().join(path).display().to_string()
-}
-
-fn temp_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("splitbrain-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
-    path.display().to_string()
-}
+use common::{shared, splitbrain, temp_file};
 
 /// A Porcupine kv log with a pending append of `x` on each key: a value that
 /// begins every other, so reads reveal nothing and only the search decides.

@@ -3,25 +3,16 @@
 //! with no client op is its own answer, and reading is inside the time and memory
 //! limits.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn histories() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkers/tests/histories")
-}
-
-fn shared(path: &str) -> String {
-    histories().join(path).display().to_string()
-}
+use common::{shared, splitbrain, temp_dir, temp_file};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_splitbrain")
-}
-
-fn splitbrain(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run splitbrain")
 }
 
 /// `splitbrain ARGS` with `input` on its standard input.
@@ -50,18 +41,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("splitbrain-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn temp_file(name: &str, bytes: &[u8]) -> String {
-    let path = temp_dir().join(name);
-    std::fs::write(&path, bytes).expect("write");
-    path.display().to_string()
 }
 
 /// The verdict line (first of stdout) and exit code.

@@ -5,17 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Background, leftovers, results_dir, root, show};
-
-fn splitbrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(args)
-        .output()
-        .expect("run splitbrain")
-}
+use common::{Background, fresh_dir, leftovers, results_dir, root, show, splitbrain};
 
 /// A register history of `calls` write / read pairs on one key, one JSON op a line.
 fn register_history(calls: usize) -> String {
@@ -35,14 +27,6 @@ fn register_history(calls: usize) -> String {
         }
     }
     text
-}
-
-/// A fresh folder for one test of this test process.
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("splitbrain-crash-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// The history's lines a reader must accept (all but a last one without its
@@ -67,7 +51,7 @@ fn complete_lines(history: &Path) -> (Vec<serde_json::Value>, usize) {
 
 #[test]
 fn check_reads_a_history_cut_mid_line_up_to_its_last_complete_op() {
-    let dir = temp_dir("cut");
+    let dir = fresh_dir("cut");
     let whole = register_history(6);
     // line 8 (the 4th call's completion) loses its end, as a kill mid-write leaves it
     let line8 = whole.match_indices('\n').nth(6).expect("8 lines").0 + 1;
@@ -93,7 +77,7 @@ fn check_reads_a_history_cut_mid_line_up_to_its_last_complete_op() {
 
 #[test]
 fn report_of_a_run_killed_before_its_check_sends_the_user_to_check() {
-    let dir = temp_dir("no-results");
+    let dir = fresh_dir("no-results");
     std::fs::write(dir.join("test.json"), "{}\n").expect("write");
     std::fs::write(dir.join("history.jsonl"), register_history(2)).expect("write");
     let o = splitbrain(&["report", dir.to_str().expect("utf-8")]);

@@ -8,17 +8,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
 
-use common::{json, results_dir, root, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// One cluster at a time, and only as root (else said and skipped).
-fn exclusive() -> Option<MutexGuard<'static, ()>> {
-    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    root().then_some(one)
-}
+use common::{fresh_dir, json, results_dir, show};
 
 fn drill(args: &[&str], results: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_splitbrain"))
@@ -69,31 +60,42 @@ fn passed(o: &Output, results: &Path, test: &str, nodes: usize) -> serde_json::V
     r
 }
 
-#[test]
-fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
-    let Some(_one) = exclusive() else { return };
-    let results = results_dir("drill-etcd-snapshot");
-    let o = drill(&["--system", "etcd"], &results);
-    let r = passed(&o, &results, "etcd-drill-snapshot", 3);
-    let d = &r["drill"];
-    // by design: the writes acknowledged after the snapshot began, less the few
-    // in flight while it was taken (6 clients)
+/// A snapshot restore's RPO, asserted to be what it is by design: the
+/// writes acknowledged after the snapshot began, less the few in flight while it
+/// was taken (6 clients).
+fn rpo_of_the_snapshot(d: &serde_json::Value) -> u64 {
     let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
     assert!(
         rpo > 0 && rpo <= since && since - rpo <= 6,
         "RPO {rpo}, {since} acknowledged since: {d}"
     );
+    rpo
+}
+
+/// What a drill's runbook did, step by step.
+fn steps(d: &serde_json::Value) -> Vec<&str> {
+    d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
+    let Some(_one) = common::cluster_test() else { return };
+    let results = results_dir("drill-etcd-snapshot");
+    let o = drill(&["--system", "etcd"], &results);
+    let r = passed(&o, &results, "etcd-drill-snapshot", 3);
+    let d = &r["drill"];
+    let rpo = rpo_of_the_snapshot(d);
     assert!(d["lost_from_snapshot"].as_array().unwrap().is_empty());
     assert!(
         d["revision_regressions"].as_array().unwrap().is_empty(),
         "3.5 bumps the revision: {d}"
     );
-    let steps: Vec<&str> = d["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let steps = steps(d);
     assert_eq!(steps.len(), 4, "{steps:?}");
     assert!(steps[1].starts_with("restore every member from 2-n1.snap"), "{steps:?}");
     let out = String::from_utf8_lossy(&o.stdout);
@@ -120,7 +122,7 @@ fn etcd_restores_from_its_newest_snapshot_and_loses_exactly_what_came_after() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-3-4");
     // 3.4.23's restore has no --bump-revision: its clients see revisions go back
     let o = drill(&["--system", "etcd", "--version", "3.4.23"], &results);
@@ -141,16 +143,11 @@ fn an_etcd_3_4_restore_sends_revisions_back_and_is_caught() {
 
 #[test]
 fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-fnc");
     let o = drill(&["--system", "etcd", "--runbook", "force-new-cluster"], &results);
     let r = passed(&o, &results, "etcd-drill-force-new-cluster", 3);
-    let steps: Vec<&str> = r["drill"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let steps = steps(&r["drill"]);
     assert!(
         steps.iter().any(|s| s.starts_with("re-add n2 as a learner")),
         "{steps:?}"
@@ -161,7 +158,7 @@ fn etcd_recovers_from_its_survivor_with_force_new_cluster() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn five_etcd_nodes_restore_from_a_snapshot() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-etcd-5");
     let o = drill(&["--system", "etcd", "--nodes", "5"], &results);
     let r = passed(&o, &results, "etcd-drill-snapshot", 5);
@@ -175,22 +172,17 @@ fn five_etcd_nodes_restore_from_a_snapshot() {
 
 #[test]
 fn zookeeper_restores_from_copied_data_files() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-zk-restore");
     let o = drill(&["--system", "zookeeper"], &results);
     let r = passed(&o, &results, "zookeeper-drill-restore", 3);
-    let d = &r["drill"];
-    let (rpo, since) = (d["rpo"].as_u64().unwrap(), d["acked_since_snapshot"].as_u64().unwrap());
-    assert!(
-        rpo > 0 && rpo <= since && since - rpo <= 6,
-        "RPO {rpo}, {since} acknowledged since: {d}"
-    );
+    rpo_of_the_snapshot(&r["drill"]);
 }
 
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_recovers_from_its_survivors_unofficially() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-zk");
     let o = drill(&["--system", "zookeeper", "--runbook", "survivors"], &results);
     let r = passed(&o, &results, "zookeeper-drill-survivors", 3);
@@ -204,7 +196,7 @@ fn zookeeper_recovers_from_its_survivors_unofficially() {
 
 #[test]
 fn consul_recovers_with_peers_json() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-consul");
     let o = drill(&["--system", "consul"], &results);
     passed(&o, &results, "consul-drill-peers-json", 3);
@@ -224,7 +216,7 @@ fn short_drill(results: &Path) -> PathBuf {
 
 #[test]
 fn a_runbook_that_does_nothing_fails_the_drill() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-nothing");
     let scenario = short_drill(&results);
     let runbook = results.join("nothing.sh");
@@ -258,7 +250,7 @@ fn a_runbook_that_does_nothing_fails_the_drill() {
 
 #[test]
 fn a_runbook_that_restores_an_older_snapshot_is_caught_by_its_rpo() {
-    let Some(_one) = exclusive() else { return };
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("drill-older");
     let scenario = short_drill(&results);
     // the shipped runbook, handed the first snapshot in place of the newest
@@ -303,9 +295,8 @@ fn a_runbook_that_restores_an_older_snapshot_is_caught_by_its_rpo() {
 
 #[test]
 fn named_nodes_stop_and_start_in_order_and_every_node_reads_every_key_back() {
-    let Some(_one) = exclusive() else { return };
-    let results = results_dir("scenario-order");
-    std::fs::create_dir_all(&results).unwrap();
+    let Some(_one) = common::cluster_test() else { return };
+    let results = fresh_dir("scenario-order");
     let file = results.join("order.toml");
     std::fs::write(
         &file,

@@ -6,11 +6,7 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{assert_full_membership, history, json, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{assert_full_membership, history, json, results_dir, run_on, show};
 
 fn nemesis_ops<'a>(h: &'a [serde_json::Value], f: &str) -> Vec<&'a serde_json::Value> {
     h.iter().filter(|o| o["process"] == "nemesis" && o["f"] == f).collect()
@@ -18,10 +14,7 @@ fn nemesis_ops<'a>(h: &'a [serde_json::Value], f: &str) -> Vec<&'a serde_json::V
 
 #[test]
 fn hundreds_of_skews_on_a_loaded_etcd_leave_it_healthy_and_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("clock-soak");
     // a fault and a heal every 0.1 s: each patches or restores a node's vDSO
     let o = run_on(
@@ -102,10 +95,7 @@ fn lock_on_the_leader(resource: &str, seed: &str) -> (std::process::Output, serd
 
 #[test]
 fn leases_expiring_early_on_a_skewed_leader_are_caught_with_a_naive_resource() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     // caught in 4 of 5 runs of 30 s measured (a leader that steps down as its
     // clock jumps expires no lease): a second run with another seed makes a
     // miss of both rare
@@ -122,10 +112,7 @@ fn leases_expiring_early_on_a_skewed_leader_are_caught_with_a_naive_resource() {
 
 #[test]
 fn a_fenced_resource_holds_under_the_same_clock_faults() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, r) = lock_on_the_leader("fenced", "1");
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(r["verdict"], "valid");

@@ -7,16 +7,12 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
-use common::{json, results_dir, run_on as run, show, signal, start_and_wait};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{json, one_at_a_time_if, results_dir, run_on as run, show, signal, start_and_wait};
 
 /// Root, an engine, and the images (built on first use); else why not.
 fn ready() -> bool {
-    let root = Command::new("id").arg("-u").output().expect("id -u");
-    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+    if !common::is_root() {
         eprintln!("skipped: needs root");
         return false;
     }
@@ -28,10 +24,7 @@ fn ready() -> bool {
         eprintln!("skipped: no docker engine answers");
         return false;
     }
-    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["images", "build"])
-        .output()
-        .expect("images build");
+    let built = common::splitbrain(&["images", "build"]);
     assert!(built.status.success(), "{}", show(&built));
     true
 }
@@ -63,10 +56,7 @@ fn leftovers() -> Vec<String> {
 
 #[test]
 fn etcd_in_containers_stays_valid_under_partition_kill_pause() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let results = results_dir("valid");
     let o = run(
         "docker",
@@ -97,10 +87,7 @@ fn etcd_in_containers_stays_valid_under_partition_kill_pause() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn etcd_serializable_reads_in_containers_are_caught() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let results = results_dir("stale");
     let args = [
         "--read-mode",
@@ -122,10 +109,7 @@ fn etcd_serializable_reads_in_containers_are_caught() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_and_consul_run_in_containers() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     for system in ["zookeeper", "consul"] {
         let results = results_dir(system);
         let args = [
@@ -157,10 +141,7 @@ fn zookeeper_and_consul_run_in_containers() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn the_lock_workload_runs_in_containers() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let results = results_dir("lock");
     let args = [
         "--workload",
@@ -201,10 +182,7 @@ fn faults(results: &Path, test: &str) -> Vec<(String, String)> {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn same_seed_same_fault_schedule_on_both_runtimes() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let args = [
         "--nemesis",
         "kill,pause",
@@ -228,10 +206,7 @@ fn same_seed_same_fault_schedule_on_both_runtimes() {
 
 #[test]
 fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let mut run = start_and_wait("docker", &results_dir("sigkill"));
     run.0.kill().expect("SIGKILL");
     run.0.wait().expect("wait");
@@ -239,10 +214,7 @@ fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
         !leftovers().is_empty(),
         "a SIGKILLed run should leave its containers behind"
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("clean")
-        .output()
-        .expect("clean");
+    let o = common::splitbrain(&["clean"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("removed container"),
@@ -263,10 +235,7 @@ fn sigkill_then_clean_and_sigint_alone_leave_no_container_or_network() {
 
 #[test]
 fn a_missing_image_is_one_clear_line() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let o = run(
         "docker",
         &["--image", "splitbrain/etcd:0.0.0-none"],
@@ -282,10 +251,7 @@ fn a_missing_image_is_one_clear_line() {
 
 #[test]
 fn an_etcd_drill_on_containers_restores_re_created_members() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     let results = results_dir("docker-drill");
     // force-new-cluster starts members with other flags: containers made anew
     let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
@@ -312,15 +278,9 @@ fn an_etcd_drill_on_containers_restores_re_created_members() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn an_upgrade_in_containers_moves_each_member_to_the_new_versions_image() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !ready() {
-        return;
-    }
+    let Some(_one) = one_at_a_time_if(ready) else { return };
     // one image per version: the one to upgrade from as well
-    let built = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["images", "build", "--system", "etcd", "--version", "3.4.23"])
-        .output()
-        .expect("images build");
+    let built = common::splitbrain(&["images", "build", "--system", "etcd", "--version", "3.4.23"]);
     assert!(built.status.success(), "{}", show(&built));
     let results = results_dir("upgrade");
     let o = run(

@@ -8,11 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Mutex;
 
-use common::{chromium, json, refused_in_one_line, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{chromium, json, refused_in_one_line, results_dir, run_on, show};
 
 /// `--workload election` on `system`; the output and the run's folder name.
 fn election(
@@ -40,10 +37,7 @@ fn election(
 }
 
 fn fenced_holds_and_fails_over(system: &str, extra: &[&str]) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     // a stalled leader (client-pause) is taken away for sure; the node faults
     // take it only when they hit the node its client talks to
     let (o, results, test) = election(system, "fenced", "kill,partition,pause,client-pause", extra);
@@ -87,10 +81,7 @@ fn fenced_holds_and_fails_over(system: &str, extra: &[&str]) {
 }
 
 fn naive_is_caught_with_two_leaders(system: &str, extra: &[&str]) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, results, test) = election(system, "naive", "client-pause", extra);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let r = json(&results, &test, "results.json");

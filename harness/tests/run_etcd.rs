@@ -6,12 +6,9 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{json, leftovers, results_dir, root, run_on, show, signal, start_and_wait};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{json, leftovers, results_dir, run_on, show, signal, start_and_wait};
 
 fn run(args: &[&str], results: &Path) -> Output {
     run_on("netns", args, results)
@@ -23,10 +20,7 @@ fn results_json(results: &Path, test: &str) -> serde_json::Value {
 
 #[test]
 fn etcd_with_linearizable_reads_stays_valid_under_partition_kill_pause() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("valid");
     let o = run(
         &[
@@ -75,10 +69,7 @@ fn etcd_with_linearizable_reads_stays_valid_under_partition_kill_pause() {
 
 #[test]
 fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("stale");
     let o = run(
         &[
@@ -195,10 +186,7 @@ fn etcd_with_serializable_reads_is_caught_serving_stale_reads() {
 
 #[test]
 fn sigkill_of_the_runner_takes_its_nodes_and_the_next_run_removes_the_rest() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("sigkill");
     let mut run = start_and_wait("netns", &results);
     run.0.kill().expect("SIGKILL");
@@ -238,17 +226,11 @@ fn sigkill_of_the_runner_takes_its_nodes_and_the_next_run_removes_the_rest() {
 
 #[test]
 fn clean_spares_a_live_run_and_sigint_alone_leaves_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("sigint");
     let mut run = start_and_wait("netns", &results);
     // `clean` while the run is live leaves it alone
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("clean")
-        .output()
-        .expect("clean");
+    let o = common::splitbrain(&["clean"]);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("is still going"),
         "{}",
@@ -265,7 +247,7 @@ fn clean_spares_a_live_run_and_sigint_alone_leaves_nothing() {
 
 #[test]
 fn bad_flags_and_missing_binaries_get_one_clear_line() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = common::one_at_a_time();
     let results = results_dir("flags");
     for (args, says) in [
         (vec!["--system", "cassandra"], "use etcd, zookeeper, consul"),

@@ -7,11 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
-use common::{results_dir, root, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{results_dir, show};
 
 /// Runs the lock workload with client pauses; returns the output and results.json.
 fn run_lock(system: &str, resource: &str, extra: &[&str]) -> (Output, serde_json::Value, PathBuf) {
@@ -43,10 +40,7 @@ fn kinds(r: &serde_json::Value) -> Vec<String> {
 }
 
 fn assert_naive_fails(system: &str, extra: &[&str]) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, r, _) = run_lock(system, "naive", extra);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(r["verdict"], "invalid", "{}", show(&o));
@@ -62,10 +56,7 @@ fn assert_naive_fails(system: &str, extra: &[&str]) {
 }
 
 fn assert_fenced_holds(system: &str, extra: &[&str]) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, r, results) = run_lock(system, "fenced", extra);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(r["verdict"], "valid");
@@ -137,10 +128,7 @@ fn consul_fenced_lock_holds_when_a_holder_stalls() {
 
 #[test]
 fn client_pause_needs_the_lock_workload() {
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["run", "--workload", "register", "--nemesis", "client-pause"])
-        .output()
-        .expect("run splitbrain");
+    let o = common::splitbrain(&["run", "--workload", "register", "--nemesis", "client-pause"]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -150,10 +138,7 @@ fn client_pause_needs_the_lock_workload() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn etcd_gives_no_lock_to_a_waiter_stalled_past_its_lease() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, r, results) = run_lock("etcd", "naive", &["--client-pause-at", "wait", "--time-limit", "20"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(r["verdict"], "valid");

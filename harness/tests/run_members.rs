@@ -6,11 +6,7 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{assert_full_membership, history, json, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{assert_full_membership, history, json, results_dir, run_on, show};
 
 fn members(system: &str, extra: &[&str]) {
     let results = results_dir(&format!("member-{system}"));
@@ -59,26 +55,20 @@ fn members(system: &str, extra: &[&str]) {
 
 #[test]
 fn etcd_members_removed_and_added_back_as_learners_under_load_stay_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if root() {
-        members("etcd", &[]);
-    }
+    let Some(_one) = common::cluster_test() else { return };
+    members("etcd", &[]);
 }
 
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn consul_servers_that_leave_and_join_again_under_load_stay_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if root() {
-        members("consul", &[]);
-    }
+    let Some(_one) = common::cluster_test() else { return };
+    members("consul", &[]);
 }
 
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_servers_reconfigured_out_and_in_under_load_stay_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if root() {
-        members("zookeeper", &[]);
-    }
+    let Some(_one) = common::cluster_test() else { return };
+    members("zookeeper", &[]);
 }

@@ -4,11 +4,7 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{json, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{fresh_dir, json, results_dir, run_on, show};
 
 fn scenario(path: &str) -> String {
     format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
@@ -16,10 +12,7 @@ fn scenario(path: &str) -> String {
 
 #[test]
 fn a_lost_quorum_blocks_writes_and_its_return_unblocks_them() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("scenario-quorum");
     let file = scenario("scenarios/quorum-loss.toml");
     let o = run_on(
@@ -65,13 +58,9 @@ fn a_lost_quorum_blocks_writes_and_its_return_unblocks_them() {
 
 #[test]
 fn an_expectation_that_does_not_hold_fails_the_run() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
-    let results = results_dir("scenario-wrong");
+    let Some(_one) = common::cluster_test() else { return };
+    let results = fresh_dir("scenario-wrong");
     let file = results.join("wrong.toml");
-    std::fs::create_dir_all(&results).unwrap();
     // one node down is no stuck quorum: writes go on
     std::fs::write(
         &file,
@@ -96,8 +85,7 @@ fn an_expectation_that_does_not_hold_fails_the_run() {
 
 #[test]
 fn a_bad_scenario_is_one_line_before_anything_starts() {
-    let results = results_dir("scenario-bad");
-    std::fs::create_dir_all(&results).unwrap();
+    let results = fresh_dir("scenario-bad");
     let file = results.join("bad.toml");
     std::fs::write(&file, "[[step]]\nkill = [\"n9\"]\n").unwrap();
     let o = run_on(

@@ -6,11 +6,7 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{history, json, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{history, json, results_dir, run_on, show};
 
 /// The `versions` ops of the latest run of `test`.
 fn versions(results: &std::path::Path, test: &str) -> Vec<serde_json::Value> {
@@ -67,10 +63,7 @@ fn assert_upgraded(o: &std::process::Output, test: &str, version: &str) {
 
 #[test]
 fn etcd_3_4_to_3_5_under_partitions_and_kills_stays_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, test) = upgrade("etcd", "partition,kill,upgrade", "3.4.23", "3.5.16", &[]);
     assert_upgraded(&o, &test, "3.5.16");
     let (dir, name) = test.rsplit_once('/').unwrap();
@@ -82,10 +75,7 @@ fn etcd_3_4_to_3_5_under_partitions_and_kills_stays_valid() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn etcd_3_3_to_3_4_stays_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, test) = upgrade("etcd", "kill,upgrade", "3.3.25", "3.4.23", &[]);
     assert_upgraded(&o, &test, "3.4.23");
 }
@@ -93,20 +83,14 @@ fn etcd_3_3_to_3_4_stays_valid() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_3_8_to_3_9_under_partitions_and_kills_stays_valid() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, test) = upgrade("zookeeper", "partition,kill,upgrade", "3.8.0", "3.9.3", &[]);
     assert_upgraded(&o, &test, "3.9.3");
 }
 
 #[test]
 fn etcd_refuses_a_rollback_after_a_full_upgrade_and_the_run_says_so() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, test) = upgrade(
         "etcd",
         "upgrade",
@@ -136,10 +120,7 @@ fn etcd_refuses_a_rollback_after_a_full_upgrade_and_the_run_says_so() {
 #[test]
 #[ignore = "matrix: cargo test --workspace -- --include-ignored"]
 fn zookeeper_rolls_back_from_the_mixed_cluster() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, test) = upgrade(
         "zookeeper",
         "upgrade",
@@ -165,10 +146,7 @@ fn zookeeper_rolls_back_from_the_mixed_cluster() {
 
 #[test]
 fn a_node_kept_cut_off_through_the_final_reads_is_behind_never_agreeing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("cut-off");
     let scenario = results.with_extension("toml");
     std::fs::write(
@@ -206,11 +184,8 @@ fn a_node_kept_cut_off_through_the_final_reads_is_behind_never_agreeing() {
 
 #[test]
 fn versions_lists_and_fetches_every_etcd_version_with_the_documented_paths() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["versions", "--system", "etcd", "--fetch"])
-        .output()
-        .expect("splitbrain versions");
+    let _one = common::one_at_a_time();
+    let o = common::splitbrain(&["versions", "--system", "etcd", "--fetch"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     for (version, suite) in [("3.5.16", "trixie"), ("3.4.23", "bookworm"), ("3.3.25", "bullseye")] {
@@ -224,10 +199,7 @@ fn versions_lists_and_fetches_every_etcd_version_with_the_documented_paths() {
         );
     }
     assert!(out.contains("etcd       3.4.23 -> 3.5.16, 3.3.25 -> 3.4.23"), "{out}");
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .args(["versions", "--system", "mongo"])
-        .output()
-        .expect("splitbrain versions");
+    let bad = common::splitbrain(&["versions", "--system", "mongo"]);
     assert_eq!(bad.status.code(), Some(3));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

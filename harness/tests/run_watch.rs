@@ -9,19 +9,11 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{chromium, json, results_dir, root, run_on, show};
-
-/// One cluster at a time: the watchers must keep up on two cores.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{chromium, json, results_dir, run_on, show};
 
 #[test]
 fn etcd_watchers_see_every_change_under_partition_kill_compact() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("watch");
     let o = run_on(
         "netns",
@@ -73,10 +65,7 @@ fn etcd_watchers_see_every_change_under_partition_kill_compact() {
 
 #[test]
 fn an_etcd_watcher_whose_member_was_down_resumes_past_a_compaction() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("watch-compacted");
     let file = format!("{}/../scenarios/watch-compacted.toml", env!("CARGO_MANIFEST_DIR"));
     let o = run_on(
@@ -122,10 +111,7 @@ fn an_etcd_watcher_whose_member_was_down_resumes_past_a_compaction() {
 /// A `notify` watch run on `system` under kills and partitions: valid, every
 /// watcher caught up, having read many states.
 fn notified_watchers_read_only_written_states(system: &str) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir(&format!("watch-{system}"));
     let o = run_on(
         "netns",

@@ -6,11 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::Mutex;
 
-use common::{json, results_dir, root, run_on, show};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{json, results_dir, run_on, show};
 
 fn run(name: &str, args: &[&str]) -> (Output, PathBuf) {
     let results = results_dir(name);
@@ -18,10 +15,7 @@ fn run(name: &str, args: &[&str]) -> (Output, PathBuf) {
 }
 
 fn assert_valid_under_faults(system: &str, read_mode: &str) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, results) = run(
         &format!("{system}-valid"),
         &[
@@ -51,10 +45,7 @@ fn assert_valid_under_faults(system: &str, read_mode: &str) {
 }
 
 fn assert_stale_reads_caught(system: &str, read_mode: &str, shape: &str) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let (o, results) = run(
         &format!("{system}-stale"),
         &[
@@ -109,10 +100,7 @@ fn ctrl_c_during_setup_ends_the_run_within_a_second() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !root() {
-        return;
-    }
+    let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("zk-setup-sigint");
     let mut child = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args([

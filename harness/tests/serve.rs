@@ -90,15 +90,9 @@ fn results_folder(base: &Path) -> PathBuf {
     root
 }
 
-fn fresh(name: &str) -> PathBuf {
-    let base = common::results_dir(name);
-    std::fs::create_dir_all(&base).expect("temp dir");
-    base
-}
-
 #[test]
 fn only_files_inside_the_results_folder_are_served() {
-    let base = fresh("serve-files");
+    let base = common::fresh_dir("serve-files");
     let (_serving, port) = serve(&results_folder(&base));
     let run = format!("/runs/etcd-register-none/{STAMP}");
     for path in [
@@ -140,7 +134,7 @@ fn only_files_inside_the_results_folder_are_served() {
 
 #[test]
 fn the_index_runs_no_name_as_script() {
-    let base = fresh("serve-index");
+    let base = common::fresh_dir("serve-index");
     let (_serving, port) = serve(&results_folder(&base));
     let (_, body) = get(port, "/");
     assert!(!body.contains("<img"), "{body}");

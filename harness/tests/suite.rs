@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{results_dir, root, show};
+use common::{fresh_dir, root, show};
 
 fn suite(file: &std::path::Path, results: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_splitbrain"))
@@ -23,8 +23,7 @@ fn a_negative_control_that_is_not_caught_fails_the_suite() {
     if !root() {
         return;
     }
-    let results = results_dir("suite");
-    std::fs::create_dir_all(&results).unwrap();
+    let results = fresh_dir("suite");
     let file = results.join("control.toml");
     // a healthy cluster with no faults is valid, so a test expecting it caught must fail
     std::fs::write(
@@ -48,8 +47,7 @@ fn a_negative_control_that_is_not_caught_fails_the_suite() {
 
 #[test]
 fn a_bad_suite_is_one_line_and_runs_nothing() {
-    let results = results_dir("suite-bad");
-    std::fs::create_dir_all(&results).unwrap();
+    let results = fresh_dir("suite-bad");
     let file = results.join("bad.toml");
     std::fs::write(&file, "[[test]]\nsystem = \"etcd\"\n[[test]]\nnemesis = \"meteor\"\n").unwrap();
     let o = suite(&file, &results);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use checkers::rng::Rng;
 use checkers::{F, Record, Type, Value};
 
 /// Resolves once `stop` is set (an interrupted run), within 50 ms: for the
@@ -15,6 +16,23 @@ pub async fn stopped(stop: &std::sync::atomic::AtomicBool) {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// The process id of the final reads after the heal (the register workload's
+/// read from node `i` is this + `i`). Far above the clients' ids, which start at
+/// 0 and grow by a stride for each process retired, and the watchers': a client
+/// whose last op ended `info` may still have it in flight, and no process may
+/// have two.
+pub const FINAL_READ_PROCESS: u64 = 1_000_000_000;
+
+/// Spreads consecutive process ids over the seed's bits (the golden ratio's odd
+/// constant), so that each process of a run has a stream of its own.
+pub(crate) const PROCESS_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The random stream of process `process` in a run of `seed`, its id spread by
+/// the odd multiplier `mix` ([`PROCESS_MIX`] but in the register workload).
+pub(crate) fn rng_for(seed: u64, process: u64, mix: u64) -> Rng {
+    Rng::new(seed ^ process.wrapping_mul(mix))
 }
 
 /// One logical process's place in a run, whatever the workload: it is bound

@@ -15,7 +15,10 @@ pub mod resource;
 pub mod set;
 pub mod watch;
 
-pub use client::{BoxFuture, ClientError, DynRegisters, RegisterClient, Registers, Slot, Target, cas_pair, stopped};
+pub use client::{
+    BoxFuture, ClientError, DynRegisters, FINAL_READ_PROCESS, RegisterClient, Registers, Slot, Target, cas_pair,
+    stopped,
+};
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, PauseAt, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};

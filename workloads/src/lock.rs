@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{BoxFuture, ClientError, Slot};
+use crate::client::{BoxFuture, ClientError, PROCESS_MIX, Slot, rng_for};
 use crate::proxy::Proxy;
 use crate::resource::{Answer, Resource};
 
@@ -322,7 +322,7 @@ impl LockSpec {
             until,
             seed,
         } = slot;
-        let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = rng_for(seed, first, PROCESS_MIX);
         let proxy = Proxy::start(SocketAddr::from((ip, self.locks.port()))).await?;
         let endpoint = proxy.addr.to_string();
         let (acquire, release, name) = self.vocabulary();

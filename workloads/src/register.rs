@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{Client, Slot, Target};
+use crate::client::{Client, Slot, Target, rng_for};
 
 /// What the register workload does; shared by all its processes.
 #[derive(Clone)]
@@ -45,9 +45,10 @@ fn next_op(rng: &mut Rng, spec: &Register, reader: bool) -> (F, Value, Value) {
     }
 }
 
-fn rng_for(seed: u64, process: u64) -> Rng {
-    Rng::new(seed ^ process.wrapping_mul(0x2545_f491_4f6c_dd1d))
-}
+/// The register workload's multiplier for [`rng_for`], older than the others'
+/// [`PROCESS_MIX`](crate::client::PROCESS_MIX): kept so that a seed still gives
+/// the op mix it gave.
+const MIX: u64 = 0x2545_f491_4f6c_dd1d;
 
 impl Register {
     /// One logical process in `slot`, until its `stop` or `until`.
@@ -61,7 +62,7 @@ impl Register {
             until,
             seed,
         } = slot;
-        let mut rng = rng_for(seed, first);
+        let mut rng = rng_for(seed, first, MIX);
         let mut client: Option<Client> = None;
         let mut process = first;
         let reader = first < self.readers;
@@ -98,7 +99,7 @@ impl Register {
         until: Instant,
         seed: u64,
     ) -> Result<u64, String> {
-        let mut rng = rng_for(seed, first);
+        let mut rng = rng_for(seed, first, MIX);
         let mut client = self.target.connect(ip, self.keys).await.map_err(|e| e.message)?;
         let mut done = 0;
         let reader = first < self.readers;

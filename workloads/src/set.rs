@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{Client, Slot, Target};
+use crate::client::{Client, PROCESS_MIX, Slot, Target, rng_for};
 
 pub struct Set {
     pub target: Target,
@@ -71,7 +70,7 @@ impl Set {
             until,
             seed,
         } = slot;
-        let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = rng_for(seed, first, PROCESS_MIX);
         let mut client: Option<Client> = None;
         let mut process = first;
         let mut write = true;

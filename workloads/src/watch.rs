@@ -25,10 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
-use crate::client::{BoxFuture, ClientError, Slot};
+use crate::client::{BoxFuture, ClientError, PROCESS_MIX, Slot, rng_for};
 
 /// A change as a watch delivers it: key (without the run's prefix), value (none
 /// for a delete), revision.
@@ -186,7 +185,7 @@ impl WatchSpec {
             until,
             seed,
         } = slot;
-        let mut rng = Rng::new(seed ^ first.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = rng_for(seed, first, PROCESS_MIX);
         let mut process = first;
         let mut n = 0i64;
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {

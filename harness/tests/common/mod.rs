@@ -5,16 +5,77 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// This test binary's clusters, one at a time: they share the host's
+/// namespaces, links and containers, and the watchers must keep up on two cores.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Holds this binary's other cluster tests off until dropped; taken also after
+/// one of them panicked holding it.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`one_at_a_time`] when `may_run` (which says why not) lets the test run; else
+/// `None`, and the test skips.
+pub fn one_at_a_time_if(may_run: impl FnOnce() -> bool) -> Option<MutexGuard<'static, ()>> {
+    let one = one_at_a_time();
+    may_run().then_some(one)
+}
+
+/// A cluster test's start: `let Some(_one) = cluster_test() else { return };`
+/// runs it alone, and only as root (else said and skipped).
+pub fn cluster_test() -> Option<MutexGuard<'static, ()>> {
+    one_at_a_time_if(root)
+}
+
+/// Whether this process is root, said by `id -u`.
+pub fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
 
 /// Whether we may create namespaces; says so when not.
 pub fn root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    let root = is_root();
     if !root {
         eprintln!("skipped: needs root for network namespaces");
     }
     root
+}
+
+/// `splitbrain ARGS`, to completion.
+pub fn splitbrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(args)
+        .output()
+        .expect("run splitbrain")
+}
+
+/// The reference histories, kept in the repository (see their README).
+fn histories() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkers/tests/histories")
+}
+
+/// The path of a reference history, `path` below [`histories`].
+pub fn shared(path: &str) -> String {
+    histories().join(path).display().to_string()
+}
+
+/// This test process's folder for the files it hands `splitbrain`.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("splitbrain-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A file in [`temp_dir`] holding `contents`; its path.
+pub fn temp_file(name: &str, contents: impl AsRef<[u8]>) -> String {
+    let path = temp_dir().join(name);
+    std::fs::write(&path, contents).expect("write");
+    path.display().to_string()
 }
 
 pub fn show(o: &Output) -> String {
@@ -29,6 +90,13 @@ pub fn show(o: &Output) -> String {
 pub fn results_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("splitbrain-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// [`results_dir`], made: for the files a test writes before its run.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = results_dir(name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
 
@@ -49,11 +117,7 @@ pub fn run_on(runtime: &str, args: &[&str], results: &Path) -> Output {
 /// `splitbrain run ARGS` refuses them before starting anything: exit 3, one
 /// line on stderr that says `said`.
 pub fn refused_in_one_line(args: &[&str], said: &str) {
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("run splitbrain");
+    let o = splitbrain(&[&["run"], args].concat());
     assert_eq!(o.status.code(), Some(3), "{args:?}: {}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(said), "{args:?}: {err}");
