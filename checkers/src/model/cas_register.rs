@@ -1,6 +1,6 @@
 //! A single register with read, write and (optionally) compare-and-set.
 
-use super::{Model, ok_value, unknown_f};
+use super::spec::{Model, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;

@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Model, Reveal, ok_value, unknown_f};
+use super::spec::{Model, Reveal, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;

@@ -1,6 +1,6 @@
 //! A lock with acquire and release, as Knossos's mutex.
 
-use super::{Model, unknown_f};
+use super::spec::{Model, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 

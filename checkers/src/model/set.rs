@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, ok_value, unknown_f};
+use super::spec::{Model, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
