@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod iptables;
 pub mod partition;
 pub mod run;
 pub mod scenario;
@@ -15,5 +16,4 @@ pub mod signal;
 pub mod skew;
 
 pub use cluster::Cluster;
-pub use partition::Shape;
-pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule};
+pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule, Shape};
