@@ -401,9 +401,9 @@ fn partition<M: Model>(model: &M, history: &History, calls: &[Call]) -> Result<V
             continue;
         }
         let view = history.call(call);
-        let op = model.op(&view).map_err(|message| HistoryError {
+        let op = model.op(&view).map_err(|e| HistoryError {
             line: view.line(),
-            message,
+            message: e.to_string(),
         })?;
         let key = if model.split_by_key() {
             view.invoke.key.clone()

@@ -13,7 +13,7 @@ pub use kv::Kv;
 pub use multi_register::MultiRegister;
 pub use mutex::Mutex;
 pub use set::Set;
-pub use spec::{Model, Reveal};
+pub use spec::{Model, OpError, Reveal};
 
 use crate::value::Value;
 

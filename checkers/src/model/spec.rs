@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use crate::history::CallRef;
-use crate::op::Type;
+use crate::op::{F, Type};
 use crate::value::Value;
 
 /// A sequential specification the linearizability engine checks against.
@@ -19,7 +19,7 @@ pub trait Model: Send + Sync {
 
     /// Reads a call; `Err` names what is wrong (an f or value the model does not know).
     /// Calls with an `Info` outcome must give an op whose output is unknown.
-    fn op(&self, call: &CallRef<'_>) -> Result<Self::Op, String>;
+    fn op(&self, call: &CallRef<'_>) -> Result<Self::Op, OpError>;
 
     /// The state after `op`, or `None` if `op` cannot happen in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
@@ -63,12 +63,34 @@ pub enum Reveal {
     Ambiguous { from_start: Vec<u32>, from_reset: Vec<u32> },
 }
 
+/// Why a model cannot read a call: the check reports it at the call's line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("unknown f {:?} for model {model} (it knows {known})", .f.as_str())]
+    UnknownF {
+        f: F,
+        model: &'static str,
+        known: &'static str,
+    },
+    #[error("cas needs a value [old new], found {0}")]
+    CasValue(Value),
+    #[error("a txn value is a list of [f k v], found {0}")]
+    TxnValue(Value),
+    #[error("unknown micro-op {0} in txn (known: read, write)")]
+    MicroOpF(Value),
+    #[error("a txn micro-op is [f k v], found {0}")]
+    MicroOp(Value),
+    #[error("a set read returns a list, found {0}")]
+    SetRead(Value),
+}
+
 /// Fails with a uniform message for an f the model does not know.
-pub(crate) fn unknown_f(call: &CallRef<'_>, model: &str, known: &str) -> String {
-    format!(
-        "unknown f {:?} for model {model} (it knows {known})",
-        call.invoke.f.as_str()
-    )
+pub(crate) fn unknown_f(call: &CallRef<'_>, model: &'static str, known: &'static str) -> OpError {
+    OpError::UnknownF {
+        f: call.invoke.f.clone(),
+        model,
+        known,
+    }
 }
 
 /// The completion value when the call completed ok, `None` when its outcome is unknown.
