@@ -8,6 +8,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::error::Error;
+
 /// Makes `cmd`'s child join the network namespace open as `ns` before it execs.
 /// The file must stay open until the child is spawned.
 pub fn enter_netns(cmd: &mut Command, ns: &File) {
@@ -71,20 +73,25 @@ impl Iptables {
     }
 
     /// Runs iptables inside the network namespace at `netns`.
-    pub fn run(&self, netns: &Path, args: &[&str]) -> Result<String, String> {
-        let ns = File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
+    pub fn run(&self, netns: &Path, args: &[&str]) -> Result<String, Error> {
+        let ns = File::open(netns).map_err(|error| Error::Io {
+            path: netns.to_path_buf(),
+            error,
+        })?;
         let mut cmd = self.command();
         // wait at most 5 s for the xtables lock (other tools on the host may hold it)
         cmd.args(["-w", "5"]).args(args);
         enter_netns(&mut cmd, &ns);
-        let out = cmd.output().map_err(|e| format!("{}: {e}", self.program.display()))?;
+        let out = cmd.output().map_err(|error| Error::Io {
+            path: self.program.clone(),
+            error,
+        })?;
         if !out.status.success() {
-            return Err(format!(
-                "iptables {} in {}: {}",
-                args.join(" "),
-                netns.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(Error::Iptables {
+                args: args.join(" "),
+                netns: netns.to_path_buf(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod error;
 pub mod iptables;
 pub mod partition;
 pub mod run;
@@ -16,4 +17,5 @@ pub mod signal;
 pub mod skew;
 
 pub use cluster::Cluster;
+pub use error::Error;
 pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule, Shape};

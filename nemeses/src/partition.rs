@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::cluster::Cluster;
+use crate::error::Error;
 /// Where it was before it had a module of its own; the runner names it here.
 pub use crate::iptables::Iptables;
 use crate::schedule::Shape;
@@ -89,14 +90,12 @@ pub fn chain(run_id: &str) -> String {
 }
 
 /// The cluster's iptables, or why partitions cannot run.
-fn iptables_of(cluster: &dyn Cluster) -> Result<&Iptables, String> {
-    cluster
-        .iptables()
-        .ok_or_else(|| "partitions need iptables, and this run has none".to_string())
+fn iptables_of(cluster: &dyn Cluster) -> Result<&Iptables, Error> {
+    cluster.iptables().ok_or(Error::NoIptables)
 }
 
 /// Makes each node drop packets from the nodes its grudge names.
-pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
+pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), Error> {
     let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     for (i, drops) in g.iter().enumerate() {
@@ -110,7 +109,7 @@ pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
     Ok(())
 }
 
-fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), String> {
+fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), Error> {
     if iptables.run(ns, &["-n", "-L", chain]).is_err() {
         iptables.run(ns, &["-N", chain])?;
         iptables.run(ns, &["-I", "INPUT", "-j", chain])?;
@@ -119,7 +118,7 @@ fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), Strin
 }
 
 /// Removes every rule we added on every node (our chain only).
-pub fn heal(cluster: &dyn Cluster) -> Result<(), String> {
+pub fn heal(cluster: &dyn Cluster) -> Result<(), Error> {
     let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     let mut first_err = None;
