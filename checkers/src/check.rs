@@ -8,10 +8,11 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::engine::{self, Entry, Limits, Outcome, Stats, Violation};
+use crate::engine::{self, Outcome, Stats, Violation};
 use crate::history::{Call, CallRef, History, HistoryError};
 use crate::model::{CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Set};
 use crate::op::{F, Type};
+use crate::search::{self, Entry, Limits};
 use crate::value::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -282,7 +283,7 @@ pub fn check_with<M: Model + Clone + 'static>(
     // Searches allocate on their own threads, and after a big one its memory is being
     // freed on others: a free here could wait a long while for their allocator's
     // lock. So the report holds only what this thread allocated, and the rest goes.
-    engine::dispose(limits.deadline.is_some(), size, garbage);
+    search::dispose(limits.deadline.is_some(), size, garbage);
     let verdict = keys.iter().map(|k| k.verdict).max().unwrap_or(Verdict::Valid);
     Ok(Report {
         verdict,
@@ -400,9 +401,9 @@ fn partition<M: Model>(model: &M, history: &History, calls: &[Call]) -> Result<V
             continue;
         }
         let view = history.call(call);
-        let op = model.op(&view).map_err(|message| HistoryError {
+        let op = model.op(&view).map_err(|e| HistoryError {
             line: view.line(),
-            message,
+            message: e.to_string(),
         })?;
         let key = if model.split_by_key() {
             view.invoke.key.clone()

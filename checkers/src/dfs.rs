@@ -132,6 +132,6 @@ pub fn linearizable(
         false
     };
     // up to a few million cached bitsets
-    crate::engine::dispose(deadline.is_some(), cache.len(), cache);
+    crate::search::dispose(deadline.is_some(), cache.len(), cache);
     found
 }

@@ -29,6 +29,7 @@ pub mod op;
 pub mod pinned;
 pub mod recovery;
 pub mod rng;
+pub mod search;
 pub mod synth;
 pub mod value;
 pub mod watch;

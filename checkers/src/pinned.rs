@@ -21,8 +21,8 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::engine::{Entry, Limits};
 use crate::model::Reveal;
+use crate::search::{Entry, Limits};
 
 /// What the reveals decide.
 #[derive(Debug, PartialEq, Eq)]

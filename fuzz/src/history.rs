@@ -34,7 +34,7 @@ pub fn check_detect(data: &[u8]) {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let one_line = !text.contains(['\n', '\r']);
-        if let Err(e) = parse_value(text) {
+        if let Err(e) = parse_value(text).map_err(|e| e.to_string()) {
             assert!(
                 !one_line || !e.contains(['\n', '\r']),
                 "parse_value: error of more than one line: {e:?}"

@@ -273,7 +273,8 @@ fn page(
         "summary": results::Summary::of(history),
         "check": check,
     });
-    results::folder::write_atomic(out, results::report::render(&test, &results, history).as_bytes())
+    results::folder::write_atomic(out, results::report::render(&test, &results, history).as_bytes())?;
+    Ok(())
 }
 
 pub fn run(args: &Args) -> Result<u8, String> {

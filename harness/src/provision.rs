@@ -79,21 +79,21 @@ pub fn fetched_once(
 
 /// The iptables partitions run: the machine's when it has a working one, else
 /// bookworm's, fetched once into `$CACHE/iptables/` and run with its own libraries.
-pub fn iptables() -> Result<nemeses::partition::Iptables, String> {
+pub fn iptables() -> Result<nemeses::iptables::Iptables, String> {
     iptables_in(&cache_dir())
 }
 
-fn iptables_in(cache: &Path) -> Result<nemeses::partition::Iptables, String> {
+fn iptables_in(cache: &Path) -> Result<nemeses::iptables::Iptables, String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/sbin"].map(PathBuf::from));
     for dir in dirs {
-        let tool = nemeses::partition::Iptables::system(dir.join("iptables"));
+        let tool = nemeses::iptables::Iptables::system(dir.join("iptables"));
         if tool.works() {
             return Ok(tool);
         }
     }
     let home = cache.join("iptables");
-    let tool = nemeses::partition::Iptables::unpacked(&home);
+    let tool = nemeses::iptables::Iptables::unpacked(&home);
     if !tool.works() {
         eprintln!(
             "splitbrain: no iptables on this machine: fetching bookworm's into {}",
@@ -308,7 +308,7 @@ mod tests {
         let cache = scratch("cache-iptables");
         let home = cache.join("iptables");
         fetch_debs(&cache, "bookworm", IPTABLES_PACKAGES, &home).unwrap();
-        let tool = nemeses::partition::Iptables::unpacked(&home);
+        let tool = nemeses::iptables::Iptables::unpacked(&home);
         assert!(tool.works(), "{tool:?}");
         // the cache's copy is what iptables_in falls back to; with one on the machine it prefers that
         let chosen = iptables_in(&cache).unwrap();

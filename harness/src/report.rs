@@ -11,7 +11,7 @@ use checkers::History;
 fn json(
     dir: &Path,
     name: &str,
-    check: fn(&serde_json::Value) -> Result<(), String>,
+    check: fn(&serde_json::Value) -> Result<(), results::report::ShapeError>,
 ) -> Result<serde_json::Value, String> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| {

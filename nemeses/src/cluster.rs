@@ -21,7 +21,7 @@ pub trait Cluster: Send + Sync {
     /// A tag unique to this run: our iptables chain is named after it.
     fn run_id(&self) -> String;
     /// The iptables partitions run, when the run has one (it provisions it for them).
-    fn iptables(&self) -> Option<&crate::partition::Iptables>;
+    fn iptables(&self) -> Option<&crate::iptables::Iptables>;
     /// Stalls the next lock holder to reach its critical section past its lease
     /// (it resumes by itself); says what it armed, or why it cannot.
     fn pause_client(&self) -> Result<String, String>;

@@ -7,6 +7,8 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod error;
+pub mod iptables;
 pub mod partition;
 pub mod run;
 pub mod scenario;
@@ -15,5 +17,5 @@ pub mod signal;
 pub mod skew;
 
 pub use cluster::Cluster;
-pub use partition::Shape;
-pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule};
+pub use error::Error;
+pub use schedule::{Action, ClockPlan, Fault, Kind, Schedule, Shape};

@@ -1,57 +1,14 @@
 //! Network partitions: which node stops hearing from which (a grudge), and the
 //! iptables rules that make it so inside each receiving node's namespace.
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use crate::cluster::Cluster;
-
-/// Partition shapes, as in Jepsen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shape {
-    /// Two halves; the larger one keeps a majority.
-    Halves,
-    /// One node cut off from all others.
-    One,
-    /// Each node sees a majority, but no two nodes see the same majority.
-    MajoritiesRing,
-    /// Two halves joined by one node that sees both.
-    Bridge,
-    /// The current leader cut off from all others.
-    Leader,
-    /// A node other than the leader cut off from all others.
-    Follower,
-}
-
-impl Shape {
-    pub const ALL: [Shape; 6] = [
-        Shape::Halves,
-        Shape::One,
-        Shape::MajoritiesRing,
-        Shape::Bridge,
-        Shape::Leader,
-        Shape::Follower,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::Halves => "halves",
-            Shape::One => "one",
-            Shape::MajoritiesRing => "majorities-ring",
-            Shape::Bridge => "bridge",
-            Shape::Leader => "leader",
-            Shape::Follower => "follower",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Shape> {
-        Shape::ALL.into_iter().find(|x| x.name() == s)
-    }
-}
+use crate::error::Error;
+/// Where it was before it had a module of its own; the runner names it here.
+pub use crate::iptables::Iptables;
+use crate::schedule::Shape;
 
 /// For each node, the nodes whose packets it drops.
 pub type Grudge = Vec<Vec<usize>>;
@@ -132,97 +89,13 @@ pub fn chain(run_id: &str) -> String {
     format!("SPLITBRAIN-{run_id}")
 }
 
-/// Makes `cmd`'s child join the network namespace open as `ns` before it execs.
-/// The file must stay open until the child is spawned.
-pub fn enter_netns(cmd: &mut Command, ns: &File) {
-    let fd = ns.as_raw_fd();
-    // SAFETY: setns is async-signal-safe; it moves only the child into the namespace.
-    unsafe {
-        cmd.pre_exec(move || {
-            if nix::libc::setns(fd, nix::libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// The iptables program partitions run, with what it needs to find its libraries
-/// when it is not the machine's own.
-#[derive(Clone, Debug)]
-pub struct Iptables {
-    program: PathBuf,
-    env: Vec<(&'static str, PathBuf)>,
-}
-
-impl Iptables {
-    /// An iptables installed on the machine.
-    pub fn system(program: PathBuf) -> Iptables {
-        Iptables {
-            program,
-            env: Vec::new(),
-        }
-    }
-
-    /// Debian's iptables unpacked (not installed) under `root`: the nft variant, its
-    /// shared libraries and its extensions from there.
-    pub fn unpacked(root: &Path) -> Iptables {
-        let lib = root.join(format!("usr/lib/{}-linux-gnu", std::env::consts::ARCH));
-        Iptables {
-            program: root.join("usr/sbin/iptables-nft"),
-            env: vec![("XTABLES_LIBDIR", lib.join("xtables")), ("LD_LIBRARY_PATH", lib)],
-        }
-    }
-
-    pub fn program(&self) -> &Path {
-        &self.program
-    }
-
-    /// Whether it runs here (`iptables -V` answers).
-    pub fn works(&self) -> bool {
-        self.command()
-            .arg("-V")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.program);
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    /// Runs iptables inside the network namespace at `netns`.
-    pub fn run(&self, netns: &Path, args: &[&str]) -> Result<String, String> {
-        let ns = File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
-        let mut cmd = self.command();
-        // wait at most 5 s for the xtables lock (other tools on the host may hold it)
-        cmd.args(["-w", "5"]).args(args);
-        enter_netns(&mut cmd, &ns);
-        let out = cmd.output().map_err(|e| format!("{}: {e}", self.program.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "iptables {} in {}: {}",
-                args.join(" "),
-                netns.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
 /// The cluster's iptables, or why partitions cannot run.
-fn iptables_of(cluster: &dyn Cluster) -> Result<&Iptables, String> {
-    cluster
-        .iptables()
-        .ok_or_else(|| "partitions need iptables, and this run has none".to_string())
+fn iptables_of(cluster: &dyn Cluster) -> Result<&Iptables, Error> {
+    cluster.iptables().ok_or(Error::NoIptables)
 }
 
 /// Makes each node drop packets from the nodes its grudge names.
-pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
+pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), Error> {
     let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     for (i, drops) in g.iter().enumerate() {
@@ -236,7 +109,7 @@ pub fn apply(cluster: &dyn Cluster, g: &Grudge) -> Result<(), String> {
     Ok(())
 }
 
-fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), String> {
+fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), Error> {
     if iptables.run(ns, &["-n", "-L", chain]).is_err() {
         iptables.run(ns, &["-N", chain])?;
         iptables.run(ns, &["-I", "INPUT", "-j", chain])?;
@@ -245,7 +118,7 @@ fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), Strin
 }
 
 /// Removes every rule we added on every node (our chain only).
-pub fn heal(cluster: &dyn Cluster) -> Result<(), String> {
+pub fn heal(cluster: &dyn Cluster) -> Result<(), Error> {
     let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     let mut first_err = None;

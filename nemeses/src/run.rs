@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::cluster::Cluster;
+use crate::error::Error;
 use crate::partition::{self, grudge};
 use crate::scenario::{Step, Writes, expect_value, recovered_value};
 use crate::schedule::{Action, Fault, Schedule};
@@ -63,7 +64,7 @@ impl Nemesis {
     }
 
     /// Starts one fault.
-    pub fn start(&self, fault: &Fault) -> Result<(), String> {
+    pub fn start(&self, fault: &Fault) -> Result<(), Error> {
         let c = self.cluster.as_ref();
         let mut state = self.state.lock().expect("nemesis state");
         let (f, what) = match fault {
@@ -97,16 +98,16 @@ impl Nemesis {
                 ("pause", self.names(&state.paused))
             }
             Fault::ClientPause => {
-                let what = c.pause_client()?;
+                let what = c.pause_client().map_err(Error::Cluster)?;
                 state.client_paused = true;
                 ("client-pause", what)
             }
             Fault::Member(node) => {
-                let what = c.remove_member(*node)?;
+                let what = c.remove_member(*node).map_err(Error::Cluster)?;
                 state.removed.push(*node);
                 ("member-remove", what)
             }
-            Fault::Admin(op, node) => (op.name(), c.admin(*op, *node)?),
+            Fault::Admin(op, node) => (op.name(), c.admin(*op, *node).map_err(Error::Cluster)?),
             Fault::Clock(fault) => match self.clock.start(fault) {
                 Ok(what) => ("clock", what),
                 // said already, node by node: the run goes on without this fault
@@ -124,7 +125,7 @@ impl Nemesis {
 
     /// Undoes every fault in force: rules removed, paused nodes resumed, killed
     /// nodes restarted. Tries everything before reporting the first error.
-    pub fn heal(&self) -> Result<(), String> {
+    pub fn heal(&self) -> Result<(), Error> {
         let c = self.cluster.as_ref();
         let mut state = self.state.lock().expect("nemesis state");
         let mut errors = Vec::new();
@@ -152,13 +153,13 @@ impl Nemesis {
         for n in std::mem::take(&mut state.killed) {
             match c.restart(n) {
                 Ok(()) => healed.push(format!("restart {}", c.name(n))),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(Error::Cluster(e)),
             }
         }
         for n in std::mem::take(&mut state.removed) {
             match c.add_member(n) {
                 Ok(what) => healed.push(what),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(Error::Cluster(e)),
             }
         }
         // a window of admin operations alone has nothing to undo, yet it ends here
@@ -175,9 +176,9 @@ impl Nemesis {
     /// One upgrade step: `upgrade` (or `rollback`) names the member and the
     /// versions, `rollback-refused` what the system said, `versions` what every
     /// node reports after it (which closes the step's window).
-    fn upgrade(&self, back: bool) -> Result<(), String> {
+    fn upgrade(&self, back: bool) -> Result<(), Error> {
         let c = self.cluster.as_ref();
-        let (node, from, to) = c.upgrade_next(back)?;
+        let (node, from, to) = c.upgrade_next(back).map_err(Error::Cluster)?;
         let f = if back { "rollback" } else { "upgrade" };
         self.record(f, format!("{} {from} -> {to}", c.name(node)));
         let began = Instant::now();
@@ -191,7 +192,7 @@ impl Nemesis {
             F::parse("versions"),
             c.versions(),
         ));
-        let refused = refused?;
+        let refused = refused.map_err(Error::Cluster)?;
         eprintln!(
             "splitbrain: {f} {} {from} -> {to}: {} after {:.1} s",
             c.name(node),
@@ -204,7 +205,7 @@ impl Nemesis {
     }
 
     /// Starts killed nodes again, or resumes paused ones, of `nodes`.
-    fn bring_back(&self, nodes: &[usize], killed: bool) -> Result<(), String> {
+    fn bring_back(&self, nodes: &[usize], killed: bool) -> Result<(), Error> {
         let c = self.cluster.as_ref();
         let mut state = self.state.lock().expect("nemesis state");
         let list = if killed { &mut state.killed } else { &mut state.paused };
@@ -213,7 +214,7 @@ impl Nemesis {
             if let Some(i) = list.iter().position(|&k| k == n) {
                 list.remove(i);
                 if killed {
-                    c.restart(n)?;
+                    c.restart(n).map_err(Error::Cluster)?;
                 } else if let Some(pid) = c.pid(n) {
                     signal::resume(pid)?;
                 }
@@ -227,7 +228,7 @@ impl Nemesis {
 
     /// SIGTERM to each of `nodes`, then SIGKILL to any still running after 20 s;
     /// `Start` brings them back.
-    fn stop_gracefully(&self, nodes: &[usize]) -> Result<(), String> {
+    fn stop_gracefully(&self, nodes: &[usize]) -> Result<(), Error> {
         let c = self.cluster.as_ref();
         let running: Vec<(usize, u32)> = nodes.iter().filter_map(|&n| Some((n, c.pid(n)?))).collect();
         let pids: Vec<u32> = running.iter().map(|&(_, pid)| pid).collect();
@@ -267,16 +268,16 @@ impl Nemesis {
     }
 
     /// Runs a scenario's steps in order from `start`, then heals; `stop` ends it
-    /// early (still healed).
+    /// early (still healed). `String`: the runner's thread returns it as it is.
     pub fn run_scenario(&self, steps: &[Step], stop: &AtomicBool) -> Result<(), String> {
-        let mut result = Ok(());
+        let mut result: Result<(), Error> = Ok(());
         for (i, step) in steps.iter().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
             if *step == Step::Hold && !stop.load(Ordering::Relaxed) {
                 self.record("hold", "the faults in force stay through the final reads".into());
-                return result;
+                return result.map_err(String::from);
             }
             let mut timed = true;
             let done = match step {
@@ -294,11 +295,16 @@ impl Nemesis {
                 Step::Lose(nodes) => nodes
                     .iter()
                     .try_for_each(|&n| self.cluster.lose(n))
-                    .map(|()| self.record("lose", self.names(nodes))),
-                Step::Snapshot => self.cluster.snapshot().map(|taken| {
-                    self.rec
-                        .record(Op::new(Process::Nemesis, Type::Info, F::parse("snapshot"), taken));
-                }),
+                    .map(|()| self.record("lose", self.names(nodes)))
+                    .map_err(Error::Cluster),
+                Step::Snapshot => self
+                    .cluster
+                    .snapshot()
+                    .map(|taken| {
+                        self.rec
+                            .record(Op::new(Process::Nemesis, Type::Info, F::parse("snapshot"), taken));
+                    })
+                    .map_err(Error::Cluster),
                 Step::Runbook { within } => {
                     timed = false;
                     self.record("runbook", "start".into());
@@ -337,19 +343,20 @@ impl Nemesis {
                 std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
             }
         }
-        self.heal().and(result)
+        self.heal().and(result).map_err(String::from)
     }
 
     /// Runs the schedule from `start` until `stop`, then heals. Meant
     /// for a thread of its own: it sleeps in short steps so that `stop` is prompt.
+    /// `String`: the runner's thread returns it as it is.
     pub fn run(&self, schedule: &Schedule, start: Instant, stop: &AtomicBool) -> Result<(), String> {
-        let mut result = Ok(());
+        let mut result: Result<(), Error> = Ok(());
         let mut lag = Duration::ZERO;
         for (at, action) in &schedule.steps {
             let due = start + *at + lag;
             while Instant::now() < due {
                 if stop.load(Ordering::Relaxed) {
-                    return self.heal().and(result);
+                    return self.heal().and(result).map_err(String::from);
                 }
                 std::thread::sleep(Duration::from_millis(20).min(due.saturating_duration_since(Instant::now())));
             }
@@ -376,6 +383,6 @@ impl Nemesis {
         while result.is_ok() && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.heal().and(result)
+        self.heal().and(result).map_err(String::from)
     }
 }

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use checkers::rng::Rng;
 
-use crate::partition::Shape;
-
 /// Kinds of fault `--nemesis` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -59,6 +57,49 @@ impl Kind {
 
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Partition shapes, as in Jepsen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// Two halves; the larger one keeps a majority.
+    Halves,
+    /// One node cut off from all others.
+    One,
+    /// Each node sees a majority, but no two nodes see the same majority.
+    MajoritiesRing,
+    /// Two halves joined by one node that sees both.
+    Bridge,
+    /// The current leader cut off from all others.
+    Leader,
+    /// A node other than the leader cut off from all others.
+    Follower,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 6] = [
+        Shape::Halves,
+        Shape::One,
+        Shape::MajoritiesRing,
+        Shape::Bridge,
+        Shape::Leader,
+        Shape::Follower,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Halves => "halves",
+            Shape::One => "one",
+            Shape::MajoritiesRing => "majorities-ring",
+            Shape::Bridge => "bridge",
+            Shape::Leader => "leader",
+            Shape::Follower => "follower",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Shape> {
+        Shape::ALL.into_iter().find(|x| x.name() == s)
     }
 }
 

@@ -13,6 +13,7 @@ use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::clock::{Class, Injection, Skew};
 use crate::cluster::Cluster;
+use crate::error::Error;
 use crate::schedule::{ClockFault, ClockShape, Clocks, Targets};
 
 /// Nemesis ops that are not faults (no fault window opens at them).
@@ -90,7 +91,7 @@ impl ClockNemesis {
     /// Skews the fault's targets; a node that cannot be patched is skipped with
     /// one line saying why (and an op in the history), never silently. Returns
     /// what it did, for the fault's op.
-    pub fn start(&self, fault: &ClockFault) -> Result<String, String> {
+    pub fn start(&self, fault: &ClockFault) -> Result<String, Error> {
         let c = self.cluster.as_ref();
         let nodes = match &fault.targets {
             Targets::Nodes(n) => n.clone(),
@@ -148,7 +149,7 @@ impl ClockNemesis {
         }
         drop(state);
         if done.is_empty() {
-            return Err("no node could be skewed".into());
+            return Err(Error::NoNodeSkewed);
         }
         self.keep();
         Ok(format!(

@@ -257,7 +257,7 @@ impl Cluster for Probes {
     fn run_id(&self) -> String {
         "test".into()
     }
-    fn iptables(&self) -> Option<&nemeses::partition::Iptables> {
+    fn iptables(&self) -> Option<&nemeses::iptables::Iptables> {
         None
     }
     fn pause_client(&self) -> Result<String, String> {

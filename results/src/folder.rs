@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::error::Error;
+
 pub struct RunDir {
     pub path: PathBuf,
 }
@@ -34,7 +36,7 @@ fn timestamp() -> String {
 
 impl RunDir {
     /// Creates a fresh run folder and points `latest` at it.
-    pub fn create(root: &Path, test: &str) -> Result<RunDir, String> {
+    pub fn create(root: &Path, test: &str) -> Result<RunDir, Error> {
         let parent = root.join(test);
         let mut path = parent.join(timestamp());
         let mut n = 1;
@@ -42,11 +44,11 @@ impl RunDir {
             n += 1;
             path = parent.join(format!("{}-{n}", timestamp()));
         }
-        std::fs::create_dir_all(path.join("nodes")).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::create_dir_all(path.join("nodes")).map_err(|e| Error::io(&path, e))?;
         let latest = parent.join("latest");
         let _ = std::fs::remove_file(&latest);
         let name = path.file_name().expect("timestamp name");
-        std::os::unix::fs::symlink(name, &latest).map_err(|e| format!("{}: {e}", latest.display()))?;
+        std::os::unix::fs::symlink(name, &latest).map_err(|e| Error::io(&latest, e))?;
         Ok(RunDir { path })
     }
 
@@ -54,8 +56,8 @@ impl RunDir {
         self.path.join(name)
     }
 
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(value).map_err(Error::Json)?;
         write_atomic(&self.file(name), (text + "\n").as_bytes())
     }
 }
@@ -63,11 +65,9 @@ impl RunDir {
 /// Writes `path` whole or not at all: a temporary file beside it, synced, then
 /// renamed over it (and the folder synced), so a run killed or a machine losing
 /// power mid-write leaves the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let err = |e| Error::io(path, e);
+    let name = path.file_name().ok_or_else(|| Error::NotAFile(path.to_path_buf()))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -116,7 +116,12 @@ mod tests {
         assert_eq!(names, ["results.json"]);
         // a folder that is not there: an error naming the file, nothing written
         let missing = dir.join("gone/report.html");
-        assert!(write_atomic(&missing, b"x").unwrap_err().contains("gone/report.html"));
+        assert!(
+            write_atomic(&missing, b"x")
+                .unwrap_err()
+                .to_string()
+                .contains("gone/report.html")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -10,6 +10,8 @@ use checkers::lock::LockReport;
 use checkers::{Report, Verdict};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
+use crate::error::Error;
+
 fn status(verdict: Verdict, message: &str, description: String) -> TestCaseStatus {
     match verdict {
         Verdict::Valid => TestCaseStatus::success(),
@@ -28,10 +30,10 @@ fn status(verdict: Verdict, message: &str, description: String) -> TestCaseStatu
     }
 }
 
-fn document(suite: TestSuite, name: &str) -> Result<String, String> {
+fn document(suite: TestSuite, name: &str) -> Result<String, Error> {
     let mut report = quick_junit::Report::new(name);
     report.add_test_suite(suite);
-    report.to_string().map_err(|e| format!("junit.xml: {e}"))
+    report.to_string().map_err(Error::Junit)
 }
 
 /// One check of a run, as JUnit cases.
@@ -82,7 +84,7 @@ fn add_lock(suite: &mut TestSuite, test: &str, report: &LockReport, page: &str) 
 }
 
 /// Run `test`'s checks and cases as one JUnit document; `page` is its report.html.
-pub fn suite(test: &str, checks: &[Check], cases: &[Case], page: &str) -> Result<String, String> {
+pub fn suite(test: &str, checks: &[Check], cases: &[Case], page: &str) -> Result<String, Error> {
     let mut suite = TestSuite::new(test);
     let mut ms = 0.0;
     for check in checks {
@@ -112,11 +114,11 @@ pub fn suite(test: &str, checks: &[Check], cases: &[Case], page: &str) -> Result
 
 /// The linearizability check of run `test` (the run folder's test name), one case a
 /// key; `page` is the run's report.html.
-pub fn linearizability(test: &str, report: &Report, page: &str) -> Result<String, String> {
+pub fn linearizability(test: &str, report: &Report, page: &str) -> Result<String, Error> {
     suite(test, &[Check::Linearizability(report, "linearizability")], &[], page)
 }
 
 /// The lock-safety check of run `test`, as one case; `page` is the run's report.html.
-pub fn lock(test: &str, report: &LockReport, page: &str) -> Result<String, String> {
+pub fn lock(test: &str, report: &LockReport, page: &str) -> Result<String, Error> {
     suite(test, &[Check::Lock(report)], &[], page)
 }

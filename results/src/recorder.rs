@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use checkers::format::write_jsonl;
 use checkers::{History, Op, Process, Record, Type};
 
+use crate::error::Error;
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tally {
     pub ok: usize,
@@ -35,7 +37,8 @@ struct Inner {
     /// Lines written since the flusher last synced the file.
     unsynced: bool,
     tally: Tally,
-    write_error: Option<String>,
+    /// The first write or sync that failed since the last flush.
+    write_error: Option<std::io::Error>,
 }
 
 pub struct Recorder {
@@ -45,9 +48,9 @@ pub struct Recorder {
 
 impl Recorder {
     /// Creates the history file and starts its flusher, which ends with the recorder.
-    pub fn create(path: &Path, start: Instant) -> Result<Recorder, String> {
-        let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let sync = file.try_clone().map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn create(path: &Path, start: Instant) -> Result<Recorder, Error> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let sync = file.try_clone().map_err(|e| Error::io(path, e))?;
         let inner = Arc::new(Mutex::new(Inner {
             ops: Vec::new(),
             file: BufWriter::with_capacity(1 << 16, file),
@@ -60,19 +63,19 @@ impl Recorder {
         std::thread::Builder::new()
             .name("history-flush".into())
             .spawn(move || flush_every_second(&weak, &sync))
-            .map_err(|e| format!("history flusher thread: {e}"))?;
+            .map_err(Error::Flusher)?;
         Ok(Recorder { start, inner })
     }
 
     /// Pushes buffered lines to the file now, and says whether any write failed
     /// (the flusher keeps its errors for this): the runner calls it as it reports
     /// progress and before it checks.
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), Error> {
         let mut inner = self.inner.lock().expect("recorder");
         if let Some(e) = inner.write_error.take() {
-            return Err(e);
+            return Err(Error::History(e));
         }
-        inner.file.flush().map_err(|e| format!("history.jsonl: {e}"))
+        inner.file.flush().map_err(Error::History)
     }
 
     pub fn tally(&self) -> Tally {
@@ -80,7 +83,7 @@ impl Recorder {
     }
 
     /// The history so far, flushed to disk.
-    pub fn history(&self) -> Result<History, String> {
+    pub fn history(&self) -> Result<History, Error> {
         self.flush()?;
         Ok(History::new(self.inner.lock().expect("recorder").ops.clone()))
     }
@@ -104,7 +107,7 @@ impl Record for Recorder {
         inner.line.clear();
         write_jsonl(&mut inner.line, &op).expect("writing to a Vec");
         if let Err(e) = inner.file.write_all(&inner.line) {
-            inner.write_error.get_or_insert(format!("history.jsonl: {e}"));
+            inner.write_error.get_or_insert(e);
         }
         inner.unsynced = true;
         inner.ops.push(op.clone());
@@ -122,16 +125,12 @@ fn flush_every_second(inner: &Weak<Mutex<Inner>>, file: &File) {
         let unsynced = {
             let mut inner = inner.lock().expect("recorder");
             if let Err(e) = inner.file.flush() {
-                inner.write_error.get_or_insert(format!("history.jsonl: {e}"));
+                inner.write_error.get_or_insert(e);
             }
             std::mem::take(&mut inner.unsynced)
         };
         if unsynced && let Err(e) = file.sync_data() {
-            inner
-                .lock()
-                .expect("recorder")
-                .write_error
-                .get_or_insert(format!("history.jsonl: {e}"));
+            inner.lock().expect("recorder").write_error.get_or_insert(e);
         }
     }
 }

@@ -11,7 +11,7 @@ use checkers::{F, History, Op, Process, Type};
 use serde_json::Value;
 
 mod shape;
-pub use shape::{check_results, check_test};
+pub use shape::{ShapeError, check_results, check_test};
 
 /// Width and height of the time plots, in SVG units.
 const W: f64 = 900.0;

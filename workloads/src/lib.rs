@@ -8,6 +8,7 @@
 //! place, so no process ever has two ops in flight in the history.
 
 pub mod client;
+pub mod error;
 pub mod lock;
 pub mod proxy;
 pub mod register;
@@ -19,6 +20,7 @@ pub use client::{
     BoxFuture, ClientError, DynRegisters, FINAL_READ_PROCESS, RegisterClient, Registers, Slot, Target, cas_pair,
     stopped,
 };
+pub use error::Error;
 pub use lock::{ClientPauses, DynLocks, Lock, LockParams, LockSpec, Locks, PauseAt, Tenure};
 pub use register::Register;
 pub use set::{ReadBack, Set};

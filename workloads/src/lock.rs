@@ -20,6 +20,7 @@ use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::client::{BoxFuture, ClientError, PROCESS_MIX, Slot, rng_for};
+use crate::error::Error;
 use crate::proxy::Proxy;
 use crate::resource::{Answer, Resource};
 
@@ -556,7 +557,7 @@ impl LockSpec {
 
     /// Reads the resource once with no token, after the cluster healed: the
     /// value every acknowledged critical section should add up to.
-    pub async fn final_read(&self, process: u64, rec: &dyn Record) -> Result<i64, String> {
+    pub async fn final_read(&self, process: u64, rec: &dyn Record) -> Result<i64, Error> {
         let p = Process::Client(process);
         rec.record(Op::new(p, Type::Invoke, F::Read, pair(None, None)).with_key(key("resource")));
         let read = async {
@@ -565,7 +566,7 @@ impl LockSpec {
         };
         let outcome = tokio::time::timeout(self.op_timeout * 5, read)
             .await
-            .map_err(|_| "timed out".to_string())
+            .map_err(|_| Error::TimedOut)
             .and_then(|r| r);
         match outcome {
             Ok(Answer::Ok(v)) => {
@@ -573,11 +574,12 @@ impl LockSpec {
                 Ok(v)
             }
             other => {
-                let why = format!("final read of the resource: {other:?}");
+                // the outcome as it reads, the error in its words: `Err("timed out")`
+                let e = Error::FinalResource(format!("{:?}", other.map_err(|e| e.to_string())));
                 let mut op = Op::new(p, Type::Fail, F::Read, pair(None, None)).with_key(key("resource"));
-                op.error = Some(Box::new(Value::str(&why)));
+                op.error = Some(Box::new(Value::str(&e.to_string())));
                 rec.record(op);
-                Err(why)
+                Err(e)
             }
         }
     }

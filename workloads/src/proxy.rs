@@ -12,6 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::error::Error;
+
 pub struct Proxy {
     /// Where the client connects instead of the node (on loopback).
     pub addr: SocketAddr,
@@ -21,11 +23,11 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on a free loopback port and forwards every connection to `to`.
-    pub async fn start(to: SocketAddr) -> Result<Proxy, String> {
+    pub async fn start(to: SocketAddr) -> Result<Proxy, Error> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
-            .map_err(|e| format!("client proxy: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            .map_err(Error::Proxy)?;
+        let addr = listener.local_addr().map_err(Error::Io)?;
         let (frozen, rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             // dropped with the accept loop, so aborting it ends every connection

@@ -9,6 +9,7 @@ use checkers::rng::Rng;
 use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::client::{Client, Slot, Target, rng_for};
+use crate::error::Error;
 
 /// What the register workload does; shared by all its processes.
 #[derive(Clone)]
@@ -92,15 +93,9 @@ impl Register {
 
     /// The same op mix as `run_process`, with nothing recorded: the baseline the
     /// harness's own overhead is measured against. Returns the ops completed.
-    pub async fn bare_loop(
-        self: Arc<Self>,
-        first: u64,
-        ip: Ipv4Addr,
-        until: Instant,
-        seed: u64,
-    ) -> Result<u64, String> {
+    pub async fn bare_loop(self: Arc<Self>, first: u64, ip: Ipv4Addr, until: Instant, seed: u64) -> Result<u64, Error> {
         let mut rng = rng_for(seed, first, MIX);
-        let mut client = self.target.connect(ip, self.keys).await.map_err(|e| e.message)?;
+        let mut client = self.target.connect(ip, self.keys).await.map_err(Error::Client)?;
         let mut done = 0;
         let reader = first < self.readers;
         while Instant::now() < until {
@@ -119,12 +114,12 @@ impl Register {
         ip: Ipv4Addr,
         process: u64,
         rec: &dyn Record,
-    ) -> Result<Vec<(Value, Value)>, String> {
+    ) -> Result<Vec<(Value, Value)>, Error> {
         let strongest = Target {
             read_mode: self.target.registers.read_modes()[0],
             ..self.target.clone()
         };
-        let mut client = strongest.connect(ip, self.keys).await.map_err(|e| e.message)?;
+        let mut client = strongest.connect(ip, self.keys).await.map_err(Error::Client)?;
         let mut ok = Vec::new();
         for k in 0..self.keys {
             let key = Value::Int(k as i64);

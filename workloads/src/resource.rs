@@ -24,6 +24,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::error::Error;
+
 /// The port the service listens on, in its namespace.
 pub const PORT: u16 = 7000;
 
@@ -92,12 +94,14 @@ impl Counter {
 
 /// Serves the resource on `addr` until the process is killed, logging each
 /// accepted write to stdout (the node log) for a person to follow.
-pub async fn serve(addr: SocketAddr, fenced: bool) -> Result<(), String> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("{addr}: {e}"))?;
+pub async fn serve(addr: SocketAddr, fenced: bool) -> Result<(), Error> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| Error::Listen { addr, error })?;
     println!("resource on {addr}, {}", if fenced { "fenced" } else { "naive" });
     let counter = Arc::new(Mutex::new(Counter::default()));
     loop {
-        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let (stream, _) = listener.accept().await.map_err(Error::Io)?;
         let counter = counter.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
@@ -127,12 +131,12 @@ pub struct Resource {
 }
 
 impl Resource {
-    pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Resource, String> {
+    pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Resource, Error> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| format!("resource {addr}: connect timed out"))?
-            .map_err(|e| format!("resource {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            .map_err(|_| Error::ConnectTimeout(addr))?
+            .map_err(|error| Error::Connect { addr, error })?;
+        stream.set_nodelay(true).map_err(Error::Io)?;
         let (read, write) = stream.into_split();
         Ok(Resource {
             lines: BufReader::new(read).lines(),
@@ -141,30 +145,24 @@ impl Resource {
     }
 
     /// Sends one request. Err: no answer (the outcome of a write is then unknown).
-    async fn request(&mut self, line: String) -> Result<Answer, String> {
-        self.write.write_all(line.as_bytes()).await.map_err(|e| e.to_string())?;
-        let reply = self
-            .lines
-            .next_line()
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("resource closed the connection")?;
-        let (word, n) = reply
-            .split_once(' ')
-            .ok_or_else(|| format!("resource said {reply:?}"))?;
-        let n: i64 = n.parse().map_err(|_| format!("resource said {reply:?}"))?;
+    async fn request(&mut self, line: String) -> Result<Answer, Error> {
+        self.write.write_all(line.as_bytes()).await.map_err(Error::Io)?;
+        let reply = self.lines.next_line().await.map_err(Error::Io)?.ok_or(Error::Closed)?;
+        let unknown = || Error::Reply(reply.clone());
+        let (word, n) = reply.split_once(' ').ok_or_else(unknown)?;
+        let n: i64 = n.parse().map_err(|_| unknown())?;
         match word {
             "ok" => Ok(Answer::Ok(n)),
             "stale" => Ok(Answer::Stale(n)),
-            _ => Err(format!("resource said {reply:?}")),
+            _ => Err(unknown()),
         }
     }
 
-    pub async fn read(&mut self, token: Option<i64>) -> Result<Answer, String> {
+    pub async fn read(&mut self, token: Option<i64>) -> Result<Answer, Error> {
         self.request(format!("read {}\n", word(token))).await
     }
 
-    pub async fn write(&mut self, token: Option<i64>, value: i64) -> Result<Answer, String> {
+    pub async fn write(&mut self, token: Option<i64>, value: i64) -> Result<Answer, Error> {
         self.request(format!("write {} {value}\n", word(token))).await
     }
 }

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use checkers::{F, Op, Process, Record, Type, Value};
 
 use crate::client::{BoxFuture, ClientError, PROCESS_MIX, Slot, rng_for};
+use crate::error::Error;
 
 /// A change as a watch delivers it: key (without the run's prefix), value (none
 /// for a delete), revision.
@@ -301,7 +302,7 @@ impl WatchSpec {
     /// Reads every key once, after the cluster healed, with its revision (see
     /// [`Watches::read`]): the state a caught-up watcher must have seen; sets
     /// the target.
-    pub async fn final_reads(&self, ips: &[Ipv4Addr], process: u64, rec: &dyn Record) -> Result<i64, String> {
+    pub async fn final_reads(&self, ips: &[Ipv4Addr], process: u64, rec: &dyn Record) -> Result<i64, Error> {
         let p = Process::Client(process);
         let mut top = 0;
         for k in 0..self.keys {
@@ -329,7 +330,7 @@ impl WatchSpec {
                     let mut op = Op::new(p, Type::Fail, F::Read, Value::Nil).with_key(key_value(&key));
                     op.error = Some(Box::new(Value::str(&last)));
                     rec.record(op);
-                    return Err(format!("final read of {key}: {last}"));
+                    return Err(Error::FinalRead { key, last });
                 }
             }
         }

@@ -295,12 +295,18 @@ pub fn read_history_until<R: BufRead>(r: R, format: Format, deadline: Option<Ins
     Ok(history)
 }
 
+/// A command-line value that is neither JSON nor EDN; says what the EDN reader
+/// found wrong (the text is on one line, so its line number says nothing).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a JSON or EDN value: {}", .0.message)]
+pub struct ValueError(pub FormatError);
+
 /// Parses a value given on the command line, as JSON or else as EDN (`nil`, `{:x 0}`).
-pub fn parse_value(text: &str) -> Result<Value, String> {
+pub fn parse_value(text: &str) -> Result<Value, ValueError> {
     if let Ok(j) = serde_json::from_str::<serde_json::Value>(text) {
         return Ok(Value::from_json(&j));
     }
-    edn::parse_one(text, 0).map_err(|e| format!("not a JSON or EDN value: {}", e.message))
+    edn::parse_one(text, 0).map_err(ValueError)
 }
 
 /// Calls `f` with each line (with its newline) and its 1-based number, streaming.

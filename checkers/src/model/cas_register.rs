@@ -1,6 +1,6 @@
 //! A single register with read, write and (optionally) compare-and-set.
 
-use super::{Model, ok_value, unknown_f};
+use super::spec::{Model, OpError, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
@@ -53,14 +53,14 @@ impl Model for CasRegister {
         self.initial.clone()
     }
 
-    fn op(&self, call: &CallRef<'_>) -> Result<RegisterOp, String> {
+    fn op(&self, call: &CallRef<'_>) -> Result<RegisterOp, OpError> {
         let out = ok_value(call);
         match &call.invoke.f {
             F::Read => Ok(RegisterOp::Read(out.cloned())),
             F::Write => Ok(RegisterOp::Write(call.invoke.value.clone())),
             F::Cas if self.allow_cas => {
                 let Some([from, to]) = call.invoke.value.as_list() else {
-                    return Err(format!("cas needs a value [old new], found {}", call.invoke.value));
+                    return Err(OpError::CasValue(call.invoke.value.clone()));
                 };
                 let ok = out.map(|v| *v != Value::Bool(false));
                 Ok(RegisterOp::Cas {

@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Model, Reveal, ok_value, unknown_f};
+use super::spec::{Model, OpError, Reveal, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
@@ -40,7 +40,7 @@ impl Model for Kv {
         self.initial.clone()
     }
 
-    fn op(&self, call: &CallRef<'_>) -> Result<KvOp, String> {
+    fn op(&self, call: &CallRef<'_>) -> Result<KvOp, OpError> {
         match &call.invoke.f {
             F::Get | F::Read => Ok(KvOp::Get(ok_value(call).map(|v| Value::str(&text(v))))),
             F::Put | F::Write => Ok(KvOp::Put(Value::str(&text(&call.invoke.value)))),

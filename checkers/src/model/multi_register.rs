@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, ok_value, unknown_f};
+use super::spec::{Model, OpError, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
@@ -35,9 +35,9 @@ pub enum MicroOp {
 /// Sorted by key.
 pub type Registers = Arc<[(Value, Value)]>;
 
-fn micro_ops(v: &Value, known: bool) -> Result<Vec<MicroOp>, String> {
+fn micro_ops(v: &Value, known: bool) -> Result<Vec<MicroOp>, OpError> {
     let Some(items) = v.as_list() else {
-        return Err(format!("a txn value is a list of [f k v], found {v}"));
+        return Err(OpError::TxnValue(v.clone()));
     };
     items
         .iter()
@@ -45,9 +45,9 @@ fn micro_ops(v: &Value, known: bool) -> Result<Vec<MicroOp>, String> {
             Some([f, k, v]) => match f.as_str() {
                 Some("read" | "r") => Ok(MicroOp::Read(k.clone(), known.then(|| v.clone()))),
                 Some("write" | "w") => Ok(MicroOp::Write(k.clone(), v.clone())),
-                _ => Err(format!("unknown micro-op {f} in txn (known: read, write)")),
+                _ => Err(OpError::MicroOpF(f.clone())),
             },
-            _ => Err(format!("a txn micro-op is [f k v], found {m}")),
+            _ => Err(OpError::MicroOp(m.clone())),
         })
         .collect()
 }
@@ -60,7 +60,7 @@ impl Model for MultiRegister {
         Arc::from(self.initial.clone())
     }
 
-    fn op(&self, call: &CallRef<'_>) -> Result<Arc<[MicroOp]>, String> {
+    fn op(&self, call: &CallRef<'_>) -> Result<Arc<[MicroOp]>, OpError> {
         if call.invoke.f != F::Txn {
             return Err(unknown_f(call, "multi-register", "txn"));
         }

@@ -1,6 +1,6 @@
 //! A lock with acquire and release, as Knossos's mutex.
 
-use super::{Model, unknown_f};
+use super::spec::{Model, OpError, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 
@@ -23,7 +23,7 @@ impl Model for Mutex {
         false
     }
 
-    fn op(&self, call: &CallRef<'_>) -> Result<MutexOp, String> {
+    fn op(&self, call: &CallRef<'_>) -> Result<MutexOp, OpError> {
         match &call.invoke.f {
             F::Acquire => Ok(MutexOp::Acquire),
             F::Release => Ok(MutexOp::Release),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, ok_value, unknown_f};
+use super::spec::{Model, OpError, ok_value, unknown_f};
 use crate::history::CallRef;
 use crate::op::F;
 use crate::value::Value;
@@ -37,14 +37,14 @@ impl Model for Set {
         Arc::from(self.initial.clone())
     }
 
-    fn op(&self, call: &CallRef<'_>) -> Result<SetOp, String> {
+    fn op(&self, call: &CallRef<'_>) -> Result<SetOp, OpError> {
         match &call.invoke.f {
             F::Add => Ok(SetOp::Add(call.invoke.value.clone())),
             F::Read => match ok_value(call) {
                 None => Ok(SetOp::Read(None)),
                 Some(v) => {
                     let Some(items) = v.as_list() else {
-                        return Err(format!("a set read returns a list, found {v}"));
+                        return Err(OpError::SetRead(v.clone()));
                     };
                     let mut items = items.to_vec();
                     items.sort();

@@ -14,6 +14,7 @@
 
 pub mod fake;
 pub mod probe;
+mod process;
 mod trace;
 pub mod vdso;
 
@@ -27,6 +28,7 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 
 pub use fake::{Class, Skew};
 use fake::{PAGE, Params};
+use process::{running, start_time};
 use trace::Stopped;
 use vdso::Vdso;
 
@@ -47,23 +49,6 @@ pub struct Injection {
 // SAFETY: the mapping is only written through `Params`' atomics
 unsafe impl Send for Injection {}
 unsafe impl Sync for Injection {}
-
-/// Fields 3 and 22 of /proc/PID/stat: its state, and when it started (clock ticks).
-fn stat(pid: u32) -> Option<(char, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut f = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    Some((state, f.nth(18)?.parse().ok()?))
-}
-
-fn start_time(pid: u32) -> Option<u64> {
-    stat(pid).map(|(_, t)| t)
-}
-
-/// Whether `pid` exists and has not ended (a zombie has).
-fn running(pid: u32) -> bool {
-    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
-}
 
 fn jmp(from: u64, to: u64) -> Result<[u8; 5], String> {
     let rel =

@@ -10,6 +10,8 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::process::running;
+
 /// How long stopping every thread may take before we give up (and let go).
 const STOP_WITHIN: Duration = Duration::from_secs(2);
 
@@ -104,7 +106,7 @@ impl Stopped {
                 match ptrace::seize(tid, ptrace::Options::empty()) {
                     Ok(()) => {}
                     Err(Errno::ESRCH) => continue, // it just ended
-                    Err(Errno::EPERM) if !super::running(pid) => return Err(format!("pid {pid} has ended")),
+                    Err(Errno::EPERM) if !running(pid) => return Err(format!("pid {pid} has ended")),
                     Err(Errno::EPERM) => {
                         return Err(format!(
                             "ptrace of pid {pid} refused (EPERM: Yama ptrace_scope, a seccomp profile, or another tracer)"

@@ -61,28 +61,42 @@ const RESULTS: &[(&str, Shape)] = &[
 /// The verdicts a checker gives.
 const VERDICTS: [&str; 3] = ["valid", "invalid", "unknown"];
 
+/// The first thing in a file the page cannot show, and what it holds there
+/// (its JSON, cut short).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("{found} at the top, not a JSON object")]
+    NotAnObject { found: String },
+    #[error("field `{path}` is {found}, not {want}")]
+    Field {
+        path: &'static str,
+        found: String,
+        want: &'static str,
+    },
+    #[error("field `verdict` is {found}, not one of {}", VERDICTS.join(", "))]
+    Verdict { found: String },
+}
+
 /// `Err` names the first field of test.json the page cannot show, and what it holds.
-pub fn check_test(test: &Value) -> Result<(), String> {
+pub fn check_test(test: &Value) -> Result<(), ShapeError> {
     fields(test, TEST)
 }
 
 /// `Err` names the first field of results.json the page cannot show: the verdict
 /// must be one a checker gives, the rest of the shape the page reads.
-pub fn check_results(results: &Value) -> Result<(), String> {
+pub fn check_results(results: &Value) -> Result<(), ShapeError> {
     fields(results, RESULTS)?;
     match results["verdict"].as_str() {
         Some(v) if VERDICTS.contains(&v) => Ok(()),
-        _ => Err(format!(
-            "field `verdict` is {}, not one of {}",
-            brief(&results["verdict"]),
-            VERDICTS.join(", ")
-        )),
+        _ => Err(ShapeError::Verdict {
+            found: brief(&results["verdict"]),
+        }),
     }
 }
 
-fn fields(doc: &Value, shapes: &[(&str, Shape)]) -> Result<(), String> {
+fn fields(doc: &Value, shapes: &[(&'static str, Shape)]) -> Result<(), ShapeError> {
     if !doc.is_object() {
-        return Err(format!("{} at the top, not a JSON object", brief(doc)));
+        return Err(ShapeError::NotAnObject { found: brief(doc) });
     }
     for &(path, shape) in shapes {
         // a parent's shape was checked first, so indexing into it is meaningful
@@ -100,7 +114,11 @@ fn fields(doc: &Value, shapes: &[(&str, Shape)]) -> Result<(), String> {
                 List => "a list",
                 Objects => "a list of objects",
             };
-            return Err(format!("field `{path}` is {}, not {want}", brief(v)));
+            return Err(ShapeError::Field {
+                path,
+                found: brief(v),
+                want,
+            });
         }
     }
     Ok(())
@@ -146,10 +164,12 @@ mod tests {
                 "field `check.keys`",
             ),
         ] {
-            let err = check_results(&doc).unwrap_err();
+            let err = check_results(&doc).unwrap_err().to_string();
             assert!(err.contains(said), "{doc}: {err}");
         }
-        let err = check_test(&json!({"system": {"name": "etcd"}})).unwrap_err();
+        let err = check_test(&json!({"system": {"name": "etcd"}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("field `system` is {\"name\":\"etcd\"}"), "{err}");
     }
 }

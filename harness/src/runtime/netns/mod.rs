@@ -256,7 +256,7 @@ impl Node {
             .stderr(log)
             // its own process group: a Ctrl-C at the terminal reaches the runner, which tears down in order
             .process_group(0);
-        nemeses::partition::enter_netns(&mut cmd, &ns);
+        nemeses::iptables::enter_netns(&mut cmd, &ns);
         let child = spawn_tied(cmd).map_err(|e| format!("{}: starting {}: {e}", self.name, argv[0]))?;
         *slot = Some(child);
         Ok(())
