@@ -55,6 +55,27 @@ impl Kind {
         }
     }
 
+    /// What it does, in a few words (`--nemesis`'s help).
+    pub fn about(self) -> &'static str {
+        match self {
+            Kind::Partition => "cuts the network (--partition's shapes)",
+            Kind::Kill => "SIGKILLs a node, then restarts it on its data",
+            Kind::Pause => "SIGSTOPs a node, then SIGCONTs it",
+            Kind::ClientPause => "a lock holder or leader stalls past its lease (lock, election)",
+            Kind::Clock => "skews nodes' clocks, beside the other faults (--clock)",
+            Kind::Upgrade => "upgrades members one at a time (--to), and back with --rollback",
+            Kind::Member => "removes a member; the heal adds it back, fresh",
+            Kind::Compact => "compacts the keyspace on a member (etcd)",
+            Kind::Defrag => "defragments a member's backend (etcd)",
+            Kind::Snapshot => "takes a snapshot from a member while it serves",
+        }
+    }
+
+    /// Every kind's name, for help texts and errors.
+    pub fn names() -> Vec<&'static str> {
+        Kind::ALL.iter().map(|k| k.name()).collect()
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
@@ -96,6 +117,11 @@ impl Shape {
             Shape::Leader => "leader",
             Shape::Follower => "follower",
         }
+    }
+
+    /// Every shape's name, for help texts and errors.
+    pub fn names() -> Vec<&'static str> {
+        Shape::ALL.iter().map(|k| k.name()).collect()
     }
 
     pub fn parse(s: &str) -> Option<Shape> {

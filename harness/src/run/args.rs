@@ -62,10 +62,7 @@ pub struct Args {
     /// plus Consul's lock delay]
     #[arg(long, allow_negative_numbers = true)]
     pub failover_within: Option<f64>,
-    /// Faults, comma-separated: partition, kill, pause, client-pause (lock
-    /// workload: one holder stalls past its lease), clock (with every other fault
-    /// window, see --clock); or none
-    #[arg(long, default_value = NEMESIS)]
+    #[arg(long, default_value = NEMESIS, help = "Faults, comma-separated, or none", long_help = nemesis_help())]
     pub nemesis: String,
     /// Clock faults' shapes to draw from: bump (jump by --clock-offset), strobe
     /// (flip between true time and --clock-offset every --strobe-period), drift
@@ -91,8 +88,8 @@ pub struct Args {
     /// Milliseconds between a strobe's flips
     #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, default_value_t = STROBE_PERIOD)]
     pub strobe_period: u64,
-    /// Partition shapes to draw from: halves, one, majorities-ring, bridge, leader, follower
-    #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower")]
+    /// Partition shapes to draw from
+    #[arg(long, default_value = "halves,one,majorities-ring,bridge,leader,follower", long_help = shapes_help())]
     pub partition: String,
     /// Seconds of workload (faults included)
     #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
@@ -244,4 +241,18 @@ impl Args {
         }
         <Run as clap::Parser>::parse_from(["run"]).run
     }
+}
+
+/// `--nemesis`'s long help: every fault kind with what it does.
+fn nemesis_help() -> String {
+    let kinds: Vec<String> = nemeses::Kind::ALL
+        .iter()
+        .map(|k| format!("  {:<13}{}", k.name(), k.about()))
+        .collect();
+    format!("Faults, comma-separated, or none:\n{}", kinds.join("\n"))
+}
+
+/// `--partition`'s long help: the shapes there are.
+fn shapes_help() -> String {
+    format!("Partition shapes to draw from: {}", nemeses::Shape::names().join(", "))
 }

@@ -91,9 +91,9 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
         .split(',')
         .map(|s| {
             Shape::parse(s.trim()).ok_or_else(|| {
-                format!(
-                    "--partition: unknown shape {s:?}; use halves, one, majorities-ring, bridge, leader or follower"
-                )
+                let names = Shape::names();
+                let (last, rest) = names.split_last().expect("shapes");
+                format!("--partition: unknown shape {s:?}; use {} or {last}", rest.join(", "))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -203,7 +203,10 @@ fn faults(args: &Args, system: &dyn System, workload: &dyn Workload) -> Result<V
             .split(',')
             .map(|k| {
                 Kind::parse(k.trim()).ok_or_else(|| {
-                    format!("--nemesis: unknown fault {k:?}; use partition, kill, pause, client-pause, clock, upgrade, member, compact, defrag, snapshot or none")
+                    format!(
+                        "--nemesis: unknown fault {k:?}; use {} or none",
+                        Kind::names().join(", ")
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?

@@ -166,7 +166,11 @@ impl Clients for LockClients {
 
     fn final_reads<'a>(&'a self, s: &'a Settling<'a>) -> BoxFuture<'a, Option<Divergence>> {
         Box::pin(async move {
-            match self.spec.final_read(super::FINAL_READ, s.rec.as_ref()).await {
+            match self
+                .spec
+                .final_read(workloads::FINAL_READ_PROCESS, s.rec.as_ref())
+                .await
+            {
                 Ok(v) => eprintln!("splitbrain: final read: the resource holds {v}"),
                 Err(e) => eprintln!("splitbrain: {e}"),
             }

@@ -202,9 +202,6 @@ pub trait Clients: Send + Sync {
     fn check(&self, history: &History, judging: Judging) -> Result<Analysis, String>;
 }
 
-/// Process ids of the final reads: apart from every client's.
-pub const FINAL_READ: u64 = 1_000_000_000;
-
 /// `--read-mode`, checked against the system's register reads (the first, the
 /// strongest, by default).
 fn read_mode(

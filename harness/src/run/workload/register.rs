@@ -83,7 +83,7 @@ impl Clients for RegisterClients {
             let mut read = Vec::new();
             for (i, ip) in s.ips.iter().enumerate() {
                 read = spec
-                    .final_reads(*ip, super::FINAL_READ + i as u64, s.rec.as_ref())
+                    .final_reads(*ip, workloads::FINAL_READ_PROCESS + i as u64, s.rec.as_ref())
                     .await
                     .unwrap_or_default();
                 if read.len() as u64 == spec.keys {

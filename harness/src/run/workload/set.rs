@@ -108,7 +108,7 @@ impl Clients for SetClients {
             ));
             let started = Instant::now();
             let back = set
-                .read_back(s.ips, super::FINAL_READ, s.rec.clone(), READ_BACK_WITHIN)
+                .read_back(s.ips, workloads::FINAL_READ_PROCESS, s.rec.clone(), READ_BACK_WITHIN)
                 .await;
             let per_node: Vec<String> = back
                 .iter()

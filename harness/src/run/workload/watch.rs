@@ -88,7 +88,11 @@ impl Clients for WatchClients {
 
     fn final_reads<'a>(&'a self, s: &'a Settling<'a>) -> BoxFuture<'a, Option<Divergence>> {
         Box::pin(async move {
-            match self.0.final_reads(s.ips, super::FINAL_READ, s.rec.as_ref()).await {
+            match self
+                .0
+                .final_reads(s.ips, workloads::FINAL_READ_PROCESS, s.rec.as_ref())
+                .await
+            {
                 Ok(rev) => eprintln!("splitbrain: final reads: {} keys at revision {rev}", self.0.keys),
                 Err(e) => eprintln!("splitbrain: {e}"),
             }
