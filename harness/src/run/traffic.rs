@@ -92,7 +92,8 @@ pub async fn run(
         .map(tokio::spawn)
         .collect();
     workers.extend(clients.clone().beside(&traffic).into_iter().map(tokio::spawn));
-    let cluster = Arc::new(run_cluster(plan, prov, id, &teardown, &absolute, &rec, &clients, start));
+    let recovery = recovery(plan, &teardown.nodes, &absolute, &rec, start);
+    let cluster = Arc::new(run_cluster(plan, prov, id, &teardown.nodes, recovery, &clients));
     if let Ok((u, nodes)) = cluster.upgrading() {
         // where the upgrade starts from, as the nodes tell it
         rec.record(checkers::Op::new(
@@ -120,45 +121,53 @@ pub async fn run(
     })
 }
 
-/// The nodes as the nemeses see them.
-#[allow(clippy::too_many_arguments)]
+/// The nodes as the nemeses see them, and what drill steps need of them.
 fn run_cluster(
     plan: &Plan,
     prov: &Provisioned,
     id: &str,
-    teardown: &Teardown,
-    absolute: &std::path::Path,
-    rec: &Arc<Recorder>,
+    nodes: &[Arc<dyn crate::runtime::Member>],
+    recovery: Recovery,
     clients: &Arc<dyn Clients>,
-    start: Instant,
 ) -> RunCluster {
-    let nodes = &teardown.nodes;
     RunCluster {
         run_id: id.to_string(),
-        nodes: nodes.clone(),
+        nodes: nodes.to_vec(),
         db: prov.db.clone(),
         handle: tokio::runtime::Handle::current(),
         clients: clients.clone(),
         iptables: prov.iptables.clone(),
         time_url: plan.system.time_url(),
-        recovery: Recovery {
-            system: plan.system.name(),
-            members: nodes.iter().map(|n| (n.name().to_string(), n.ip())).collect(),
-            argv: nodes.iter().map(|n| n.argv()).collect(),
-            data: nodes.iter().map(|n| node_paths(absolute, n.name()).1).collect(),
-            dir: absolute.to_path_buf(),
-            rec: rec.clone(),
-            start,
-            runbook: plan.runbook.clone(),
-            lost: Default::default(),
-            snapshots: Default::default(),
-        },
         upgrade: prov.to.clone().map(|to| {
             let rt = &prov.runtime;
             let images = rt.image().zip(rt.image_of(plan.system, to.as_ref()));
-            crate::upgrade::Upgrade::new(prov.db.clone(), to, images, absolute.join("upgrade"), plan.nodes)
+            let dir = recovery.dir.join("upgrade");
+            crate::upgrade::Upgrade::new(prov.db.clone(), to, images, dir, plan.nodes)
         }),
+        recovery,
         tuning: plan.tuning.clone(),
+    }
+}
+
+/// What a scenario's drill steps start from: the nodes' data and command lines.
+fn recovery(
+    plan: &Plan,
+    nodes: &[Arc<dyn crate::runtime::Member>],
+    absolute: &std::path::Path,
+    rec: &Arc<Recorder>,
+    start: Instant,
+) -> Recovery {
+    Recovery {
+        system: plan.system.name(),
+        members: nodes.iter().map(|n| (n.name().to_string(), n.ip())).collect(),
+        argv: nodes.iter().map(|n| n.argv()).collect(),
+        data: nodes.iter().map(|n| node_paths(absolute, n.name()).1).collect(),
+        dir: absolute.to_path_buf(),
+        rec: rec.clone(),
+        start,
+        runbook: plan.runbook.clone(),
+        lost: Default::default(),
+        snapshots: Default::default(),
     }
 }
 
