@@ -29,11 +29,5 @@ pub fn check(history: &History, within: f64, judging: Judging) -> Result<Analysi
     });
     let checks = [results::junit::Check::Lock(&report.safety)];
     let junit = results::junit::suite(judging.test_name, &checks, &cases, judging.page)?;
-    Ok(Analysis {
-        verdict: report.verdict,
-        check: serde_json::json!(report),
-        text: report.to_text(),
-        junit,
-        drill: None,
-    })
+    Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
 }

@@ -189,13 +189,7 @@ impl Clients for LockClients {
                     &judging.cases,
                     judging.page,
                 )?;
-                Ok(Analysis {
-                    verdict: report.verdict,
-                    check: serde_json::json!(report),
-                    text: report.to_text(),
-                    junit,
-                    drill: None,
-                })
+                Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
             }
         }
     }

@@ -167,6 +167,19 @@ pub struct Analysis {
     pub drill: Option<Judged>,
 }
 
+impl Analysis {
+    /// A checker's report as it is, with no drill judged beside it.
+    fn of(verdict: Verdict, report: &impl serde::Serialize, text: String, junit: String) -> Analysis {
+        Analysis {
+            verdict,
+            check: serde_json::json!(report),
+            text,
+            junit,
+            drill: None,
+        }
+    }
+}
+
 /// A judgement beside the checker's: its json, its text and what it failed.
 pub struct Judged {
     pub json: serde_json::Value,

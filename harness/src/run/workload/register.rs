@@ -126,13 +126,7 @@ impl Clients for RegisterClients {
         let verdict = judging.divergence.map_or(report.verdict, |d| {
             crate::run::validate::worst(report.verdict, d.verdict)
         });
-        Ok(Analysis {
-            verdict,
-            check: serde_json::json!(report),
-            text: report.to_text(),
-            junit,
-            drill: None,
-        })
+        Ok(Analysis::of(verdict, &report, report.to_text(), junit))
     }
 }
 

@@ -121,12 +121,6 @@ impl Clients for WatchClients {
             });
         }
         let junit = results::junit::suite(judging.test_name, &[], &cases, judging.page)?;
-        Ok(Analysis {
-            verdict: report.verdict,
-            check: serde_json::json!(report),
-            text: report.to_text(),
-            junit,
-            drill: None,
-        })
+        Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
     }
 }
