@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, Entry, Limits, Outcome, Stats, Violation};
 use crate::history::{Call, CallRef, History, HistoryError};
@@ -14,7 +14,7 @@ use crate::model::{CasRegister, Kv, Model, ModelKind, MultiRegister, Mutex, Set}
 use crate::op::{F, Type};
 use crate::value::Value;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Valid,
