@@ -54,8 +54,11 @@ impl RunDir {
         self.path.join(name)
     }
 
+    /// `value` as JSON, its keys in order whichever form wrote it (a struct or a
+    /// `json!`), so that a file reads the same however the runner built it.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+        let value = serde_json::to_value(value).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
         write_atomic(&self.file(name), (text + "\n").as_bytes())
     }
 }
