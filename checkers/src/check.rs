@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, Outcome, Stats, Violation};
 use crate::history::{Call, CallRef, History, HistoryError};
@@ -15,7 +15,7 @@ use crate::op::{F, Type};
 use crate::search::{self, Entry, Limits};
 use crate::value::Value;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Valid,

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{F, History, Op, Process, Type, Value};
 
@@ -24,7 +24,9 @@ pub const VERIFIED: &str = "verified";
 /// Keys listed at most, per list, in a report.
 const LISTED: usize = 50;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// As results.json's `drill` holds it; read back leniently (a field missing is empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Recovery {
     /// Seconds into the run the quorum was lost (the `quorum lost` phase).
     pub quorum_lost_s: Option<f64>,
@@ -57,7 +59,8 @@ pub struct Recovery {
 }
 
 /// A snapshot the drill took, and what it must hold.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Snapshot {
     pub at_s: f64,
     pub node: String,

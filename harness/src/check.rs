@@ -263,16 +263,27 @@ fn page(
     verdict: Verdict,
     check: serde_json::Value,
 ) -> Result<(), String> {
-    let test = serde_json::json!({
-        "title": format!("{} ({model})", path.display()),
-        "reproduce": format!("splitbrain check {} {}", if ["lock", "election", "watch"].contains(&model) { format!("--checker {model}") } else { format!("--model {model}") }, path.display()),
-        "workload": model,
-    });
-    let results = serde_json::json!({
-        "verdict": verdict,
-        "summary": results::Summary::of(history),
-        "check": check,
-    });
+    let checker = if ["lock", "election", "watch"].contains(&model) {
+        format!("--checker {model}")
+    } else {
+        format!("--model {model}")
+    };
+    let test = results::schema::TestInfo {
+        title: Some(format!("{} ({model})", path.display())),
+        reproduce: Some(format!("splitbrain check {checker} {}", path.display())),
+        workload: model.into(),
+        ..Default::default()
+    };
+    let results = results::schema::RunResults {
+        verdict,
+        interrupted: false,
+        recovery: None,
+        summary: Some(results::Summary::of(history)),
+        check,
+        expectations: None,
+        drill: None,
+        divergence: None,
+    };
     results::folder::write_atomic(out, results::report::render(&test, &results, history).as_bytes())?;
     Ok(())
 }

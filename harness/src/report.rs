@@ -6,13 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use checkers::History;
+use results::schema::{RunResults, TestInfo};
 
-/// `dir/name` as JSON of the shape `check` wants (see [`results::report::check_results`]).
-fn json(
+/// `dir/name` read as `read` reads it (see [`results::report::read_results`]).
+fn json<T>(
     dir: &Path,
     name: &str,
-    check: fn(&serde_json::Value) -> Result<(), results::report::ShapeError>,
-) -> Result<serde_json::Value, String> {
+    read: fn(&serde_json::Value) -> Result<T, results::report::ShapeError>,
+) -> Result<T, String> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -21,13 +22,20 @@ fn json(
         )
     })?;
     let value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    check(&value).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(value)
+    read(&value).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes `dir/report.html` for a run whose test.json is in `dir`, from its
+/// results as JSON; returns its path.
+pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
+    let results =
+        results::report::read_results(results).map_err(|e| format!("{}: {e}", dir.join("results.json").display()))?;
+    write_results(dir, &results, history)
 }
 
 /// Writes `dir/report.html` for a run whose test.json is in `dir`; returns its path.
-pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
-    let test = json(dir, "test.json", results::report::check_test)?;
+pub fn write_results(dir: &Path, results: &RunResults, history: &History) -> Result<PathBuf, String> {
+    let test: TestInfo = json(dir, "test.json", results::report::read_test)?;
     let path = dir.join("report.html");
     results::folder::write_atomic(&path, results::report::render(&test, results, history).as_bytes())?;
     Ok(path)
@@ -45,10 +53,10 @@ pub fn run(dir: &Path) -> Result<u8, String> {
             history_path.display()
         ));
     }
-    let results = json(dir, "results.json", results::report::check_results)?;
+    let results = json(dir, "results.json", results::report::read_results)?;
     let (history, _) = crate::check::read(&history_path, Some(checkers::format::Format::Jsonl))?;
     crate::cut::say(&history_path, &history);
-    let path = write(dir, &results, &history)?;
+    let path = write_results(dir, &results, &history)?;
     println!("{}", path.display());
     Ok(0)
 }

@@ -40,6 +40,16 @@ pub struct Chosen {
     pub unofficial: bool,
 }
 
+impl From<&Chosen> for results::schema::Runbook {
+    fn from(c: &Chosen) -> results::schema::Runbook {
+        results::schema::Runbook {
+            name: c.name.clone(),
+            file: c.file.clone(),
+            unofficial: c.unofficial,
+        }
+    }
+}
+
 /// `--runbook`: a name `system` ships (its default when none), or a script's path.
 pub fn choose(system: &dyn System, arg: Option<&str>) -> Result<Chosen, String> {
     let shipped = system.runbooks();

@@ -17,6 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use results::schema::{RunResults, TestInfo};
 use serde_json::Value;
 use tower_http::services::ServeFile;
 
@@ -65,34 +66,26 @@ fn read_json(root: &Path, path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(contained(root, path)?).ok()?).ok()
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// The verdict the index shows: a results.json that is not a run's is said to be
 /// so, never shown as whatever its `verdict` holds.
-fn verdict(root: &Path, dir: &Path) -> (String, Value) {
+fn verdict(root: &Path, dir: &Path) -> (String, Option<RunResults>) {
     // a link that leaves the folder exists too, and is unreadable below
     if !dir.join("results.json").exists() && !dir.join("results.json").is_symlink() {
-        return ("running or killed".into(), Value::Null);
+        return ("running or killed".into(), None);
     }
-    match read_json(root, &dir.join("results.json")) {
-        Some(r) if results::report::check_results(&r).is_ok() => (text(&r["verdict"]), r),
-        _ => ("unreadable results.json".into(), Value::Null),
+    match read_json(root, &dir.join("results.json")).map(|r| results::report::read_results(&r)) {
+        Some(Ok(r)) => (r.verdict.as_str().into(), Some(r)),
+        _ => ("unreadable results.json".into(), None),
     }
 }
 
 /// One run's row of the index: test.json's fields, the verdict, links to its files.
-fn run_row(root: &Path, test: &OsStr, stamp: &OsStr, test_json: &Value) -> String {
+fn run_row(root: &Path, test: &OsStr, stamp: &OsStr, test_json: &TestInfo) -> String {
     let dir = root.join(test).join(stamp);
     let (verdict, results) = verdict(root, &dir);
-    let duration = results["summary"]["duration_s"]
-        .as_f64()
-        .map_or(String::new(), |d| format!("{d:.1}"));
+    let duration = results
+        .and_then(|r| r.summary)
+        .map_or(String::new(), |s| format!("{:.1}", s.duration_s));
     let link = |file: &str, label: &str| {
         contained(root, &dir.join(file))
             .map(|_| format!("<a href=\"{}\">{label}</a>", href(&[test, stamp, file.as_ref()])))
@@ -105,12 +98,12 @@ fn run_row(root: &Path, test: &OsStr, stamp: &OsStr, test_json: &Value) -> Strin
     format!(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
         esc(&stamp.to_string_lossy()),
-        esc(&text(&test_json["system"])),
-        esc(&text(&test_json["version"])),
-        esc(&text(&test_json["workload"])),
-        esc(&text(&test_json["nemesis"])),
+        esc(&test_json.system),
+        esc(&test_json.version),
+        esc(&test_json.workload),
+        esc(&test_json.nemesis),
         esc(&duration),
-        esc(&text(&test_json["seed"])),
+        test_json.seed.map_or(String::new(), |s| s.to_string()),
         report,
         files.join(" "),
         v = esc(&verdict),
@@ -151,6 +144,8 @@ fn index(root: &Path) -> String {
                 let section = suite_section(root, &name, &stamp_name, &summary);
                 suites.push((stamp_name, section));
             } else if let Some(test_json) = read_json(root, &dir.join("test.json")) {
+                // a test.json of another shape still lists its run, with its fields blank
+                let test_json = results::report::read_test(&test_json).unwrap_or_default();
                 let row = run_row(root, &name, &stamp_name, &test_json);
                 runs.push((stamp_name, row));
             }

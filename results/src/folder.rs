@@ -56,8 +56,11 @@ impl RunDir {
         self.path.join(name)
     }
 
+    /// `value` as JSON, its keys in order whichever form wrote it (a struct or a
+    /// `json!`), so that a file reads the same however the runner built it.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), Error> {
-        let text = serde_json::to_string_pretty(value).map_err(Error::Json)?;
+        let value = serde_json::to_value(value).map_err(Error::Json)?;
+        let text = serde_json::to_string_pretty(&value).map_err(Error::Json)?;
         write_atomic(&self.file(name), (text + "\n").as_bytes())
     }
 }

@@ -6,9 +6,11 @@ pub mod folder;
 pub mod junit;
 pub mod recorder;
 pub mod report;
+pub mod schema;
 pub mod summary;
 
 pub use error::Error;
 pub use folder::RunDir;
 pub use recorder::Recorder;
+pub use schema::{RunResults, TestInfo};
 pub use summary::Summary;

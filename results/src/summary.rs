@@ -5,16 +5,18 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use checkers::{F, History, Process, Type};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub ok: usize,
     pub fail: usize,
     pub info: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FaultWindow {
     pub fault: String,
     pub start_s: f64,
@@ -23,7 +25,9 @@ pub struct FaultWindow {
     pub unavailable_s: f64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+/// results.json's `summary`; read back leniently, as older runs wrote fewer fields.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub ops: Counts,
     pub by_f: BTreeMap<String, Counts>,

@@ -17,6 +17,17 @@ fn test_json() -> serde_json::Value {
            "time_limit_s": 20, "seed": 7, "runtime": "netns", "resource": "naive"})
 }
 
+/// The page of a test.json and a results.json, as `splitbrain report` reads them.
+fn render(test: &serde_json::Value, results: &serde_json::Value, h: &checkers::History) -> String {
+    let test = results::report::read_test(test).expect("test.json");
+    let results = results::report::read_results(results).expect("results.json");
+    results::report::render(&test, &results, h)
+}
+
+fn reproduce(test: &serde_json::Value) -> String {
+    results::report::reproduce(&results::report::read_test(test).expect("test.json"))
+}
+
 /// Process 1 writes with token 2; process 0 then writes with its stale token 1 and
 /// the naive resource takes it.
 const LOCK: &str = r#"{"process":0,"type":"invoke","f":"acquire","key":"lock","value":null,"time":1000000}
@@ -42,7 +53,7 @@ fn a_lock_history_shows_holders_and_marks_the_bad_write() {
     let h = history(LOCK);
     let report = check_lock(&h).expect("lock check");
     let results = json!({"verdict": report.verdict, "summary": results::Summary::of(&h), "check": report});
-    let page = results::report::render(&test_json(), &results, &h);
+    let page = render(&test_json(), &results, &h);
     assert!(page.contains("id=\"verdict\" class=\"invalid\">INVALID"), "{page}");
     assert!(page.contains("<svg class=\"holders\""), "{page}");
     assert_eq!(page.matches("class=\"section\"").count(), 2, "{page}");
@@ -70,7 +81,7 @@ fn an_invalid_register_history_marks_its_culprit() {
     opts.initial = Some(Value::Nil);
     let report = check(&h, &opts).expect("check");
     let results = json!({"verdict": report.verdict, "summary": results::Summary::of(&h), "check": report});
-    let page = results::report::render(&test_json(), &results, &h);
+    let page = render(&test_json(), &results, &h);
     assert!(page.contains("class=\"op culprit\" data-index=\"2\""), "{page}");
     assert!(page.contains("cannot linearize"), "{page}");
     assert!(page.matches("<svg class=\"plot\"").count() == 2, "{page}");
@@ -91,7 +102,7 @@ const CLOCK: &str = r#"{"process":0,"type":"invoke","f":"read","key":1,"value":n
 fn clock_offsets_are_plotted_as_steps_only_for_clocks_that_moved() {
     let h = history(CLOCK);
     let results = json!({"verdict": "valid", "summary": results::Summary::of(&h)});
-    let page = results::report::render(&test_json(), &results, &h);
+    let page = render(&test_json(), &results, &h);
     let plot = page
         .split("<h3>")
         .find(|s| s.contains("data-title=\"Clock offsets\""))
@@ -117,7 +128,7 @@ fn clock_offsets_are_plotted_as_steps_only_for_clocks_that_moved() {
 
     let h = history(LOCK);
     let results = json!({"verdict": "invalid", "summary": results::Summary::of(&h)});
-    let page = results::report::render(&test_json(), &results, &h);
+    let page = render(&test_json(), &results, &h);
     assert!(!page.contains("Clock offsets"), "{page}");
     assert!(!page.contains("class=\"zero\""), "{page}");
 }
@@ -131,7 +142,7 @@ fn the_reproduce_line_carries_the_lock_and_clock_flags() {
         "clock": {"shapes": "bump,strobe", "clocks": "both", "targets": "leader", "offset_s": 30.0,
                   "direction": "forward", "rate": 2.0, "strobe_period_ms": 10},
     });
-    let cmd = results::report::reproduce(&test);
+    let cmd = reproduce(&test);
     for flag in [
         "--resource naive",
         "--think 0.5",
@@ -143,6 +154,6 @@ fn the_reproduce_line_carries_the_lock_and_clock_flags() {
         assert!(cmd.contains(flag), "{flag} missing from {cmd}");
     }
     let register = json!({"system": "etcd", "workload": "register", "nemesis": "kill", "ttl_s": 3.0});
-    let cmd = results::report::reproduce(&register);
+    let cmd = reproduce(&register);
     assert!(!cmd.contains("--ttl") && !cmd.contains("--clock"), "{cmd}");
 }

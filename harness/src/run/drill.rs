@@ -115,19 +115,27 @@ impl Drill {
         ]
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = json!(self.measured);
-        v["violations"] = json!(self.violations);
-        v["rto_limit_s"] = json!(self.rto);
-        v["rpo_limit"] = json!(self.rpo);
-        v["runbook"] = json!(self.runbook);
-        v["steps"] = json!(
-            self.steps
+    /// As results.json holds it.
+    pub fn results(&self) -> results::schema::Drill {
+        results::schema::Drill {
+            measured: self.measured.clone(),
+            violations: self.violations.clone(),
+            rto_limit_s: self.rto,
+            rpo_limit: self.rpo,
+            runbook: self.runbook.as_ref().map(Into::into),
+            steps: self
+                .steps
                 .iter()
-                .map(|(s, t)| json!({"step": s, "took_s": t}))
-                .collect::<Vec<_>>()
-        );
-        v
+                .map(|(step, took_s)| results::schema::RunbookStep {
+                    step: step.clone(),
+                    took_s: *took_s,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!(self.results())
     }
 
     pub fn to_text(&self) -> String {
@@ -252,5 +260,40 @@ mod tests {
             "runbook ours.sh exited with exit status: 2 (its log: x)"
         );
         assert!(d.violations[1].contains("no RTO"), "{:?}", d.violations);
+    }
+
+    /// results.json's `drill` as it was built key by key before the struct.
+    #[test]
+    fn results_json_keeps_its_keys() {
+        let op = |f: &str, v: &str, ms: u64| {
+            let mut o = checkers::Op::new(
+                checkers::Process::Nemesis,
+                checkers::Type::Info,
+                checkers::F::parse(f),
+                Value::str(v),
+            );
+            o.time = Some(ms * 1_000_000);
+            o
+        };
+        let history = checkers::History::new(vec![
+            op("phase", checkers::recovery::QUORUM_LOST, 0),
+            op("runbook", "start", 10),
+            op("step", "stop the survivors", 15),
+            op("runbook", "done", 40),
+        ]);
+        let runbook = crate::runbook::Chosen {
+            name: "ours.sh".into(),
+            script: "exit 0".into(),
+            file: Some("/home/op/ours.sh".into()),
+            unofficial: false,
+        };
+        let d = Drill::judge(&history, 60.0, Some(3), Some(&runbook));
+        let mut before = json!(d.measured);
+        before["violations"] = json!(d.violations);
+        before["rto_limit_s"] = json!(60.0);
+        before["rpo_limit"] = json!(3);
+        before["runbook"] = json!(runbook);
+        before["steps"] = json!([{"step": "stop the survivors", "took_s": 0.025}]);
+        assert_eq!(d.to_json(), before);
     }
 }
