@@ -25,16 +25,8 @@ fn json<T>(
     read(&value).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Writes `dir/report.html` for a run whose test.json is in `dir`, from its
-/// results as JSON; returns its path.
-pub fn write(dir: &Path, results: &serde_json::Value, history: &History) -> Result<PathBuf, String> {
-    let results =
-        results::report::read_results(results).map_err(|e| format!("{}: {e}", dir.join("results.json").display()))?;
-    write_results(dir, &results, history)
-}
-
 /// Writes `dir/report.html` for a run whose test.json is in `dir`; returns its path.
-pub fn write_results(dir: &Path, results: &RunResults, history: &History) -> Result<PathBuf, String> {
+pub fn write(dir: &Path, results: &RunResults, history: &History) -> Result<PathBuf, String> {
     let test: TestInfo = json(dir, "test.json", results::report::read_test)?;
     let path = dir.join("report.html");
     results::folder::write_atomic(&path, results::report::render(&test, results, history).as_bytes())?;
@@ -56,7 +48,7 @@ pub fn run(dir: &Path) -> Result<u8, String> {
     let results = json(dir, "results.json", results::report::read_results)?;
     let (history, _) = crate::check::read(&history_path, Some(checkers::format::Format::Jsonl))?;
     crate::cut::say(&history_path, &history);
-    let path = write_results(dir, &results, &history)?;
+    let path = write(dir, &results, &history)?;
     println!("{}", path.display());
     Ok(0)
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use checkers::{Record, Value};
 use results::Recorder;
-use serde_json::json;
 
 use crate::runtime::Member;
 use crate::systems::DynDb;
@@ -134,10 +133,6 @@ impl Drill {
         }
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        json!(self.results())
-    }
-
     pub fn to_text(&self) -> String {
         let m = &self.measured;
         let s = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.2} s"));
@@ -231,6 +226,8 @@ pub async fn sample_revisions(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -294,6 +291,6 @@ mod tests {
         before["rpo_limit"] = json!(3);
         before["runbook"] = json!(runbook);
         before["steps"] = json!([{"step": "stop the survivors", "took_s": 0.025}]);
-        assert_eq!(d.to_json(), before);
+        assert_eq!(json!(d.results()), before);
     }
 }

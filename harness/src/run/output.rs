@@ -1,8 +1,9 @@
 //! The results folder: test.json and the banner at the start; junit.xml,
 //! results.json, report.html and the summary at the end; and the exit code.
 
+use nemeses::scenario::Judged;
+use results::schema::{ClusterRecovery, Expectation, RunResults};
 use results::{RunDir, Summary};
-use serde_json::json;
 
 use super::plan::Plan;
 use super::provision::Provisioned;
@@ -14,16 +15,16 @@ pub fn open(plan: &Plan, prov: &Provisioned, id: &str) -> Result<RunDir, String>
     let dir = RunDir::create(&plan.results, &plan.test_name)?;
     let (db, runtime) = (&prov.db, &prov.runtime);
     let mut test = plan.test.clone();
-    test["version"] = json!(db.version());
-    test["binary"] = json!(db.binary());
-    test["runtime"] = json!(runtime.name());
-    test["run_id"] = json!(id);
-    test["image"] = json!(runtime.image());
-    test["iptables"] = json!(prov.iptables.as_ref().map(|t| t.program()));
-    if let Some(to) = &prov.to {
-        test["from"] = json!(db.version());
-        if test["to"].is_null() {
-            test["to"] = json!(to.version());
+    test.version = db.version().into();
+    test.binary = db.binary().into();
+    test.runtime = runtime.name().into();
+    test.run_id = id.into();
+    test.image = runtime.image();
+    test.iptables = prov.iptables.as_ref().map(|t| t.program().into());
+    if let (Some(to), Some(upgrade)) = (&prov.to, test.upgrade.as_mut()) {
+        upgrade.from = db.version().into();
+        if upgrade.to.is_empty() {
+            upgrade.to = to.version().into();
         }
     }
     dir.write_json("test.json", &test)?;
@@ -50,19 +51,23 @@ pub fn write(plan: &Plan, dir: &RunDir, settled: &Settled, checked: &Checked) ->
     let (history, analysis) = (&settled.history, &checked.analysis);
     let expectations = &checked.expectations;
     results::folder::write_atomic(&dir.file("junit.xml"), analysis.junit.as_bytes())?;
-    let recovery = match &settled.recovered {
-        Some(Ok(d)) => json!({"recovered": true, "after_s": d.as_secs_f64(), "membership": settled.membership}),
-        Some(Err(e)) => json!({"recovered": false, "error": e, "membership": settled.membership}),
-        None => json!(null),
-    };
+    let membership = || settled.membership.clone();
     let summary = Summary::of(history);
-    let results_json = json!({"verdict": analysis.verdict, "interrupted": settled.interrupted, "recovery": recovery,
-                              "summary": summary, "check": analysis.check,
-                              "expectations": (!expectations.is_empty()).then_some(expectations),
-                              "drill": analysis.drill.as_ref().map(|d| &d.json),
-                              "divergence": settled.divergence.as_ref().map(|d| d.to_json())});
-    dir.write_json("results.json", &results_json)?;
-    crate::report::write(&dir.path, &results_json, history)?;
+    let results = RunResults {
+        verdict: analysis.verdict,
+        interrupted: settled.interrupted,
+        recovery: settled.recovered.as_ref().map(|r| match r {
+            Ok(d) => ClusterRecovery::after(*d, membership()),
+            Err(e) => ClusterRecovery::failed(e.clone(), membership()),
+        }),
+        summary: Some(summary.clone()),
+        check: analysis.check.clone(),
+        expectations: (!expectations.is_empty()).then(|| expectations.iter().map(expectation).collect()),
+        drill: analysis.drill.as_ref().map(|d| d.results.clone()),
+        divergence: settled.divergence.as_ref().map(Into::into),
+    };
+    dir.write_json("results.json", &results)?;
+    crate::report::write(&dir.path, &results, history)?;
     println!("{}", summary.to_text());
     print!("{}", analysis.text);
     for j in expectations {
@@ -137,4 +142,19 @@ fn exit_code(plan: &Plan, settled: &Settled, checked: &Checked) -> u8 {
         return (verdict.exit_code() as u8).max(2);
     }
     verdict.exit_code() as u8
+}
+
+/// A scenario's expectation as results.json holds it.
+fn expectation(j: &Judged) -> Expectation {
+    Expectation {
+        expect: j.expect.clone(),
+        from_s: j.from_s,
+        to_s: j.to_s,
+        held: j.held,
+        invoked: j.invoked,
+        acknowledged: j.acknowledged,
+        first_ok_after_s: j.first_ok_after_s,
+        why: j.why.clone(),
+        step: j.step,
+    }
 }

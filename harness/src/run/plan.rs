@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use nemeses::scenario::Step;
 use nemeses::schedule::{Admin, ClockShapeKind, ClockTarget, Clocks, Fault};
 use nemeses::{ClockPlan, Kind, Schedule, Shape};
-use serde_json::json;
+use results::schema::{ClockFlags, TestInfo, UpgradeFlags};
 
 use super::args::*;
 use super::workload::{self, Workload};
@@ -45,7 +45,7 @@ pub struct Plan {
     pub results: PathBuf,
     pub test_name: String,
     /// test.json as far as the flags tell it; the run adds what it provisions.
-    pub test: serde_json::Value,
+    pub test: TestInfo,
     /// The banner's words for the faults.
     pub faults: String,
     /// What is said once the cluster is up (the clock faults' shape).
@@ -183,7 +183,7 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
         tuning,
         results: args.results.clone(),
         test_name: String::new(),
-        test: serde_json::Value::Null,
+        test: TestInfo::default(),
         faults: String::new(),
         notes: Vec::new(),
     };
@@ -495,48 +495,66 @@ fn test_name(args: &Args, plan: &Plan) -> String {
 
 /// test.json as the flags tell it: the run adds the versions, the runtime and
 /// the run id once it has them.
-fn test_record(args: &Args, plan: &Plan) -> serde_json::Value {
-    let mut test = json!({
-        "system": plan.system.name(), "version": null, "binary": null,
-        "workload": plan.workload.name(), "nemesis": args.nemesis, "partition_shapes": args.partition,
-        "nodes": args.nodes, "keys": args.keys, "concurrency": plan.concurrency,
-        "readers": args.readers,
-        "read_mode": plan.workload.read_mode(), "op_timeout_s": args.op_timeout,
-        "time_limit_s": args.time_limit, "nemesis_interval_s": args.nemesis_interval,
-        "seed": plan.seed, "runtime": null, "run_id": null, "image": null,
-        "model": null, "initial": null, "resource": null,
-        "ttl_s": args.ttl, "lock_delay_s": args.lock_delay, "think_s": args.think,
-        "iptables": null,
-        "scenario": match (&args.scenario_text, &args.scenario) {
-            (Some((name, _)), _) => json!(name), (None, Some(p)) => json!(p.display().to_string()), _ => json!(null) },
-        "runbook": plan.runbook,
-        "rto_s": null, "rpo": args.rpo,
-        "drill": args.scenario_text.as_ref().map(|(name, _)| name),
-        "clock": plan.kinds.contains(&Kind::Clock).then(|| json!({
-            "shapes": args.clock, "clocks": plan.clock.clocks.name(), "targets": args.clock_target,
-            "offset_s": args.clock_offset, "rate": args.clock_rate,
-            "direction": match args.clock_direction {
-                DirectionArg::Forward => "forward", DirectionArg::Back => "back", DirectionArg::Both => "both" },
-            "strobe_period_ms": args.strobe_period,
-        })),
-    });
+fn test_record(args: &Args, plan: &Plan) -> TestInfo {
+    let mut test = TestInfo {
+        system: plan.system.name().into(),
+        workload: plan.workload.name().into(),
+        nemesis: args.nemesis.clone(),
+        partition_shapes: args.partition.clone(),
+        nodes: args.nodes,
+        keys: args.keys,
+        concurrency: plan.concurrency,
+        readers: args.readers,
+        read_mode: plan.workload.read_mode().into(),
+        op_timeout_s: args.op_timeout,
+        time_limit_s: args.time_limit,
+        nemesis_interval_s: args.nemesis_interval,
+        seed: Some(plan.seed),
+        ttl_s: args.ttl,
+        lock_delay_s: args.lock_delay,
+        think_s: args.think,
+        scenario: match (&args.scenario_text, &args.scenario) {
+            (Some((name, _)), _) => Some(name.clone()),
+            (None, Some(p)) => Some(p.display().to_string()),
+            _ => None,
+        },
+        runbook: plan.runbook.as_ref().map(Into::into),
+        rpo: args.rpo,
+        drill: args.scenario_text.as_ref().map(|(name, _)| name.clone()),
+        clock: plan.kinds.contains(&Kind::Clock).then(|| ClockFlags {
+            shapes: args.clock.clone(),
+            clocks: plan.clock.clocks.name().into(),
+            targets: args.clock_target.clone(),
+            offset_s: args.clock_offset,
+            rate: args.clock_rate,
+            direction: match args.clock_direction {
+                DirectionArg::Forward => "forward",
+                DirectionArg::Back => "back",
+                DirectionArg::Both => "both",
+            }
+            .into(),
+            strobe_period_ms: args.strobe_period,
+        }),
+        snapshot_count: args.snapshot_count,
+        client_pause_at: plan.kinds.contains(&Kind::ClientPause).then(|| {
+            clap::ValueEnum::to_possible_value(&args.client_pause_at)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        }),
+        upgrade: (!plan.upgrades.is_empty()).then(|| UpgradeFlags {
+            // the versions provisioned fill in what the flags leave open
+            from: String::new(),
+            to: args.to.clone().unwrap_or_default(),
+            from_binary: args.from_binary.clone(),
+            to_binary: args.to_binary.clone(),
+            rollback: args.rollback.map(|r| match r {
+                RollbackArg::Mixed => "mixed".into(),
+                RollbackArg::Full => "full".into(),
+            }),
+        }),
+        ..Default::default()
+    };
     plan.workload.describe(&mut test);
-    if let Some(n) = args.snapshot_count {
-        test["snapshot_count"] = json!(n);
-    }
-    if plan.kinds.contains(&Kind::ClientPause) {
-        test["client_pause_at"] =
-            json!(clap::ValueEnum::to_possible_value(&args.client_pause_at).map(|v| v.get_name().to_string()));
-    }
-    if !plan.upgrades.is_empty() {
-        test["to"] = json!(args.to);
-        test["from_binary"] = json!(args.from_binary);
-        test["to_binary"] = json!(args.to_binary);
-        test["rollback"] = json!(args.rollback.map(|r| match r {
-            RollbackArg::Mixed => "mixed",
-            RollbackArg::Full => "full",
-        }));
-    }
     test
 }
 

@@ -2,6 +2,7 @@
 //! reads, the lingering tasks caught up, the membership and versions as the
 //! nodes see them, and the teardown. What is left is the history.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,7 @@ use checkers::Record;
 use checkers::divergence::Divergence;
 use nemeses::Kind;
 use nemeses::schedule::Clocks;
-use serde_json::json;
+use results::schema::MemberView;
 
 use super::plan::Plan;
 use super::provision::Provisioned;
@@ -28,7 +29,7 @@ pub struct Settled {
     pub history: History,
     /// How the cluster recovered: `None` when interrupted before it could.
     pub recovered: Option<Result<Duration, String>>,
-    pub membership: Option<serde_json::Value>,
+    pub membership: Option<BTreeMap<String, MemberView>>,
     pub divergence: Option<Divergence>,
     pub interrupted: bool,
     /// The workload's clients: their checker judges the history.
@@ -111,13 +112,13 @@ pub async fn settle(plan: &Plan, prov: &Provisioned, ran: Ran, stop: &AtomicBool
 /// Each node's view of the membership after recovery, by node name (`n1`: the
 /// names it sees, or why it gave none); says so when the views differ from the
 /// cluster that was started.
-async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value {
+async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> BTreeMap<String, MemberView> {
     let name = |ip: &Ipv4Addr| match ips.iter().position(|x| x == ip) {
         Some(i) => format!("n{}", i + 1),
         None => ip.to_string(),
     };
     let all: Vec<String> = ips.iter().map(name).collect();
-    let mut views = serde_json::Map::new();
+    let mut views = BTreeMap::new();
     let mut odd = Vec::new();
     for (i, view) in db.members(ips).await.into_iter().enumerate() {
         let seen = view.map(|v| {
@@ -134,7 +135,7 @@ async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value
         }
         views.insert(
             format!("n{}", i + 1),
-            seen.map_or_else(|e| json!({"error": e}), |v| json!(v)),
+            seen.map_or_else(|error| MemberView::Unknown { error }, MemberView::Sees),
         );
     }
     if odd.is_empty() {
@@ -145,5 +146,5 @@ async fn membership_after(db: &dyn DynDb, ips: &[Ipv4Addr]) -> serde_json::Value
     } else {
         eprintln!("splitbrain: membership after recovery differs: {}", odd.join("; "));
     }
-    serde_json::Value::Object(views)
+    views
 }

@@ -70,14 +70,14 @@ impl Workload for Locking {
     fn pauses_clients(&self) -> bool {
         true
     }
-    fn describe(&self, test: &mut serde_json::Value) {
-        test["model"] = self.name().into();
-        test["resource"] = (if self.fenced { "fenced" } else { "naive" }).into();
-        if let Some((tenure, within)) = &self.election {
-            test["term_jobs"] = tenure.jobs.into();
-            test["job_interval_s"] = self.job_interval.into();
-            test["failover_within_s"] = serde_json::json!(within);
-        }
+    fn describe(&self, test: &mut results::schema::TestInfo) {
+        test.model = self.name().into();
+        test.resource = Some((if self.fenced { "fenced" } else { "naive" }).into());
+        test.election = self.election.map(|(tenure, within)| results::schema::ElectionFlags {
+            term_jobs: tenure.jobs,
+            job_interval_s: self.job_interval,
+            failover_within_s: within,
+        });
     }
     fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
         Box::pin(async move {

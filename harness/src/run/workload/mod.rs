@@ -97,7 +97,7 @@ pub trait Workload: Send + Sync {
         ""
     }
     /// Its own fields in test.json (the model, its flags).
-    fn describe(&self, test: &mut serde_json::Value);
+    fn describe(&self, test: &mut results::schema::TestInfo);
     /// Whether it takes `--nemesis client-pause` (a lock holder or leader stalls).
     fn pauses_clients(&self) -> bool {
         false
@@ -180,9 +180,9 @@ impl Analysis {
     }
 }
 
-/// A judgement beside the checker's: its json, its text and what it failed.
+/// A judgement beside the checker's: as results.json holds it, its text and what it failed.
 pub struct Judged {
-    pub json: serde_json::Value,
+    pub results: results::schema::Drill,
     pub text: String,
     pub violations: Vec<String>,
 }

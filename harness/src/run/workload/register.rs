@@ -51,8 +51,8 @@ impl Workload for Registers {
     fn read_mode(&self) -> &'static str {
         self.read_mode
     }
-    fn describe(&self, test: &mut serde_json::Value) {
-        test["model"] = "cas-register".into();
+    fn describe(&self, test: &mut results::schema::TestInfo) {
+        test.model = "cas-register".into();
     }
     fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
         let spec = Register {

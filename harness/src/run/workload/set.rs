@@ -47,9 +47,9 @@ impl Workload for Sets {
     fn read_mode(&self) -> &'static str {
         self.read_mode
     }
-    fn describe(&self, test: &mut serde_json::Value) {
-        test["model"] = "cas-register".into();
-        test["rto_s"] = self.rto.into();
+    fn describe(&self, test: &mut results::schema::TestInfo) {
+        test.model = "cas-register".into();
+        test.rto_s = Some(self.rto);
     }
     fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
         let set = Set::new(
@@ -151,7 +151,7 @@ impl Clients for SetClients {
             text,
             junit,
             drill: Some(Judged {
-                json: drill.to_json(),
+                results: drill.results(),
                 text: drill.to_text(),
                 violations: drill.violations.clone(),
             }),

@@ -29,8 +29,8 @@ impl Workload for Watching {
     fn name(&self) -> &'static str {
         "watch"
     }
-    fn describe(&self, test: &mut serde_json::Value) {
-        test["model"] = "watch".into();
+    fn describe(&self, test: &mut results::schema::TestInfo) {
+        test.model = "watch".into();
     }
     fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
         Box::pin(async move {
