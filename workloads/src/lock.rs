@@ -326,7 +326,7 @@ impl LockSpec {
         let mut rng = rng_for(seed, first, PROCESS_MIX);
         let proxy = Proxy::start(SocketAddr::from((ip, self.locks.port()))).await?;
         let endpoint = proxy.addr.to_string();
-        let (acquire, release, name) = self.vocabulary();
+        let (acquire, _, name) = self.vocabulary();
         let mut locker: Option<Box<dyn DynLock>> = None;
         let mut resource: Option<Resource> = None;
         let mut process = first;
@@ -423,24 +423,39 @@ impl LockSpec {
                 (Some(_), Some(why)) => Value::list(vec![Value::Int(token), Value::str(why)]),
                 _ => Value::Int(token),
             };
-            record(Type::Invoke, release.clone(), name, said.clone());
-            let released = locker.as_mut().expect("held").release();
-            match tokio::time::timeout(self.op_timeout, released).await {
-                Ok(Ok(())) => {
-                    record(Type::Ok, release.clone(), name, said);
-                }
-                outcome => {
-                    let (kind, why) = not_ok(outcome);
-                    error(kind, release.clone(), name, said, &why);
-                    locker = None;
-                    if kind == Type::Info {
-                        process += stride;
-                    }
-                    tokio::time::sleep(BACKOFF).await;
-                }
+            if self.release_held(&mut locker, said, &record, &error).await {
+                process += stride;
             }
         }
         Ok(())
+    }
+
+    /// Releases (resigns) the lock `locker` holds, saying `said`; whether the
+    /// outcome is unknown (the process is then retired). A connection whose
+    /// release did not go through is dropped: its lease or session ends.
+    async fn release_held(
+        &self,
+        locker: &mut Option<Box<dyn DynLock>>,
+        said: Value,
+        record: &impl Fn(Type, F, &str, Value),
+        error: &impl Fn(Type, F, &str, Value, &str),
+    ) -> bool {
+        let (_, release, name) = self.vocabulary();
+        record(Type::Invoke, release.clone(), name, said.clone());
+        let released = locker.as_mut().expect("held").release();
+        match tokio::time::timeout(self.op_timeout, released).await {
+            Ok(Ok(())) => {
+                record(Type::Ok, release, name, said);
+                false
+            }
+            outcome => {
+                let (kind, why) = not_ok(outcome);
+                error(kind, release, name, said, &why);
+                *locker = None;
+                tokio::time::sleep(BACKOFF).await;
+                kind == Type::Info
+            }
+        }
     }
 
     /// `acquired` within `wait`; with `--client-pause-at wait` (or `any`), a

@@ -121,37 +121,7 @@ impl Injection {
             return Err("the kernel does not honour MAP_FIXED_NOREPLACE (Linux 4.17 or later needed)".into());
         }
         let result = (|| {
-            mem.write_all_at(NAME, at)
-                .map_err(|e| format!("writing the memfd name: {e}"))?;
-            let fd = check(
-                "memfd_create",
-                stopped.syscall(
-                    vdso.syscall,
-                    libc::SYS_memfd_create,
-                    [at, libc::MFD_CLOEXEC as u64, 0, 0, 0, 0],
-                )?,
-            )?;
-            let shared = (|| {
-                check(
-                    "ftruncate",
-                    stopped.syscall(vdso.syscall, libc::SYS_ftruncate, [fd, page, 0, 0, 0, 0])?,
-                )?;
-                check(
-                    "mmap",
-                    stopped.syscall(
-                        vdso.syscall,
-                        libc::SYS_mmap,
-                        [at, page, rw, (libc::MAP_SHARED | libc::MAP_FIXED) as u64, fd, 0],
-                    )?,
-                )?;
-                File::options()
-                    .read(true)
-                    .write(true)
-                    .open(format!("/proc/{pid}/fd/{fd}"))
-                    .map_err(|e| format!("opening its memfd: {e}"))
-            })();
-            let _ = stopped.syscall(vdso.syscall, libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
-            let file = shared?;
+            let file = share(&mut stopped, &mem, vdso.syscall, pid, at)?;
             // SAFETY: a fresh shared mapping of a file we hold, unmapped in Drop
             let map = unsafe {
                 mmap(
@@ -179,27 +149,13 @@ impl Injection {
                 "mprotect",
                 stopped.syscall(vdso.syscall, libc::SYS_mprotect, [code_at, PAGE as u64, ex, 0, 0, 0])?,
             )?;
-            let mut patched: Vec<(u64, [u8; 5])> = Vec::new();
             let jumps = [
                 jmp(vdso.clock_gettime, code_at + code.clock_gettime as u64)?,
                 jmp(vdso.gettimeofday, code_at + code.gettimeofday as u64)?,
                 jmp(vdso.time, code_at + code.time as u64)?,
             ];
             stopped.step_out_of(&entries.map(|e| (e, e + 5)))?;
-            for (entry, j) in entries.into_iter().zip(jumps) {
-                let mut old = [0u8; 5];
-                let written = mem
-                    .read_exact_at(&mut old, entry)
-                    .and_then(|()| mem.write_all_at(&j, entry));
-                if let Err(e) = written {
-                    // the pages are about to go: nothing may jump to them
-                    for (entry, old) in &patched {
-                        let _ = mem.write_all_at(old, *entry);
-                    }
-                    return Err(format!("patching the vDSO: {e}"));
-                }
-                patched.push((entry, old));
-            }
+            let patched = patch(&mem, entries, jumps)?;
             Ok(Injection {
                 pid,
                 started,
@@ -267,4 +223,63 @@ impl Drop for Injection {
         // SAFETY: our own mapping of two pages, from `inject`
         let _ = unsafe { munmap(self.map, 2 * PAGE) };
     }
+}
+
+/// In the stopped process: a memfd named by what is at `at`, two pages long,
+/// mapped shared over the scratch pages at `at`; the file, opened here too.
+fn share(stopped: &mut Stopped, mem: &File, syscall: u64, pid: u32, at: u64) -> Result<File, String> {
+    let page = 2 * PAGE as u64;
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    mem.write_all_at(NAME, at)
+        .map_err(|e| format!("writing the memfd name: {e}"))?;
+    let fd = check(
+        "memfd_create",
+        stopped.syscall(
+            syscall,
+            libc::SYS_memfd_create,
+            [at, libc::MFD_CLOEXEC as u64, 0, 0, 0, 0],
+        )?,
+    )?;
+    let shared = (|| {
+        check(
+            "ftruncate",
+            stopped.syscall(syscall, libc::SYS_ftruncate, [fd, page, 0, 0, 0, 0])?,
+        )?;
+        check(
+            "mmap",
+            stopped.syscall(
+                syscall,
+                libc::SYS_mmap,
+                [at, page, rw, (libc::MAP_SHARED | libc::MAP_FIXED) as u64, fd, 0],
+            )?,
+        )?;
+        File::options()
+            .read(true)
+            .write(true)
+            .open(format!("/proc/{pid}/fd/{fd}"))
+            .map_err(|e| format!("opening its memfd: {e}"))
+    })();
+    let _ = stopped.syscall(syscall, libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+    shared
+}
+
+/// Writes each jump over its entry's first bytes; what was there, to put back.
+/// A write that fails puts back those done before it: the pages are about to
+/// go, and nothing may jump to them.
+fn patch(mem: &File, entries: [u64; 3], jumps: [[u8; 5]; 3]) -> Result<Vec<(u64, [u8; 5])>, String> {
+    let mut patched: Vec<(u64, [u8; 5])> = Vec::new();
+    for (entry, j) in entries.into_iter().zip(jumps) {
+        let mut old = [0u8; 5];
+        let written = mem
+            .read_exact_at(&mut old, entry)
+            .and_then(|()| mem.write_all_at(&j, entry));
+        if let Err(e) = written {
+            for (entry, old) in &patched {
+                let _ = mem.write_all_at(old, *entry);
+            }
+            return Err(format!("patching the vDSO: {e}"));
+        }
+        patched.push((entry, old));
+    }
+    Ok(patched)
 }
