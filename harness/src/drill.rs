@@ -71,14 +71,14 @@ fn run_args(args: &Args) -> Result<run::Args, String> {
     run.workload = "set".into();
     run.system = args.system.clone();
     run.nodes = args.nodes;
-    run.rto = args.rto;
+    run.flags.rto = args.rto;
     run.results = args.results.clone();
     run.op_timeout = args.op_timeout;
     // the scenario's own `expect recovered` waited already: no long wait after it
     run.recovery_time = 10.0;
     run.runbook = Some(args.runbook.clone().unwrap_or_else(|| runbook.name.clone()));
     run.runtime = args.runtime.clone();
-    run.rpo = args.rpo;
+    run.flags.rpo = args.rpo;
     run.version = args.version.clone();
     run.binary = args.binary.clone();
     run.image = args.image.clone();
@@ -129,7 +129,7 @@ mod tests {
         let r = run_args(&args(&["--system", "etcd", "--rpo", "7"])).unwrap();
         assert_eq!(r.workload, "set");
         assert_eq!(r.runbook.as_deref(), Some("snapshot"));
-        assert_eq!(r.rpo, Some(7));
+        assert_eq!(r.flags.rpo, Some(7));
         assert_eq!(r.test_name.as_deref(), Some("etcd-drill-snapshot"));
         assert_eq!(r.scenario_text.as_ref().map(|(n, _)| n.as_str()), Some("drill-3"));
         run::validate(&r).unwrap();

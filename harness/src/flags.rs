@@ -41,6 +41,25 @@ pub fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--clock-offset`'s seconds, and a scenario clock step's `offset` (of either sign).
+pub const CLOCK_OFFSETS: std::ops::RangeInclusive<f64> = 0.001..=3600.0;
+/// `--clock-rate`, and a scenario's fast `rate` (a slow one is the inverse of one).
+pub const CLOCK_RATES: std::ops::RangeInclusive<f64> = 1.01..=10.0;
+/// `--strobe-period`'s milliseconds, and a scenario strobe's `period`.
+pub const STROBE_PERIODS: std::ops::RangeInclusive<u64> = 1..=10_000;
+
+/// The seconds a flag (or a scenario's `within`) takes: at least 10 ms and at most
+/// a day, so that no schedule or deadline arithmetic can blow up.
+pub const SECONDS: std::ops::RangeInclusive<f64> = 0.01..=86_400.0;
+
+/// Seconds from a flag, within [`SECONDS`].
+pub fn within_seconds(name: &str, v: f64) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|_| SECONDS.contains(&v))
+        .ok_or_else(|| format!("--{name} must be a positive number of seconds (0.01 to 86400), got {v}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

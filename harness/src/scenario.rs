@@ -42,7 +42,7 @@ use nemeses::schedule::{Admin, ClockFault, ClockShape, Clocks, Fault, Targets};
 use nemeses::{ClockPlan, Shape};
 use toml::Value;
 
-use crate::run::{CLOCK_OFFSETS, CLOCK_RATES, SECONDS, STROBE_PERIODS};
+use crate::flags::{CLOCK_OFFSETS, CLOCK_RATES, SECONDS, STROBE_PERIODS};
 
 const ACTIONS: [&str; 18] = [
     "wait",

@@ -11,13 +11,6 @@ pub const CLOCK_TARGETS: &str = "one,leader,minority";
 pub const CLOCK_OFFSET: f64 = 30.0;
 pub const CLOCK_RATE: f64 = 2.0;
 pub const STROBE_PERIOD: u64 = 10;
-/// `--clock-offset`'s seconds, and a scenario clock step's `offset` (of either sign).
-pub const CLOCK_OFFSETS: std::ops::RangeInclusive<f64> = 0.001..=3600.0;
-/// `--clock-rate`, and a scenario's fast `rate` (a slow one is the inverse of one).
-pub const CLOCK_RATES: std::ops::RangeInclusive<f64> = 1.01..=10.0;
-/// `--strobe-period`'s milliseconds, and a scenario strobe's `period`.
-pub const STROBE_PERIODS: std::ops::RangeInclusive<u64> = 1..=10_000;
-pub const RTO: f64 = 300.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,41 +20,14 @@ pub struct Args {
     /// Workload
     #[arg(long, default_value = "register", value_parser = super::workload::parser())]
     pub workload: String,
-    /// Lock workload: the resource the critical sections write
-    #[arg(long, value_enum, default_value_t = ResourceArg::Fenced)]
-    pub resource: ResourceArg,
-    /// Lock workload: lease / session TTL in seconds (Consul's floor is 10)
-    #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
-    pub ttl: f64,
-    /// Lock workload on Consul: seconds a lock stays free after its session is
-    /// invalidated (Consul's own default is 15)
-    #[arg(long, allow_negative_numbers = true, default_value_t = 15.0)]
-    pub lock_delay: f64,
-    /// Lock workload: longest think time inside a critical section, in seconds
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
-    pub think: f64,
+    /// The workloads' own flags.
+    #[command(flatten)]
+    pub flags: super::workload::Flags,
     /// etcd's --snapshot-count for every member (entries between its
     /// snapshots; etcd's default 100000 never snapshots in a short run): small,
     /// so that snapshots, and a member catching up by one, happen within it
     #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u64>, value_name = "ENTRIES")]
     pub snapshot_count: Option<u64>,
-    /// Where client-pause stalls a client: hold (a lock holder or leader between
-    /// its read and its write), wait (queued in an acquire or a campaign, its
-    /// lease lapsing meanwhile), or any (whichever it reaches first, by a coin)
-    #[arg(long, value_enum, default_value_t = PauseAtArg::Hold)]
-    pub client_pause_at: PauseAtArg,
-    /// Election workload: jobs a leader runs in its term, one every
-    /// --job-interval, before it resigns
-    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<u32>, default_value_t = 20)]
-    pub term_jobs: u32,
-    /// Election workload: seconds between a leader's jobs
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
-    pub job_interval: f64,
-    /// Election workload: seconds a failover may take, from a fault that takes
-    /// the leader away to the next leader's first job [default: three leases,
-    /// plus Consul's lock delay]
-    #[arg(long, allow_negative_numbers = true)]
-    pub failover_within: Option<f64>,
     #[arg(long, default_value = NEMESIS, help = "Faults, comma-separated, or none", long_help = nemesis_help())]
     pub nemesis: String,
     /// Clock faults' shapes to draw from: bump (jump by --clock-offset), strobe
@@ -131,14 +97,6 @@ pub struct Args {
     /// Logical client processes, bound round-robin to nodes [default: 2 per node]
     #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::positive::<usize>)]
     pub concurrency: Option<usize>,
-    /// How many of the processes only read (the first ones, so one per node when
-    /// equal to --nodes): they keep reading while a cut-off node still answers
-    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, default_value_t = 0)]
-    pub readers: usize,
-    /// Reads: etcd linearizable|serializable, zookeeper sync|plain,
-    /// consul consistent|default|stale [default: the first, the strongest]
-    #[arg(long, value_parser = systems::read_mode_parser())]
-    pub read_mode: Option<String>,
     /// Seconds before an op's outcome is unknown
     #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub op_timeout: f64,
@@ -169,37 +127,12 @@ pub struct Args {
     /// your own script [default: the system's first]
     #[arg(long, value_name = "NAME|FILE")]
     pub runbook: Option<String>,
-    /// Set workload: fail when the recovery (quorum loss to the first write and
-    /// read accepted again) took longer, in seconds
-    #[arg(long, allow_negative_numbers = true, default_value_t = RTO)]
-    pub rto: f64,
-    /// Set workload: fail when more acknowledged writes were lost [default: any
-    /// number, but never a write the newest snapshot held]
-    #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, value_name = "WRITES")]
-    pub rpo: Option<usize>,
     /// A scenario given as text (`drill`'s shipped ones): (name, TOML).
     #[arg(skip)]
     pub scenario_text: Option<(String, String)>,
     /// The results folder's test name, when not derived from the flags (`drill`).
     #[arg(skip)]
     pub test_name: Option<String>,
-}
-
-/// `--client-pause-at`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PauseAtArg {
-    Hold,
-    Wait,
-    Any,
-}
-
-/// `--resource`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ResourceArg {
-    /// accepts any write
-    Naive,
-    /// rejects a read or write whose token is below the highest it has seen
-    Fenced,
 }
 
 /// `--rollback`.

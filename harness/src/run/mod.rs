@@ -23,8 +23,8 @@ pub mod workload;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use args::{Args, CLOCK_OFFSETS, CLOCK_RATES, STROBE_PERIODS};
-pub use plan::{SECONDS, validate};
+pub use args::Args;
+pub use plan::validate;
 
 use plan::Plan;
 

@@ -10,7 +10,9 @@ use nemeses::{ClockPlan, Kind, Schedule, Shape};
 use results::schema::{ClockFlags, TestInfo, UpgradeFlags};
 
 use super::args::*;
+use super::workload::RTO;
 use super::workload::{self, Workload};
+use crate::flags::{CLOCK_OFFSETS, CLOCK_RATES, STROBE_PERIODS, within_seconds};
 use crate::systems::{self, System};
 
 /// Everything decided before anything starts.
@@ -59,18 +61,6 @@ pub struct Build {
     pub binary: Option<PathBuf>,
 }
 
-/// The seconds a flag (or a scenario's `within`) takes: at least 10 ms and at most
-/// a day, so that no schedule or deadline arithmetic can blow up.
-pub const SECONDS: std::ops::RangeInclusive<f64> = 0.01..=86_400.0;
-
-/// Seconds from a flag, within [`SECONDS`].
-pub fn positive(name: &str, v: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(v)
-        .ok()
-        .filter(|_| SECONDS.contains(&v))
-        .ok_or_else(|| format!("--{name} must be a positive number of seconds (0.01 to 86400), got {v}"))
-}
-
 /// Checks a run's flags as `run` would before starting anything (for `suite`).
 pub fn validate(args: &Args) -> Result<(), String> {
     plan(args).map(drop)
@@ -84,7 +74,13 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
     if !(1..=10_000).contains(&args.keys) {
         return Err(format!("--keys {}: use 1 to 10000", args.keys));
     }
-    let workload = workload::plan(args, system)?;
+    let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
+    let given = workload::Given {
+        system,
+        keys: args.keys,
+        concurrency,
+    };
+    let workload = workload::plan(&args.workload, &args.flags, &given)?;
     let kinds = faults(args, system, workload.as_ref())?;
     let shapes = args
         .partition
@@ -105,22 +101,21 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
     let runbook = needs_runbook
         .then(|| crate::runbook::choose(system, args.runbook.as_deref()))
         .transpose()?;
-    if !(args.rto.is_finite() && args.rto > 0.0) {
-        return Err(format!("--rto {}: give seconds, e.g. --rto 120", args.rto));
+    if !(args.flags.rto.is_finite() && args.flags.rto > 0.0) {
+        return Err(format!("--rto {}: give seconds, e.g. --rto 120", args.flags.rto));
     }
-    let mut time_limit = positive("time-limit", args.time_limit)?;
+    let mut time_limit = within_seconds("time-limit", args.time_limit)?;
     if let Some(steps) = &scenario {
         // the workload lasts as long as the steps, and a second more
         time_limit = steps.iter().map(Step::duration).sum::<Duration>() + Duration::from_secs(1);
     }
-    let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
     if !(1..=1000).contains(&concurrency) {
         return Err(format!("--concurrency {concurrency}: use 1 to 1000"));
     }
-    if !(1..=100_000).contains(&args.term_jobs) {
-        return Err(format!("--term-jobs {}: use 1 to 100000", args.term_jobs));
+    if !(1..=100_000).contains(&args.flags.term_jobs) {
+        return Err(format!("--term-jobs {}: use 1 to 100000", args.flags.term_jobs));
     }
-    let interval = positive("nemesis-interval", args.nemesis_interval)?;
+    let interval = within_seconds("nemesis-interval", args.nemesis_interval)?;
     if !upgrades.is_empty() && scenario.is_none() {
         let placed = Schedule::new(&kinds, &shapes, &clock, &upgrades, args.nodes, interval, time_limit, 0).upgrades();
         if placed < upgrades.len() {
@@ -279,25 +274,17 @@ fn scenario_steps(args: &Args, system: &dyn System, clock: &ClockPlan) -> Result
 /// The seconds flags, checked (every one, whatever the workload): the run's
 /// own `--op-timeout` and `--recovery-time`.
 fn times(args: &Args) -> Result<(Duration, Duration), String> {
-    if let Some(within) = args.failover_within {
-        positive("failover-within", within)?;
+    if let Some(within) = args.flags.failover_within {
+        within_seconds("failover-within", within)?;
     }
-    positive("ttl", args.ttl)?;
-    lock_delay(args)?;
-    positive("think", args.think)?;
-    positive("job-interval", args.job_interval)?;
+    within_seconds("ttl", args.flags.ttl)?;
+    args.flags.lock_delay()?;
+    within_seconds("think", args.flags.think)?;
+    within_seconds("job-interval", args.flags.job_interval)?;
     Ok((
-        positive("op-timeout", args.op_timeout)?,
-        positive("recovery-time", args.recovery_time)?,
+        within_seconds("op-timeout", args.op_timeout)?,
+        within_seconds("recovery-time", args.recovery_time)?,
     ))
-}
-
-/// `--lock-delay`: zero is Consul's own choice too.
-pub fn lock_delay(args: &Args) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(args.lock_delay)
-        .ok()
-        .filter(|_| args.lock_delay <= *SECONDS.end())
-        .ok_or_else(|| format!("--lock-delay {}: use 0 to 86400 seconds", args.lock_delay))
 }
 
 /// `--nemesis upgrade`'s steps (`true` a rollback), from its flags, checked:
@@ -460,7 +447,7 @@ pub fn moot_flags(args: &Args, plan: &Plan) {
     if args.runbook.is_some() && plan.runbook.is_none() {
         eprintln!("splitbrain: warning: --runbook does nothing without a scenario's runbook step");
     }
-    if (args.rpo.is_some() || args.rto != RTO) && plan.workload.name() != "set" {
+    if (args.flags.rpo.is_some() || args.flags.rto != RTO) && plan.workload.name() != "set" {
         eprintln!("splitbrain: warning: --rto and --rpo judge the set workload (drills) only");
     }
     if plan.scenario.is_some() && args.nemesis != NEMESIS {
@@ -504,22 +491,22 @@ fn test_record(args: &Args, plan: &Plan) -> TestInfo {
         nodes: args.nodes,
         keys: args.keys,
         concurrency: plan.concurrency,
-        readers: args.readers,
+        readers: args.flags.readers,
         read_mode: plan.workload.read_mode().into(),
         op_timeout_s: args.op_timeout,
         time_limit_s: args.time_limit,
         nemesis_interval_s: args.nemesis_interval,
         seed: Some(plan.seed),
-        ttl_s: args.ttl,
-        lock_delay_s: args.lock_delay,
-        think_s: args.think,
+        ttl_s: args.flags.ttl,
+        lock_delay_s: args.flags.lock_delay,
+        think_s: args.flags.think,
         scenario: match (&args.scenario_text, &args.scenario) {
             (Some((name, _)), _) => Some(name.clone()),
             (None, Some(p)) => Some(p.display().to_string()),
             _ => None,
         },
         runbook: plan.runbook.as_ref().map(Into::into),
-        rpo: args.rpo,
+        rpo: args.flags.rpo,
         drill: args.scenario_text.as_ref().map(|(name, _)| name.clone()),
         clock: plan.kinds.contains(&Kind::Clock).then(|| ClockFlags {
             shapes: args.clock.clone(),
@@ -537,7 +524,7 @@ fn test_record(args: &Args, plan: &Plan) -> TestInfo {
         }),
         snapshot_count: args.snapshot_count,
         client_pause_at: plan.kinds.contains(&Kind::ClientPause).then(|| {
-            clap::ValueEnum::to_possible_value(&args.client_pause_at)
+            clap::ValueEnum::to_possible_value(&args.flags.client_pause_at)
                 .map(|v| v.get_name().to_string())
                 .unwrap_or_default()
         }),

@@ -4,20 +4,11 @@
 use std::fmt::Write;
 
 use checkers::recovery::Snapshot;
-use checkers::{History, Process, Type};
+use checkers::{History, Type};
 
+use super::html::{calls, esc, read_back_at, secs, shown};
 use super::plots::{Band, Buckets, plot_marked};
-use super::{calls, esc, secs, shown};
 use crate::schema::Drill;
-
-/// When a drill's read of every key began (seconds), or never.
-pub(super) fn read_back_at(history: &History) -> f64 {
-    history
-        .ops
-        .iter()
-        .find(|o| o.process == Process::Nemesis && o.f.as_str() == "read-back")
-        .map_or(f64::MAX, secs)
-}
 
 /// Writes acknowledged and not (failed or timed out) per second, with the drill's
 /// quorum loss and recovery marked.

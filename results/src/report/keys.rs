@@ -7,7 +7,7 @@ use std::fmt::Write;
 use checkers::History;
 use serde_json::Value;
 
-use super::{W, calls, esc, secs, text};
+use super::html::{W, calls, esc, secs, text};
 
 /// The keys' table, then each counterexample.
 pub(super) fn section(history: &History, keys: &[Value]) -> String {

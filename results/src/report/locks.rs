@@ -7,7 +7,7 @@ use std::fmt::Write;
 use checkers::{History, Op, Type};
 use serde_json::Value;
 
-use super::{LISTED, W, calls, esc, secs, text};
+use super::html::{LISTED, W, calls, esc, secs, text};
 
 /// The holders' lanes and the violations, with the checker's stats; nothing
 /// for a report without a list of violations.

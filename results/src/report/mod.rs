@@ -8,13 +8,13 @@
 
 use std::fmt::Write;
 
-use checkers::{History, Op, Process};
-use serde::Serialize;
+use checkers::History;
 use serde_json::Value;
 
 use crate::schema::{RunResults, TestInfo};
 
 mod drill;
+mod html;
 mod keys;
 mod locks;
 mod plots;
@@ -27,60 +27,7 @@ mod watches;
 pub use reproduce::reproduce;
 pub use shape::{ShapeError, read_results, read_test};
 
-/// Width of the page's drawings, in SVG units.
-const W: f64 = 900.0;
-/// Violations listed in the page; results.json has every one.
-const LISTED: usize = 40;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-/// A field as its JSON: the page prints numbers as the file holds them (`30.0`).
-fn json<T: Serialize + ?Sized>(field: &T) -> Value {
-    serde_json::to_value(field).unwrap_or(Value::Null)
-}
-
-/// Whether a field was given: not null, not empty (the default read for a
-/// string missing from an older file).
-fn given(v: &Value) -> bool {
-    !v.is_null() && v != ""
-}
-
-/// A field as the page shows it, `-` where it was not given.
-fn shown<T: Serialize + ?Sized>(field: &T) -> String {
-    match json(field) {
-        v if given(&v) => text(&v),
-        _ => "-".into(),
-    }
-}
-
-/// Client ops paired: (process, invoke op, completion op if any).
-fn calls(history: &History) -> Vec<(u64, &Op, Option<&Op>)> {
-    history
-        .completions()
-        .into_iter()
-        .filter_map(|(inv, done)| match inv.process {
-            Process::Client(p) => Some((p, inv, done)),
-            Process::Nemesis => None,
-        })
-        .collect()
-}
-
-fn secs(op: &Op) -> f64 {
-    op.time.unwrap_or(0) as f64 / 1e9
-}
+use html::{esc, given, json, shown, text};
 
 /// The whole page.
 pub fn render(test: &TestInfo, results: &RunResults, history: &History) -> String {

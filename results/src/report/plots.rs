@@ -6,8 +6,7 @@ use std::fmt::Write;
 
 use checkers::{History, Process, Type};
 
-use super::drill::read_back_at;
-use super::{W, calls, esc, secs, text};
+use super::html::{W, calls, esc, read_back_at, secs, text};
 use crate::schema::RunResults;
 
 /// Height of the time plots, in SVG units.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use checkers::Verdict;
 
-use super::{esc, text};
+use super::html::{esc, text};
 use crate::schema::Divergence;
 
 /// The replicas' verdict and who agreed, then where they disagreed.

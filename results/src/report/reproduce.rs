@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{given, json, shown, text};
+use super::html::{given, json, shown, text};
 use crate::schema::TestInfo;
 
 /// The command that runs this test again, from test.json.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use checkers::{F, History, Op, Process};
 
-use super::esc;
+use super::html::esc;
 
 /// Every node's version over the run, as the nodes reported it after each
 /// upgrade step (`versions` ops), with the step that led there.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{LISTED, esc, text};
+use super::html::{LISTED, esc, text};
 
 /// A watch run's watchers (how they watch, events, resumptions, lag from a
 /// write's acknowledgement to the batch that delivered it) and its violations.

@@ -7,19 +7,23 @@ use checkers::History;
 use workloads::Tenure;
 
 use super::lock::Locking;
-use super::{Analysis, Args, Judging, Workload};
-use crate::systems::System;
+use super::{Analysis, Flags, Given, Judging, Workload};
 
-pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
+pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
     let tenure = Tenure {
-        jobs: args.term_jobs,
-        every: super::seconds("job-interval", args.job_interval)?,
+        jobs: flags.term_jobs,
+        every: super::seconds("job-interval", flags.job_interval)?,
     };
-    Ok(Box::new(Locking::new(args, system.elections()?, Some(tenure))?))
+    Ok(Box::new(Locking::new(
+        flags,
+        given.system.elections()?,
+        Some(tenure),
+        check,
+    )?))
 }
 
 /// Election safety, and every failover within `within` seconds.
-pub fn check(history: &History, within: f64, judging: Judging) -> Result<Analysis, String> {
+fn check(history: &History, within: f64, judging: Judging) -> Result<Analysis, String> {
     let report = checkers::check_election(history, within).map_err(|e| format!("history.jsonl: {e}"))?;
     let mut cases = judging.cases;
     cases.push(results::junit::Case {

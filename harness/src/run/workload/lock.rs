@@ -9,9 +9,7 @@ use checkers::History;
 use checkers::divergence::Divergence;
 use workloads::{BoxFuture, ClientPauses, DynLocks, LockSpec, PauseAt, Slot, Tenure};
 
-use super::{Analysis, Args, Clients, Judging, Settling, Setup, Task, Workload};
-use crate::run::args::{PauseAtArg, ResourceArg};
-use crate::systems::System;
+use super::{Analysis, Clients, Flags, Given, Judging, PauseAtArg, ResourceArg, Settling, Setup, Task, Workload};
 
 /// The lock or election workload, as planned.
 pub struct Locking {
@@ -26,29 +24,40 @@ pub struct Locking {
     pub election: Option<(Tenure, Option<f64>)>,
     /// `--job-interval` as given, for test.json.
     pub job_interval: f64,
+    /// The checker that judges it.
+    pub judge: Judge,
 }
 
-pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
-    Ok(Box::new(Locking::new(args, system.locks()?, None)?))
+/// A lock or election checker: the history, how long a failover may take.
+pub type Judge = fn(&History, f64, Judging) -> Result<Analysis, String>;
+
+pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
+    Ok(Box::new(Locking::new(flags, given.system.locks()?, None, check)?))
 }
 
 impl Locking {
-    /// The workload `args` asks for with `locks`, an election with `tenure`.
-    pub fn new(args: &Args, locks: Arc<dyn DynLocks>, tenure: Option<Tenure>) -> Result<Locking, String> {
-        super::no_register_flags(args, false)?;
+    /// The workload `flags` ask for with `locks`, an election with `tenure`.
+    pub fn new(
+        flags: &Flags,
+        locks: Arc<dyn DynLocks>,
+        tenure: Option<Tenure>,
+        judge: Judge,
+    ) -> Result<Locking, String> {
+        super::no_register_flags(flags, false)?;
         Ok(Locking {
             locks,
-            fenced: args.resource == ResourceArg::Fenced,
-            ttl: super::seconds("ttl", args.ttl)?,
-            lock_delay: crate::run::plan::lock_delay(args)?,
-            think: super::seconds("think", args.think)?,
-            pause_at: match args.client_pause_at {
+            fenced: flags.resource == ResourceArg::Fenced,
+            ttl: super::seconds("ttl", flags.ttl)?,
+            lock_delay: flags.lock_delay()?,
+            think: super::seconds("think", flags.think)?,
+            pause_at: match flags.client_pause_at {
                 PauseAtArg::Hold => PauseAt::Hold,
                 PauseAtArg::Wait => PauseAt::Wait,
                 PauseAtArg::Any => PauseAt::Any,
             },
-            election: tenure.map(|t| (t, args.failover_within)),
-            job_interval: args.job_interval,
+            election: tenure.map(|t| (t, flags.failover_within)),
+            job_interval: flags.job_interval,
+            judge,
         })
     }
 }
@@ -105,13 +114,15 @@ impl Workload for Locking {
             if setup.client_pauses {
                 say_client_pause(&spec);
             }
-            let within = self.election.map(|(_, within)| {
-                // a few leases for the lease to lapse and the next leader to be elected
-                within.unwrap_or((spec.lease() * 3 + spec.lock_delay()).as_secs_f64())
-            });
+            // a few leases for the lease to lapse and the next leader to be elected
+            let within = self
+                .election
+                .and_then(|(_, within)| within)
+                .unwrap_or((spec.lease() * 3 + spec.lock_delay()).as_secs_f64());
             Ok(Arc::new(LockClients {
                 spec: Arc::new(spec),
                 failover_within: within,
+                judge: self.judge,
             }) as Arc<dyn Clients>)
         })
     }
@@ -135,7 +146,8 @@ fn say_client_pause(l: &LockSpec) {
 struct LockClients {
     spec: Arc<LockSpec>,
     /// Elections: how long a failover may take, in seconds.
-    failover_within: Option<f64>,
+    failover_within: f64,
+    judge: Judge,
 }
 
 impl Clients for LockClients {
@@ -179,18 +191,18 @@ impl Clients for LockClients {
     }
 
     fn check(&self, history: &History, judging: Judging) -> Result<Analysis, String> {
-        match self.failover_within {
-            Some(within) => super::election::check(history, within, judging),
-            None => {
-                let report = checkers::lock::check_lock(history).map_err(|e| format!("history.jsonl: {e}"))?;
-                let junit = results::junit::suite(
-                    judging.test_name,
-                    &[results::junit::Check::Lock(&report)],
-                    &judging.cases,
-                    judging.page,
-                )?;
-                Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
-            }
-        }
+        (self.judge)(history, self.failover_within, judging)
     }
+}
+
+/// Lock safety (a lock run has no failover to time).
+fn check(history: &History, _within: f64, judging: Judging) -> Result<Analysis, String> {
+    let report = checkers::lock::check_lock(history).map_err(|e| format!("history.jsonl: {e}"))?;
+    let junit = results::junit::suite(
+        judging.test_name,
+        &[results::junit::Check::Lock(&report)],
+        &judging.cases,
+        judging.page,
+    )?;
+    Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
 }

@@ -4,6 +4,7 @@
 //! and its fields in test.json. Adding one is a module and a line in [`REGISTRY`].
 
 mod election;
+mod flags;
 mod lock;
 mod register;
 mod set;
@@ -20,7 +21,8 @@ use results::Recorder;
 use results::junit::Case;
 use workloads::{BoxFuture, Slot};
 
-use super::args::Args;
+pub use flags::{Flags, PauseAtArg, RTO, ResourceArg};
+
 use crate::runtime::Member;
 use crate::systems::{DynDb, System};
 
@@ -59,8 +61,17 @@ struct Entry {
     plan: PlanFn,
 }
 
-/// A workload's plan: the workload its flags ask for on `system`, checked.
-type PlanFn = fn(&Args, &'static dyn System) -> Result<Box<dyn Workload>, String>;
+/// A workload's plan: the workload its flags ask for, checked.
+type PlanFn = fn(&Flags, &Given) -> Result<Box<dyn Workload>, String>;
+
+/// What a workload's plan takes beside its flags.
+pub struct Given {
+    pub system: &'static dyn System,
+    /// `--keys`.
+    pub keys: u64,
+    /// Logical client processes.
+    pub concurrency: usize,
+}
 
 /// `--workload`: the registry's names, each with what it does.
 pub fn parser() -> clap::builder::PossibleValuesParser {
@@ -71,13 +82,13 @@ pub fn parser() -> clap::builder::PossibleValuesParser {
     )
 }
 
-/// The workload `args` asks for, checked against the system.
-pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
-    let entry = REGISTRY.iter().find(|e| e.name == args.workload).ok_or_else(|| {
+/// The workload `name`, its flags checked against the system.
+pub fn plan(name: &str, flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
+    let entry = REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| {
         let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
-        format!("--workload {}: use {}", args.workload, names.join(", "))
+        format!("--workload {name}: use {}", names.join(", "))
     })?;
-    (entry.plan)(args, system)
+    (entry.plan)(flags, given)
 }
 
 /// A workload as planned, before the cluster starts.
@@ -218,12 +229,12 @@ pub trait Clients: Send + Sync {
 /// `--read-mode`, checked against the system's register reads (the first, the
 /// strongest, by default).
 fn read_mode(
-    args: &Args,
+    flags: &Flags,
     system: &dyn System,
     registers: &dyn workloads::DynRegisters,
 ) -> Result<&'static str, String> {
     let modes = registers.read_modes();
-    match &args.read_mode {
+    match &flags.read_mode {
         Some(m) => modes
             .iter()
             .copied()
@@ -234,17 +245,17 @@ fn read_mode(
 }
 
 /// Refuses the register workload's flags on another workload.
-fn no_register_flags(args: &Args, reads: bool) -> Result<(), String> {
-    if !reads && args.read_mode.is_some() {
+fn no_register_flags(flags: &Flags, reads: bool) -> Result<(), String> {
+    if !reads && flags.read_mode.is_some() {
         return Err("--read-mode is for the register workload".into());
     }
-    if args.readers > 0 {
+    if flags.readers > 0 {
         return Err("--readers is for the register workload".into());
     }
     Ok(())
 }
 
-/// A flag's seconds as a `Duration`, within [`super::plan::SECONDS`].
+/// A flag's seconds as a `Duration`, within [`crate::flags::SECONDS`].
 fn seconds(name: &str, v: f64) -> Result<Duration, String> {
-    super::plan::positive(name, v)
+    crate::flags::within_seconds(name, v)
 }

@@ -8,9 +8,9 @@ use checkers::divergence::{Divergence, Replica};
 use checkers::{History, ModelKind, Options, Value};
 use workloads::{BoxFuture, DynRegisters, Register, Slot, Target};
 
-use super::{Analysis, Args, Clients, Judging, Settling, Setup, Task, Workload};
+use super::{Analysis, Clients, Flags, Given, Judging, Settling, Setup, Task, Workload};
 use crate::runtime::Member;
-use crate::systems::{DynDb, System};
+use crate::systems::DynDb;
 
 /// How long the replicas may take to catch up and agree (longer after
 /// monotonic clock faults).
@@ -26,21 +26,21 @@ struct Registers {
     readers: u64,
 }
 
-pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
-    let registers = system.registers()?;
-    let read_mode = super::read_mode(args, system, registers.as_ref())?;
-    let concurrency = args.concurrency.unwrap_or(2 * args.nodes);
-    if args.readers > 0 && args.readers >= concurrency {
+pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
+    let registers = given.system.registers()?;
+    let read_mode = super::read_mode(flags, given.system, registers.as_ref())?;
+    let concurrency = given.concurrency;
+    if flags.readers > 0 && flags.readers >= concurrency {
         return Err(format!(
             "--readers {}: leave at least one writer among the {concurrency} processes (--concurrency)",
-            args.readers
+            flags.readers
         ));
     }
     Ok(Box::new(Registers {
         registers,
         read_mode,
-        keys: args.keys,
-        readers: args.readers as u64,
+        keys: given.keys,
+        readers: flags.readers as u64,
     }))
 }
 

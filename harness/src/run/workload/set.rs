@@ -9,10 +9,9 @@ use checkers::divergence::Divergence;
 use checkers::{History, Record, Value};
 use workloads::{BoxFuture, DynRegisters, Set, Slot, Target};
 
-use super::{Analysis, Args, Clients, Judged, Judging, Settling, Setup, Task, Traffic, Workload};
+use super::{Analysis, Clients, Flags, Given, Judged, Judging, Settling, Setup, Task, Traffic, Workload};
 use crate::run::drill::{Drill, sample_revisions};
 use crate::runbook::Chosen;
-use crate::systems::System;
 
 /// Each process's pause between ops, so that the read of every key after the
 /// run takes seconds, not minutes.
@@ -28,15 +27,15 @@ struct Sets {
     rpo: Option<usize>,
 }
 
-pub fn plan(args: &Args, system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
-    let registers = system.registers()?;
-    let read_mode = super::read_mode(args, system, registers.as_ref())?;
-    super::no_register_flags(args, true)?;
+pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
+    let registers = given.system.registers()?;
+    let read_mode = super::read_mode(flags, given.system, registers.as_ref())?;
+    super::no_register_flags(flags, true)?;
     Ok(Box::new(Sets {
         registers,
         read_mode,
-        rto: args.rto,
-        rpo: args.rpo,
+        rto: flags.rto,
+        rpo: flags.rpo,
     }))
 }
 

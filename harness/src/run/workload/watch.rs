@@ -10,8 +10,7 @@ use checkers::History;
 use checkers::divergence::Divergence;
 use workloads::{BoxFuture, Slot, WatchSpec};
 
-use super::{Analysis, Args, Clients, Judging, Settling, Setup, Task, Traffic, Workload};
-use crate::systems::System;
+use super::{Analysis, Clients, Flags, Given, Judging, Settling, Setup, Task, Traffic, Workload};
 
 /// Process ids of the watchers (one per node): apart from the writers'.
 const WATCHER_PROCESS: u64 = 900_000_000;
@@ -20,9 +19,9 @@ struct Watching {
     keys: u64,
 }
 
-pub fn plan(args: &Args, _system: &'static dyn System) -> Result<Box<dyn Workload>, String> {
-    super::no_register_flags(args, false)?;
-    Ok(Box::new(Watching { keys: args.keys }))
+pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
+    super::no_register_flags(flags, false)?;
+    Ok(Box::new(Watching { keys: given.keys }))
 }
 
 impl Workload for Watching {
