@@ -230,18 +230,20 @@ mod tests {
 
     use super::*;
 
+    /// A nemesis op `f` saying `v`, at `ms`.
+    fn op(f: &str, v: &str, ms: u64) -> checkers::Op {
+        let mut o = checkers::Op::new(
+            checkers::Process::Nemesis,
+            checkers::Type::Info,
+            checkers::F::parse(f),
+            Value::str(v),
+        );
+        o.time = Some(ms * 1_000_000);
+        o
+    }
+
     #[test]
     fn a_runbook_that_failed_is_the_first_reason() {
-        let op = |f: &str, v: &str, ms: u64| {
-            let mut o = checkers::Op::new(
-                checkers::Process::Nemesis,
-                checkers::Type::Info,
-                checkers::F::parse(f),
-                Value::str(v),
-            );
-            o.time = Some(ms * 1_000_000);
-            o
-        };
         let history = checkers::History::new(vec![
             op("phase", checkers::recovery::QUORUM_LOST, 0),
             op("runbook", "start", 10),
@@ -262,16 +264,6 @@ mod tests {
     /// results.json's `drill` as it was built key by key before the struct.
     #[test]
     fn results_json_keeps_its_keys() {
-        let op = |f: &str, v: &str, ms: u64| {
-            let mut o = checkers::Op::new(
-                checkers::Process::Nemesis,
-                checkers::Type::Info,
-                checkers::F::parse(f),
-                Value::str(v),
-            );
-            o.time = Some(ms * 1_000_000);
-            o
-        };
         let history = checkers::History::new(vec![
             op("phase", checkers::recovery::QUORUM_LOST, 0),
             op("runbook", "start", 10),
