@@ -146,6 +146,7 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
             .snapshot_count
             .map(systems::Setting::SnapshotCount)
             .into_iter()
+            .chain(workload.settings().into_iter().filter(|s| system.takes(*s)))
             .collect(),
     };
     let mut plan = Plan {

@@ -56,6 +56,8 @@ pub async fn run(
         op_timeout: plan.op_timeout,
         client_pauses: plan.kinds.contains(&nemeses::Kind::ClientPause),
         runbook: plan.runbook.clone(),
+        seed: plan.seed,
+        time_limit: plan.time_limit,
     };
     let clients = plan.workload.start(&setup).await?;
     for note in &plan.notes {

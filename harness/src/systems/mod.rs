@@ -138,6 +138,9 @@ pub enum Setting {
     /// Entries between snapshots: small, so that snapshots and a member's
     /// catch-up by snapshot happen within a short run.
     SnapshotCount(u64),
+    /// Between progress notifications to watches that asked for them (etcd
+    /// 3.4 on; a workload's, no flag of its own).
+    ProgressInterval(Duration),
 }
 
 impl Setting {
@@ -145,6 +148,7 @@ impl Setting {
     pub fn flag(self) -> &'static str {
         match self {
             Setting::SnapshotCount(_) => "--snapshot-count",
+            Setting::ProgressInterval(_) => "--workload watch",
         }
     }
 }

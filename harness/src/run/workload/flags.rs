@@ -55,6 +55,12 @@ pub struct Flags {
     /// number, but never a write the newest snapshot held]
     #[arg(long, allow_negative_numbers = true, value_parser = crate::flags::not_negative::<usize>, value_name = "WRITES")]
     pub rpo: Option<usize>,
+    /// Watch workload on etcd: the watchers beside one per node from now, by
+    /// where they start: first (revision 1), past (-100..-1 from the current
+    /// revision), compaction (the latest), future (+1..+100), each `KIND=COUNT`
+    /// or one; `now` is the one per node (ZooKeeper and Consul take only `now`)
+    #[arg(long, value_name = "MIX", value_parser = |s: &str| workloads::watch::Mix::parse(s).map(|_| s.to_string()))]
+    pub watchers: Option<String>,
 }
 
 impl Flags {

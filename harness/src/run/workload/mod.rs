@@ -88,6 +88,9 @@ pub fn plan(name: &str, flags: &Flags, given: &Given) -> Result<Box<dyn Workload
         let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
         format!("--workload {name}: use {}", names.join(", "))
     })?;
+    if flags.watchers.is_some() && entry.name != "watch" {
+        return Err("--watchers is for the watch workload".into());
+    }
     (entry.plan)(flags, given)
 }
 
@@ -109,6 +112,11 @@ pub trait Workload: Send + Sync {
     }
     /// Its own fields in test.json (the model, its flags).
     fn describe(&self, test: &mut results::schema::TestInfo);
+    /// Settings of the system's own it asks every node for, where the system
+    /// takes them (the watch workload: etcd's progress notifications every second).
+    fn settings(&self) -> Vec<crate::systems::Setting> {
+        Vec::new()
+    }
     /// Whether it takes `--nemesis client-pause` (a lock holder or leader stalls).
     fn pauses_clients(&self) -> bool {
         false
@@ -130,6 +138,9 @@ pub struct Setup<'a> {
     pub client_pauses: bool,
     /// The runbook a scenario's runbook step runs (a drill judges it).
     pub runbook: Option<crate::runbook::Chosen>,
+    /// The run's seed: what a workload plans beyond its processes comes from it.
+    pub seed: u64,
+    pub time_limit: Duration,
 }
 
 /// What a workload's tasks beside its processes run with.

@@ -1,13 +1,16 @@
 //! The watch workload: writers put and delete keys while a watcher on every
 //! node watches them; every event checked against the writes (etcd: every
-//! change in order, once, as written; notify-style watches: only written
-//! states, never going back).
+//! change in order, once, as written, and everything else its API guarantees
+//! promise, with watchers started in the past, at the compaction and in the
+//! future; notify-style watches: only written states, never going back).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use checkers::History;
 use checkers::divergence::Divergence;
+use workloads::watch::plan::DEFAULT_MIX;
+use workloads::watch::{Mix, WatcherPlan};
 use workloads::{BoxFuture, Slot, WatchSpec};
 
 use super::{Analysis, Clients, Flags, Given, Judging, Settling, Setup, Task, Traffic, Workload};
@@ -17,11 +20,13 @@ const WATCHER_PROCESS: u64 = 900_000_000;
 
 struct Watching {
     keys: u64,
+    mix: Mix,
 }
 
 pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
     super::no_register_flags(flags, false)?;
-    Ok(Box::new(Watching { keys: given.keys }))
+    let mix = Mix::parse(flags.watchers.as_deref().unwrap_or(DEFAULT_MIX))?;
+    Ok(Box::new(Watching { keys: given.keys, mix }))
 }
 
 impl Workload for Watching {
@@ -30,6 +35,9 @@ impl Workload for Watching {
     }
     fn describe(&self, test: &mut results::schema::TestInfo) {
         test.model = "watch".into();
+    }
+    fn settings(&self) -> Vec<crate::systems::Setting> {
+        vec![crate::systems::Setting::ProgressInterval(PROGRESS_INTERVAL)]
     }
     fn start<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Clients>, String>> {
         Box::pin(async move {
@@ -44,36 +52,57 @@ impl Workload for Watching {
                     Err(e) => from = Err(e.message),
                 }
             }
-            Ok(Arc::new(WatchClients(Arc::new(WatchSpec {
-                watches,
-                keys: self.keys,
-                op_timeout: setup.op_timeout,
-                from: from.map_err(|e| format!("the revision the watches start from: {e}"))?,
-                target: Default::default(),
-                done: Default::default(),
-            }))) as Arc<dyn Clients>)
+            // a system without start revisions and filters has only the watcher per node
+            let mix = match watches.revisions() {
+                true => self.mix.clone(),
+                false if self.mix.only_now() || self.mix == Mix::parse(DEFAULT_MIX)? => Mix::parse("now")?,
+                false => {
+                    return Err(format!(
+                        "--watchers: {} watches begin with every key's current state; it takes only `now`",
+                        setup.system.name()
+                    ));
+                }
+            };
+            let names: Vec<String> = (0..setup.ips.len()).map(|i| format!("n{}", i + 1)).collect();
+            let plans = workloads::watch::plan::plan(&mix, &names, self.keys, setup.seed, setup.time_limit);
+            Ok(Arc::new(WatchClients(
+                plans,
+                Arc::new(WatchSpec {
+                    watches,
+                    keys: self.keys,
+                    op_timeout: setup.op_timeout,
+                    from: from.map_err(|e| format!("the revision the watches start from: {e}"))?,
+                    target: Default::default(),
+                    done: Default::default(),
+                }),
+            )) as Arc<dyn Clients>)
         })
     }
 }
 
-struct WatchClients(Arc<WatchSpec>);
+/// The watchers planned, and what every process shares.
+struct WatchClients(Vec<WatcherPlan>, Arc<WatchSpec>);
+
+/// How often etcd sends a progress notification to a watch that asked for them
+/// (etcd's default, 10 minutes, sends none in a run).
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Clients for WatchClients {
     fn process(self: Arc<Self>, slot: Slot) -> Task {
-        Box::pin(self.0.clone().run_writer(slot))
+        Box::pin(self.1.clone().run_writer(slot))
     }
 
-    /// A watcher per node: they outlive the writers, through the heal and the
+    /// The watchers: they outlive the writers, through the heal and the
     /// final reads, until caught up.
     fn lingering(self: Arc<Self>, t: &Traffic) -> Vec<Task> {
-        t.nodes
+        self.0
             .iter()
             .enumerate()
-            .map(|(i, n)| {
-                Box::pin(self.0.clone().run_watcher(
+            .map(|(i, plan)| {
+                Box::pin(self.1.clone().run_watcher(
                     WATCHER_PROCESS + i as u64,
-                    n.name().to_string(),
-                    n.ip(),
+                    plan.clone(),
+                    t.nodes[plan.node].ip(),
                     t.rec.clone(),
                     t.stop.clone(),
                 )) as Task
@@ -82,17 +111,22 @@ impl Clients for WatchClients {
     }
 
     fn release(&self) {
-        self.0.done.store(true, Ordering::SeqCst);
+        self.1.done.store(true, Ordering::SeqCst);
     }
 
     fn final_reads<'a>(&'a self, s: &'a Settling<'a>) -> BoxFuture<'a, Option<Divergence>> {
         Box::pin(async move {
-            match self
-                .0
+            let spec = &self.1;
+            match spec
                 .final_reads(s.ips, workloads::FINAL_READ_PROCESS, s.rec.as_ref())
                 .await
             {
-                Ok(rev) => eprintln!("splitbrain: final reads: {} keys at revision {rev}", self.0.keys),
+                Ok(rev) => {
+                    eprintln!("splitbrain: final reads: {} keys at revision {rev}", spec.keys);
+                    let members: Vec<_> = s.nodes.iter().map(|n| (n.name().to_string(), n.ip())).collect();
+                    spec.hashes(&members, rev, workloads::FINAL_READ_PROCESS, s.rec.as_ref())
+                        .await;
+                }
                 Err(e) => eprintln!("splitbrain: {e}"),
             }
             None

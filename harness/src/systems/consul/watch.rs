@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use base64::Engine;
-use workloads::watch::Event;
+use workloads::watch::{Event, WatchRequest};
 use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, Fed, Feed, WatchError, Watches};
 
 use super::PORT;
@@ -125,7 +125,11 @@ impl Watches for ConsulWatches {
         })
     }
 
-    fn watch(&self, ip: Ipv4Addr, _from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>> {
+    fn watch<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        _want: &'a WatchRequest,
+    ) -> BoxFuture<'a, Result<Box<dyn EventStream>, WatchError>> {
         Box::pin(async move {
             let query = Query {
                 http: self.blocking.clone(),
@@ -194,7 +198,7 @@ impl Query {
                 let (value, rev) = now.get(&k).copied().unwrap_or((None, at));
                 if seen.get(&k) != Some(&value) {
                     seen.insert(k.clone(), value);
-                    events.push((k, value, rev));
+                    events.push(Event::at(k, value, rev));
                 }
             }
             if (!events.is_empty() || at != after)
@@ -202,6 +206,7 @@ impl Query {
                     .send(Ok(Batch {
                         events,
                         index: Some(at),
+                        progress: None,
                     }))
                     .await
                     .is_err()

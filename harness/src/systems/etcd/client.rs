@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Type, Value};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, LeaderKey, ResignOptions, Txn, TxnOp};
+use workloads::watch::{Event, KvHash, WatchRequest};
 use workloads::{
     Batch, BoxFuture, ClientError, EventStream, Lock, LockParams, Locks, RegisterClient, Registers, Target, WatchError,
     Watches, cas_pair,
@@ -305,10 +306,33 @@ impl EtcdWatches {
     }
 }
 
-/// An etcd watch stream, its events' keys without the prefix.
+/// An etcd watch stream, its events' keys without the prefix. Each response
+/// is one batch: the watcher numbers them, so a revision split across two
+/// responses shows.
 struct EtcdEvents {
-    stream: etcd_client::WatchStream,
+    sender: etcd_client::WatchRequestSender,
+    stream: etcd_client::WatchResponseStream,
     prefix: String,
+}
+
+impl EtcdEvents {
+    fn event(&self, e: &etcd_client::Event) -> Option<Event> {
+        let kv = e.kv()?;
+        let key = kv.key_str().unwrap_or_default();
+        let key = key.strip_prefix(&self.prefix).unwrap_or(key).to_string();
+        let number = |kv: &etcd_client::KeyValue| kv.value_str().ok().and_then(|v| v.parse().ok());
+        let (value, create) = match e.event_type() {
+            etcd_client::EventType::Put => (number(kv), Some(kv.create_revision() == kv.mod_revision())),
+            etcd_client::EventType::Delete => (None, None),
+        };
+        Some(Event {
+            key,
+            value,
+            revision: kv.mod_revision(),
+            create,
+            prev: e.prev_kv().and_then(number),
+        })
+    }
 }
 
 impl EventStream for EtcdEvents {
@@ -326,26 +350,25 @@ impl EventStream for EtcdEvents {
                 if resp.canceled() {
                     return Err(WatchError::Other(format!("watch cancelled: {}", resp.cancel_reason())));
                 }
-                let mut out = Vec::new();
-                for e in resp.events() {
-                    let Some(kv) = e.kv() else { continue };
-                    let key = kv.key_str().unwrap_or_default();
-                    let key = key.strip_prefix(&self.prefix).unwrap_or(key).to_string();
-                    let value = match e.event_type() {
-                        etcd_client::EventType::Put => kv.value_str().ok().and_then(|v| v.parse().ok()),
-                        etcd_client::EventType::Delete => None,
-                    };
-                    out.push((key, value, kv.mod_revision()));
-                }
-                // a creation or progress answer carries no events: wait for the next
-                if !out.is_empty() {
+                let events: Vec<Event> = resp.events().iter().filter_map(|e| self.event(e)).collect();
+                // no events and not the creation: a progress notification
+                let progress = (events.is_empty() && !resp.created())
+                    .then(|| resp.header().map(|h| h.revision()))
+                    .flatten()
+                    .filter(|&r| r > 0);
+                if !events.is_empty() || progress.is_some() {
                     return Ok(Batch {
-                        events: out,
+                        events,
                         index: None,
+                        progress,
                     });
                 }
             }
         })
+    }
+
+    fn request_progress(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.sender.request_progress().await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -393,21 +416,74 @@ impl Watches for EtcdWatches {
         })
     }
 
-    fn watch(&self, ip: Ipv4Addr, from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>> {
+    fn watch<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        want: &'a WatchRequest,
+    ) -> BoxFuture<'a, Result<Box<dyn EventStream>, WatchError>> {
         Box::pin(async move {
             // a stream of its own: one broken watch does not take the writers' client along
             let mut c = client(&format!("{ip}:{PORT}"), self.timeout)
                 .await
                 .map_err(|e| WatchError::Other(e.message))?;
-            let opts = etcd_client::WatchOptions::new().with_prefix().with_start_revision(from);
-            let stream = c
-                .watch(self.prefix.clone(), Some(opts))
+            let mut opts = etcd_client::WatchOptions::new().with_start_revision(want.from);
+            if want.key.is_none() {
+                opts = opts.with_prefix();
+            }
+            if want.prev_kv {
+                opts = opts.with_prev_key();
+            }
+            if want.progress_notify {
+                opts = opts.with_progress_notify();
+            }
+            let key = format!("{}{}", self.prefix, want.key.as_deref().unwrap_or(""));
+            let (sender, stream) = c
+                .watch(key, Some(opts))
                 .await
-                .map_err(|e| WatchError::Other(e.to_string()))?;
+                .map_err(|e| WatchError::Other(e.to_string()))?
+                .split();
             Ok(Box::new(EtcdEvents {
+                sender,
                 stream,
                 prefix: self.prefix.clone(),
             }) as Box<dyn EventStream>)
+        })
+    }
+
+    fn revisions(&self) -> bool {
+        true
+    }
+
+    fn change_all<'a>(&'a self, ip: Ipv4Addr, pairs: &'a [(String, i64)]) -> BoxFuture<'a, Result<i64, ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            let puts: Vec<etcd_client::TxnOp> = pairs
+                .iter()
+                .map(|(k, v)| etcd_client::TxnOp::put(format!("{}{k}", self.prefix), v.to_string(), None))
+                .collect();
+            let resp = c.txn(etcd_client::Txn::new().and_then(puts)).await.map_err(error)?;
+            resp.header()
+                .map(|h| h.revision())
+                .ok_or_else(|| ClientError::maybe("no revision in the answer".into()))
+        })
+    }
+
+    fn compact_revision(&self, ip: Ipv4Addr) -> BoxFuture<'_, Result<i64, ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            Ok(c.hash_kv(0).await.map_err(error)?.compact_version())
+        })
+    }
+
+    fn hash(&self, ip: Ipv4Addr, revision: i64) -> BoxFuture<'_, Result<Option<KvHash>, ClientError>> {
+        Box::pin(async move {
+            let mut c = self.client(ip).await?;
+            let resp = c.hash_kv(revision).await.map_err(error)?;
+            Ok(Some(KvHash {
+                revision,
+                hash: resp.hash(),
+                compact_revision: resp.compact_version(),
+            }))
         })
     }
 }

@@ -61,7 +61,7 @@ impl System for Etcd {
         Ok(Arc::new(client::EtcdWatches::new(prefix, timeout)))
     }
     fn takes(&self, setting: Setting) -> bool {
-        matches!(setting, Setting::SnapshotCount(_))
+        matches!(setting, Setting::SnapshotCount(_) | Setting::ProgressInterval(_))
     }
     fn admin_operations(&self) -> &'static [Admin] {
         &[Admin::Compact, Admin::Defrag, Admin::Snapshot]

@@ -294,6 +294,12 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
     for setting in &tuning.settings {
         match setting {
             Setting::SnapshotCount(n) => argv.push(format!("--snapshot-count={n}")),
+            // 3.3 has no such flag: its watches get progress every 10 minutes
+            Setting::ProgressInterval(d) if !etcd.version.starts_with("3.3.") => argv.push(format!(
+                "--experimental-watch-progress-notify-interval={}ms",
+                d.as_millis()
+            )),
+            Setting::ProgressInterval(_) => {}
         }
     }
     argv

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use workloads::watch::Event;
+use workloads::watch::{Event, WatchRequest};
 use workloads::{Batch, BoxFuture, ClientError, Delivery, EventStream, Fed, Feed, WatchError, Watches};
 use zookeeper_client::{Acls, Client, CreateMode, Error, EventType, OneshotWatcher, WatchedEvent};
 
@@ -174,7 +174,11 @@ impl Watches for ZooKeeperWatches {
         })
     }
 
-    fn watch(&self, ip: Ipv4Addr, _from: i64) -> BoxFuture<'_, Result<Box<dyn EventStream>, WatchError>> {
+    fn watch<'a>(
+        &'a self,
+        ip: Ipv4Addr,
+        _want: &'a WatchRequest,
+    ) -> BoxFuture<'a, Result<Box<dyn EventStream>, WatchError>> {
         Box::pin(async move {
             // a session of its own, so that its watches end with it
             let client = self.session(ip).await.map_err(|e| WatchError::Other(e.message))?;
@@ -201,7 +205,7 @@ async fn reread(
     if let Some(w) = watcher {
         pending.spawn(async move { (i, w.changed().await) });
     }
-    Ok((key.clone(), value, zxid))
+    Ok(Event::at(key.clone(), value, zxid))
 }
 
 /// Every key's state once, then on each notification the states of the keys
@@ -220,7 +224,10 @@ async fn notifications(client: Client, keys: Vec<(String, String)>, tx: Feed) {
                 }
             }
         }
-        let batch = Batch { events, index: None };
+        let batch = Batch {
+            events,
+            ..Batch::default()
+        };
         if tx.send(Ok(batch)).await.is_err() {
             return;
         }
