@@ -92,7 +92,10 @@ pub(super) fn watch(name: &str, ops: Vec<WatchOp>) -> Result<Watch, HistoryError
     if let Some(op) = ops.iter().find(|o| o.shape != shape) {
         return Err(HistoryError {
             line: op.line,
-            message: format!("watch invoke: {name}'s ops mix the list and the map shapes"),
+            message: format!(
+                "watch invoke: {}'s ops mix the list and the map shapes",
+                Value::str(name)
+            ),
         });
     }
     let compacted = ops
@@ -120,7 +123,7 @@ fn sequence(ops: Vec<WatchOp>) -> Stream {
     let mut s = Stream::new(Shape::Lists, ops[0].from, false, Ask::default());
     for op in ops {
         if let Outcome::Delivered { items, op: done } = op.outcome {
-            let top = items.iter().fold(op.from - 1, |top, i| match i {
+            let top = items.iter().fold(op.from.saturating_sub(1), |top, i| match i {
                 Item::Event(e) => top.max(e.revision),
                 Item::Progress(_) => top,
             });
@@ -148,7 +151,10 @@ fn streams(name: &str, ops: Vec<WatchOp>) -> Result<Vec<Stream>, HistoryError> {
         let (Some(s), Some(last)) = (streams.last_mut(), last_op.last_mut()) else {
             return Err(HistoryError {
                 line: op.line,
-                message: format!("watch invoke: {name}'s first op carries on a stream (open false) it never opened"),
+                message: format!(
+                    "watch invoke: {}'s first op carries on a stream (open false) it never opened",
+                    Value::str(name)
+                ),
             });
         };
         if let Outcome::Delivered { items, op: done } = op.outcome {
