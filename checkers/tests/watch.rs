@@ -885,8 +885,8 @@ fn watchers_that_disagree_on_an_unknown_write_are_caught() {
 
 #[test]
 fn an_unknown_write_no_event_showed_leaves_its_key_unjudged() {
-    // k2 may have been deleted (unknown) before it was put again at 7: a
-    // watcher that started after 6 cannot tell, nor can the checker
+    // k2 may have been deleted (unknown) before it was put again at 8: a
+    // watcher that started at 8 cannot tell, nor can the checker
     let mut s = etcd_writes();
     s.unknown("delete", "k2", Value::Nil);
     s.write("k2", Some(7), 8);
@@ -899,6 +899,16 @@ fn an_unknown_write_no_event_showed_leaves_its_key_unjudged() {
     s.open("n1", 8, &[yes("prev_kv")], vec![put("k2", 7, 8, 1, true, None)]);
     let r = s.check();
     use WatchViolationKind::*;
+    assert_eq!(kinds(&r), [IsCreate, PrevKv], "{}", r.to_text());
+    // a stream that started before the unknown delete would have shown it
+    // (it came after revision 6, acknowledged before it): judged
+    let mut s = etcd_writes();
+    s.unknown("delete", "k2", Value::Nil);
+    s.write("k2", Some(7), 8);
+    let mut events = revisions(2..=6, 1, true);
+    events.push(put("k2", 7, 8, 6, true, None));
+    s.open("n1", 2, &[yes("prev_kv")], events);
+    let r = s.check();
     assert_eq!(kinds(&r), [IsCreate, PrevKv], "{}", r.to_text());
 }
 

@@ -416,7 +416,7 @@ impl<'a> Judge<'a, '_> {
             return;
         };
         let timeline = self.cx.timeline;
-        if timeline.unsettled(&e.key, e.op) {
+        if timeline.unsettled(e, self.stream.from) {
             return;
         }
         let before = timeline.before(&e.key, e.revision);
@@ -442,7 +442,7 @@ impl<'a> Judge<'a, '_> {
     /// event's revision makes unreadable: none sent then is no violation.
     fn prev_kv(&mut self, e: &Event) {
         let timeline = self.cx.timeline;
-        if !self.stream.ask.prev_kv || timeline.unsettled(&e.key, e.op) {
+        if !self.stream.ask.prev_kv || timeline.unsettled(e, self.stream.from) {
             return;
         }
         let (name, k, rev) = (self.name, &e.key, e.revision);

@@ -2,13 +2,14 @@
 //! the acknowledged changes, and the changes of unknown outcome that a
 //! (map-shaped) watcher's event showed happened, at the event's revision. A
 //! creation mark or a previous value is judged against the key's change
-//! before the event's; where a write of unknown outcome no event showed may
-//! lie before it, that change is not known, and the key is not judged.
+//! before the event's; where a write of unknown outcome that no event showed
+//! may lie between the two, the change before is not known, and the event's
+//! key is not judged.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use super::parse::{Item, Shape};
+use super::parse::{Event, Item, Shape};
 use super::stream::Watch;
 use super::writes::Writes;
 use super::{WatchViolation, WatchViolationKind};
@@ -21,10 +22,17 @@ struct Seen<'a> {
     by: Option<(&'a str, u64)>,
 }
 
+/// A write of unknown outcome that no event showed: it happened after its
+/// invocation, above every revision acknowledged before that, if at all.
+struct Unshown {
+    invoke: u64,
+    lowest: i64,
+}
+
 pub(super) struct Timeline<'a> {
     keys: BTreeMap<&'a Value, BTreeMap<i64, Seen<'a>>>,
-    /// Per key, the invocations of its unknown writes that no event showed.
-    unsettled: BTreeMap<&'a Value, Vec<u64>>,
+    /// Per key, its unknown writes that no event showed.
+    unshown: BTreeMap<&'a Value, Vec<Unshown>>,
 }
 
 impl<'a> Timeline<'a> {
@@ -49,12 +57,12 @@ impl<'a> Timeline<'a> {
         }
         let mut t = Timeline {
             keys,
-            unsettled: BTreeMap::new(),
+            unshown: BTreeMap::new(),
         };
         for (name, w) in watches.filter(|(_, w)| w.shape == Shape::Maps) {
             t.add_events(name, w, writes, violations);
         }
-        t.unsettled = t.unsettled_writes(writes);
+        t.unshown = t.unshown_writes(writes);
         t
     }
 
@@ -100,7 +108,7 @@ impl<'a> Timeline<'a> {
     /// The unknown writes no event showed. A put's value is its own (values
     /// are unique per writer); deletes are all alike, so a key's unknown
     /// deletes are shown only when events showed as many deletes of it.
-    fn unsettled_writes(&self, writes: &'a Writes) -> BTreeMap<&'a Value, Vec<u64>> {
+    fn unshown_writes(&self, writes: &'a Writes) -> BTreeMap<&'a Value, Vec<Unshown>> {
         let shown = |key: &Value, value: &Value| {
             self.keys
                 .get(key)
@@ -116,26 +124,64 @@ impl<'a> Timeline<'a> {
                 .filter(|u| u.key == *key && u.value.is_nil())
                 .count()
         };
-        let mut unsettled: BTreeMap<&Value, Vec<u64>> = BTreeMap::new();
+        let lowest = lowest_revisions(writes);
+        let mut unshown: BTreeMap<&Value, Vec<Unshown>> = BTreeMap::new();
         for u in &writes.unknown {
             let needed = if u.value.is_nil() { deletes(&u.key) } else { 1 };
             if shown(&u.key, &u.value) < needed {
-                unsettled.entry(&u.key).or_default().push(u.invoke);
+                unshown.entry(&u.key).or_default().push(Unshown {
+                    invoke: u.invoke,
+                    lowest: lowest(u.invoke),
+                });
             }
         }
-        unsettled
+        unshown
     }
 
-    /// Whether a write of `key` of unknown outcome, invoked before history
-    /// index `op`, may have changed it where no event showed.
-    pub fn unsettled(&self, key: &Value, op: u64) -> bool {
-        self.unsettled.get(key).is_some_and(|w| w.iter().any(|&i| i < op))
+    /// Whether a change of `e`'s key that no event showed may lie between
+    /// the key's change before `e` and `e`, where its stream (started at
+    /// `from`) would not have delivered it: below `from`. A write of unknown
+    /// outcome invoked before `e`'s delivery may have landed there if it came
+    /// after the key's change before `e` and after what was acknowledged
+    /// before its invocation.
+    pub fn unsettled(&self, e: &Event, from: i64) -> bool {
+        let after = self.previous(&e.key, e.revision).map_or(i64::MIN, |(rev, _)| rev + 1);
+        let below = from.min(e.revision);
+        self.unshown
+            .get(&e.key)
+            .is_some_and(|ws| ws.iter().any(|w| w.invoke < e.op && after.max(w.lowest) < below))
+    }
+
+    /// The key's last change before `revision`: its revision and value.
+    fn previous(&self, key: &Value, revision: i64) -> Option<(i64, &'a Value)> {
+        let (&rev, last) = self.keys.get(key)?.range(..revision).next_back()?;
+        Some((rev, last.value))
     }
 
     /// The value `key` held just before `revision`: none if it did not exist
     /// (never written, or deleted).
     pub fn before(&self, key: &Value, revision: i64) -> Option<&'a Value> {
-        let (_, last) = self.keys.get(key)?.range(..revision).next_back()?;
-        Some(last.value).filter(|v| !v.is_nil())
+        self.previous(key, revision).map(|(_, v)| v).filter(|v| !v.is_nil())
+    }
+}
+
+/// For a history index, the lowest revision a write invoked there can have:
+/// one above every change acknowledged before it (etcd orders its revisions
+/// as it applies writes, in real time).
+fn lowest_revisions(writes: &Writes) -> impl Fn(u64) -> i64 {
+    let mut acked: Vec<(u64, i64)> = writes
+        .changes()
+        .iter()
+        .filter_map(|c| Some((c.index, c.revision?)))
+        .collect();
+    acked.sort_unstable();
+    let mut highest = i64::MIN;
+    for (_, rev) in &mut acked {
+        highest = highest.max(*rev);
+        *rev = highest;
+    }
+    move |invoke| {
+        let before = acked.partition_point(|&(i, _)| i < invoke);
+        before.checked_sub(1).map_or(i64::MIN, |i| acked[i].1.saturating_add(1))
     }
 }
