@@ -56,6 +56,12 @@ const TOKENS: &[&[u8]] = &[
     b"jepsen.util - ",
     b"\t:ok\t",
     b"\t:fail\t",
+    b"\"f\":\"watch\"",
+    b"\"f\":\"txn\"",
+    b"\"f\":\"hash\"",
+    b"{\"from\":2,\"open\":true}",
+    b"{\"progress\":3,\"response\":1}",
+    b"[\"k1\",1,2,1,true,null]",
 ];
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {

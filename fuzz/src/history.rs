@@ -1,8 +1,11 @@
 //! The invariants every history reader keeps on any input, whatever its bytes: it never
 //! panics; the ops it returns carry their source line and their position as index; an
 //! error names a line of the input (or the one just past its end) and shows as one line.
+//! The watch checker, which reads op values of its own shapes, keeps them too on every
+//! history read.
 
 use checkers::format::{Format, FormatError, detect, parse_value, read_history};
+use checkers::{History, Verdict, check_watch};
 
 /// Reads `data` as `format` and panics if the result breaks an invariant.
 pub fn check_read(data: &[u8], format: Format) {
@@ -21,8 +24,39 @@ pub fn check_read(data: &[u8], format: Format) {
                     assert_eq!(op.index, i as u64, "{format}: op {i} has index {}", op.index);
                 }
             }
+            check_watched(&history, lines, format);
         }
         Err(e) => check_error(&e, lines, format),
+    }
+}
+
+/// The watch checker on a history read: it never panics; an error names a line of the
+/// input (none only where there is no client op to name) and shows as one line; the
+/// verdict is invalid exactly when it found a violation.
+fn check_watched(history: &History, lines: usize, format: Format) {
+    match check_watch(history) {
+        Ok(report) => {
+            assert_eq!(
+                report.verdict == Verdict::Invalid,
+                !report.violations.is_empty(),
+                "{format}: watch verdict {:?} with {} violations",
+                report.verdict,
+                report.violations.len()
+            );
+            assert!(!report.to_text().is_empty());
+        }
+        Err(e) => {
+            let line = e.line as usize;
+            assert!(
+                line <= lines && (line > 0 || history.client_ops() == 0),
+                "{format}: watch error on line {line} of {lines}: {e}"
+            );
+            let shown = e.to_string();
+            assert!(
+                !shown.contains(['\n', '\r']),
+                "{format}: watch error of more than one line: {shown:?}"
+            );
+        }
     }
 }
 
