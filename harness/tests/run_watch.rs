@@ -11,53 +11,110 @@ mod common;
 
 use common::{chromium, json, results_dir, run_on, show};
 
+/// The watchers of a run, by name.
+fn watchers(check: &serde_json::Value) -> Vec<&serde_json::Value> {
+    check["watchers"].as_array().expect("watchers").iter().collect()
+}
+
 #[test]
-fn etcd_watchers_see_every_change_under_partition_kill_compact() {
+fn etcd_watches_keep_every_promise_under_partition_kill_compact_and_a_snapshot_catch_up() {
     let Some(_one) = common::cluster_test() else { return };
     let results = results_dir("watch");
+    let faults = "partition,kill,compact,isolate-until-snapshot";
     let o = run_on(
         "netns",
         &[
             "--system",
             "etcd",
+            "--version",
+            "3.5.16",
             "--workload",
             "watch",
             "--nemesis",
-            "partition,kill,compact",
+            faults,
             "--nemesis-interval",
             "3",
             "--time-limit",
-            "20",
+            "30",
             "--seed",
             "5",
         ],
         &results,
     );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let test = "etcd-watch-partition,kill,compact";
-    let r = json(&results, test, "results.json");
+    let test = format!("etcd-watch-{faults}");
+    let r = json(&results, &test, "results.json");
     assert_eq!(r["verdict"], "valid");
     let check = &r["check"];
-    let acknowledged = check["writes_ok"].as_u64().unwrap();
-    assert!(acknowledged > 1000, "{check}");
-    let watchers = check["watchers"].as_array().unwrap();
-    assert_eq!(watchers.len(), 3);
-    for w in watchers {
-        assert_eq!(w["caught_up"], true, "{w}");
-        assert!(w["events"].as_u64().unwrap() >= acknowledged, "{w}");
-        assert!(w["watches"].as_u64().unwrap() > 10, "{w}");
+    assert!(check["writes_ok"].as_u64().unwrap() > 1000, "{check}");
+    let all = watchers(check);
+    // one per node from now, and the default mix beside them
+    for start in ["now", "first", "past", "compaction", "future"] {
+        assert!(all.iter().any(|w| w["start"] == start), "no {start} watcher: {check}");
     }
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("VALID: every watcher saw every change"), "{out}");
+    assert!(all.iter().any(|w| w["key"].is_string()), "a filtered watcher");
+    assert!(
+        all.iter().any(|w| w["prev_kv"] == true),
+        "a watcher with previous values"
+    );
+    assert!(
+        all.iter().any(|w| w["progress"].as_u64() > Some(0)),
+        "progress answered"
+    );
+    for w in &all {
+        assert_eq!(w["caught_up"], true, "{w}");
+        assert!(w["watches"].as_u64().unwrap() > 5, "{w}");
+        // every property it could exercise held
+        for (property, held) in w["properties"].as_object().expect("properties") {
+            assert!(held == "held" || held == "n/a", "{property}: {w}");
+        }
+        assert_eq!(w["properties"]["reliable"], "held", "{w}");
+    }
+    // the watchers from now on prefix watches saw the same number of events
+    let now: Vec<_> = all
+        .iter()
+        .filter(|w| w["start"] == "now" && w["key"].is_null())
+        .collect();
+    assert!(
+        !now.is_empty() && now.iter().all(|w| w["events"] == now[0]["events"]),
+        "{check}"
+    );
+    // every member holds the same store at the final revision
+    let hashes = check["hashes"].as_array().expect("hashes");
+    assert!(!hashes.is_empty(), "{check}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("compact n") && err.contains("is refused"), "{err}");
-    let junit = std::fs::read_to_string(results.join(test).join("latest/junit.xml")).unwrap();
-    assert_eq!(junit.matches("saw every change in order").count(), 3, "{junit}");
-    let page = results.join(test).join("latest/report.html");
+    let history = std::fs::read_to_string(results.join(&test).join("latest/history.jsonl")).unwrap();
+    let snapshot = history
+        .lines()
+        .find(|l| l.contains("\"isolate-until-snapshot\"") && l.contains("\"info\""))
+        .expect("the snapshot catch-up ran");
+    assert!(snapshot.contains("snapshot"), "{snapshot}");
+    let junit = std::fs::read_to_string(results.join(&test).join("latest/junit.xml")).unwrap();
+    for property in [
+        "ordered",
+        "unique",
+        "atomic",
+        "reliable",
+        "resumable",
+        "bookmarkable",
+        "filter",
+        "is-create",
+        "prev-kv",
+        "same",
+    ] {
+        assert!(junit.contains(&format!("name=\"{property}")), "{property}: {junit}");
+    }
+    assert!(!junit.contains("<failure"), "{junit}");
+    let page = results.join(&test).join("latest/report.html");
     if let Some(dom) = chromium(&page, &results.join("report.png")) {
         assert!(
             dom.contains("<h2>Watchers</h2>") && dom.contains("id=\"watchers\""),
             "{dom}"
+        );
+        assert!(
+            dom.contains("bookmarkable") && dom.contains("is-create"),
+            "a column per property"
         );
         assert!(!dom.contains("Lock safety"), "a watch run is no lock run");
     }
@@ -89,12 +146,14 @@ fn an_etcd_watcher_whose_member_was_down_resumes_past_a_compaction() {
     assert!(n3["events"].as_u64().unwrap() < acknowledged, "{n3}");
     assert_eq!(n3["caught_up"], true, "{n3}");
     // a change whose client timed out (info) may have been applied: each
-    // such op may add one event beyond the acknowledged ones
-    let uncertain: u64 = ["write", "delete"]
+    // such op may add one event beyond the acknowledged ones (a transaction up to 3)
+    let info = |f: &str| r["summary"]["by_f"][f]["info"].as_u64().unwrap_or(0);
+    let uncertain = info("write") + info("delete") + 3 * info("txn");
+    // (the prefix watchers from now: the others start later, or watch one key)
+    let others = watchers
         .iter()
-        .filter_map(|f| r["summary"]["by_f"][f]["info"].as_u64())
-        .sum();
-    for w in watchers.iter().filter(|w| w["watcher"] != "n3") {
+        .filter(|w| w["watcher"] != "n3" && w["start"] == "now" && w["key"].is_null());
+    for w in others {
         let events = w["events"].as_u64().unwrap();
         assert!(
             (acknowledged..=acknowledged + uncertain).contains(&events),

@@ -119,6 +119,26 @@ pub const WATCHER_PROPERTIES: [&str; 11] = [
     "latest",
 ];
 
+/// What each property promises, in a sentence (etcd's API guarantees for
+/// watches, and ours for read-back watchers and members).
+pub fn promise(property: &str) -> &'static str {
+    match property {
+        "ordered" => "revisions never go down",
+        "unique" => "no key at one revision twice",
+        "atomic" => "the events of one revision arrive in one response",
+        "reliable" => "every acknowledged change between a stream's start and its last event or progress delivered",
+        "resumable" => "a watch started at R delivers first the first change at or after R, nothing before",
+        "bookmarkable" => "after a progress notification at P no event at or below P; progress never goes down",
+        "filter" => "only the keys the watch asked for",
+        "is-create" => "a put marked a creation exactly when the key did not exist",
+        "prev-kv" => "the previous value sent is the key's previous value",
+        "written" => "every event a change that was written, a caught-up watcher at the final values",
+        "latest" => "only written states, never one older than seen before",
+        "same" => "every member's key-value hash and compaction equal at one revision",
+        _ => "",
+    }
+}
+
 /// A property of a watcher with no violation.
 const HELD: &str = "held";
 /// A property of a watcher with a violation.

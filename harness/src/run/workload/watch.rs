@@ -136,24 +136,42 @@ impl Clients for WatchClients {
     fn check(&self, history: &History, judging: Judging) -> Result<Analysis, String> {
         let report = checkers::check_watch(history).map_err(|e| format!("history.jsonl: {e}"))?;
         let mut cases = judging.cases;
-        for w in &report.watchers {
-            let mine: Vec<&str> = report
-                .violations
-                .iter()
-                .filter(|v| v.watcher == w.watcher)
-                .map(|v| v.message.as_str())
-                .collect();
-            cases.push(results::junit::Case {
-                class: "watch",
-                name: if w.kind == "notify" {
-                    format!("{} read only written states, never going back", w.watcher)
-                } else {
-                    format!("{} saw every change in order, once, as written", w.watcher)
-                },
-                failure: (!mine.is_empty()).then(|| mine.join("; ")),
-            });
-        }
+        cases.extend(property_cases(&report));
         let junit = results::junit::suite(judging.test_name, &[], &cases, judging.page)?;
         Ok(Analysis::of(report.verdict, &report, report.to_text(), junit))
     }
+}
+
+/// A JUnit case per property some watcher exercised (and `same` where the
+/// members' hashes were taken), failing with its violations.
+fn property_cases(report: &checkers::WatchReport) -> Vec<results::junit::Case> {
+    let exercised = |p: &str| {
+        report
+            .watchers
+            .iter()
+            .any(|w| w.properties.get(p).is_some_and(|held| *held != "n/a"))
+    };
+    let mut properties: Vec<&str> = checkers::watch::WATCHER_PROPERTIES
+        .into_iter()
+        .filter(|p| exercised(p))
+        .collect();
+    if !report.hashes.is_empty() {
+        properties.push("same");
+    }
+    properties
+        .into_iter()
+        .map(|p| {
+            let broken: Vec<String> = report
+                .violations
+                .iter()
+                .filter(|v| v.kind.property() == p)
+                .map(|v| format!("{}: {}", v.watcher, v.message))
+                .collect();
+            results::junit::Case {
+                class: "watch",
+                name: format!("{p}: {}", checkers::watch::promise(p)),
+                failure: (!broken.is_empty()).then(|| broken.join("; ")),
+            }
+        })
+        .collect()
 }
