@@ -131,7 +131,7 @@ impl Script {
 
     /// The nemesis compacted at `rev`, as ours says it.
     fn compact(&mut self, rev: i64) {
-        let text = format!("at revision {rev} of {}; a read at {} is refused", rev + 2, rev - 1);
+        let text = format!("n1: at revision {rev} of {}; a read at {} is refused", rev + 2, rev - 1);
         let mut op = Op::new(Process::Nemesis, Type::Info, F::parse("compact"), Value::str(&text));
         op.index = self.ops.len() as u64;
         self.ops.push(op);

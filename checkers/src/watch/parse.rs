@@ -189,7 +189,7 @@ fn restarts(history: &History) -> BTreeMap<String, Vec<u64>> {
     restarts
 }
 
-/// The nemesis's compactions: `at revision N ...` (ours), or a map with
+/// The nemesis's compactions: `NODE: at revision N ...` (ours), or a map with
 /// `revision`. Others (`already compacted`) made none.
 fn compactions(history: &History) -> Vec<Compaction> {
     history
@@ -199,7 +199,8 @@ fn compactions(history: &History) -> Vec<Compaction> {
         .filter_map(|o| {
             let revision = match &o.value {
                 Value::Str(s) => {
-                    let digits = s.strip_prefix("at revision ")?;
+                    // `n2: at revision 4423 of 4523; ...`
+                    let digits = &s[s.find("at revision ")? + "at revision ".len()..];
                     let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
                     digits[..end].parse().ok()?
                 }
