@@ -29,6 +29,11 @@
 //! `compact = "n1"` and `defrag = "n1"` run etcd's admin operations on that
 //! member (as `--nemesis compact,defrag` do).
 //!
+//! `isolate-until-snapshot = "n2"` (or `= true`: a follower, n1 unless it
+//! leads) cuts that follower off until only a snapshot can bring it back, then
+//! heals it (as `--nemesis isolate-until-snapshot`); the step lasts as long as
+//! that takes. Nothing is done when the member named leads.
+//!
 //! `hold = true`, as the last step, keeps the faults in force through the final
 //! reads (teardown removes them): what the replica reads say of a node still
 //! cut off.
@@ -44,7 +49,7 @@ use toml::Value;
 
 use crate::flags::{CLOCK_OFFSETS, CLOCK_RATES, SECONDS, STROBE_PERIODS};
 
-const ACTIONS: [&str; 18] = [
+const ACTIONS: [&str; 19] = [
     "wait",
     "hold",
     "kill",
@@ -63,6 +68,7 @@ const ACTIONS: [&str; 18] = [
     "runbook",
     "compact",
     "defrag",
+    "isolate-until-snapshot",
 ];
 
 /// `runbook = true` without `within`: how long a runbook may take.
@@ -262,6 +268,7 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
                 _ => return Err(format!("{action} = {v}: name one member, e.g. {action} = \"n1\"")),
             }
         }
+        "isolate-until-snapshot" => catch_up(v, size)?,
         "expect" => Step::Expect {
             writes: match v.as_str() {
                 Some("ok") => Writes::Ok,
@@ -282,6 +289,21 @@ fn step(t: &toml::Table, size: usize, plan: &ClockPlan) -> Result<Step, String> 
         "clock" => clock(t, size, plan)?,
         _ => unreachable!("one of ACTIONS"),
     })
+}
+
+/// An `isolate-until-snapshot` step: one follower named, or `true` (n1, or n2
+/// when n1 leads).
+fn catch_up(v: &Value, size: usize) -> Result<Step, String> {
+    let key = "isolate-until-snapshot";
+    let node = match v.as_bool() {
+        Some(true) => None,
+        Some(false) => return Err(format!("{key} = false: leave the step out")),
+        None => match listed(key, v, size)?[..] {
+            [node] => Some(node),
+            _ => return Err(format!("{key} = {v}: name one follower, e.g. {key} = \"n2\"")),
+        },
+    };
+    Ok(Step::Fault(Fault::IsolateUntilSnapshot { node, pick: 0 }))
 }
 
 /// A `clock` step; what it does not say comes from `plan`.
@@ -464,6 +486,11 @@ heal = true
         assert!(err("[[steps]]\nwait = 1\n").contains("unknown key steps"));
         assert!(err("").contains("no [[step]]"));
         assert!(err("[[step]]\ncompact = [\"n1\", \"n2\"]\n").contains("name one member, e.g. compact = \"n1\""));
+        assert!(
+            err("[[step]]\nisolate-until-snapshot = [\"n1\", \"n2\"]\n")
+                .contains("name one follower, e.g. isolate-until-snapshot = \"n2\"")
+        );
+        assert!(err("[[step]]\nisolate-until-snapshot = false\n").contains("leave the step out"));
     }
 
     #[test]
@@ -565,6 +592,21 @@ heal = true
             steps.iter().map(Step::duration).sum::<Duration>(),
             Duration::from_secs(86_400)
         );
+    }
+
+    #[test]
+    fn a_catch_up_by_snapshot_names_its_follower_or_leaves_it_to_the_leader() {
+        let text = "[[step]]\nisolate-until-snapshot = \"n3\"\n[[step]]\nisolate-until-snapshot = true\n";
+        let steps = parse(text, 3, &ClockPlan::default()).unwrap();
+        assert_eq!(
+            steps,
+            [
+                Step::Fault(Fault::IsolateUntilSnapshot { node: Some(2), pick: 0 }),
+                Step::Fault(Fault::IsolateUntilSnapshot { node: None, pick: 0 })
+            ]
+        );
+        // it lasts as long as it takes, within its bounds
+        assert_eq!(steps[0].duration(), Duration::from_secs(150));
     }
 
     #[test]

@@ -76,6 +76,11 @@ pub trait Cluster: Send + Sync {
     fn admin(&self, op: crate::schedule::Admin, _node: usize) -> Result<String, String> {
         Err(format!("this cluster has no {} operation", op.name()))
     }
+    /// Readies a catch-up by snapshot of `node`, a follower of `leader`, just
+    /// before the nemesis cuts it off (`--nemesis isolate-until-snapshot`).
+    fn catch_up(&self, _node: usize, _leader: usize) -> Result<Box<dyn crate::catch_up::CatchUp>, String> {
+        Err("this cluster brings no member back by snapshot".into())
+    }
     /// Whether the cluster is whole again: every configured node serves, one
     /// leader, and each sees exactly the configured members; or why not.
     fn healthy(&self) -> Result<(), String> {

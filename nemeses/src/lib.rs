@@ -5,6 +5,7 @@
 //! *receiving* node's namespace, in a chain of our own, so the host's rules are
 //! never touched; kill, pause and resume are real signals.
 
+pub mod catch_up;
 pub mod clock;
 pub mod cluster;
 pub mod error;

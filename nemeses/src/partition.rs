@@ -23,6 +23,15 @@ pub fn split(n: usize, a: &[usize]) -> Grudge {
         .collect()
 }
 
+/// The node `pick` singles out of `n`, or the next one when it is the `leader`.
+pub fn follower(n: usize, pick: usize, leader: Option<usize>) -> usize {
+    if Some(pick % n) == leader {
+        (pick + 1) % n
+    } else {
+        pick % n
+    }
+}
+
 /// The grudge for a shape on `n` nodes. `pick` is a random node index (from the
 /// schedule's seed) and `leader` the current leader, for the shapes that need them.
 pub fn grudge(shape: Shape, n: usize, pick: usize, leader: Option<usize>) -> Grudge {
@@ -31,14 +40,7 @@ pub fn grudge(shape: Shape, n: usize, pick: usize, leader: Option<usize>) -> Gru
         Shape::Halves => split(n, &(0..n / 2).map(rotate).collect::<Vec<_>>()),
         Shape::One => split(n, &[pick % n]),
         Shape::Leader => split(n, &[leader.unwrap_or(pick) % n]),
-        Shape::Follower => {
-            let not_leader = if Some(pick % n) == leader {
-                (pick + 1) % n
-            } else {
-                pick % n
-            };
-            split(n, &[not_leader])
-        }
+        Shape::Follower => split(n, &[follower(n, pick, leader)]),
         Shape::Bridge => {
             // halves with node `pick` in the middle hearing everyone
             let mid = pick % n;
@@ -117,16 +119,40 @@ fn ensure_chain(iptables: &Iptables, ns: &Path, chain: &str) -> Result<(), Error
     Ok(())
 }
 
-/// Removes every rule we added on every node (our chain only).
+/// Removes the rules [`apply`] added for `g`, one for one, leaving those of
+/// any other partition in force (a scenario may isolate nodes beside it).
+pub fn lift(cluster: &dyn Cluster, g: &Grudge) -> Result<(), Error> {
+    let iptables = iptables_of(cluster)?;
+    let chain = chain(&cluster.run_id());
+    let mut first_err = None;
+    for (i, drops) in g.iter().enumerate() {
+        let ns = cluster.netns(i);
+        for &j in drops {
+            let src = cluster.ip(j).to_string();
+            if let Err(e) = iptables.run(&ns, &["-D", &chain, "-s", &src, "-j", "DROP"]) {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Removes every rule we added on every node, and our chain with them, so
+/// that a healed node's namespace holds nothing of ours.
 pub fn heal(cluster: &dyn Cluster) -> Result<(), Error> {
     let iptables = iptables_of(cluster)?;
     let chain = chain(&cluster.run_id());
     let mut first_err = None;
     for i in 0..cluster.size() {
         let ns = cluster.netns(i);
-        if iptables.run(&ns, &["-n", "-L", &chain]).is_ok()
-            && let Err(e) = iptables.run(&ns, &["-F", &chain])
-        {
+        if iptables.run(&ns, &["-n", "-L", &chain]).is_err() {
+            continue;
+        }
+        let removed = iptables
+            .run(&ns, &["-F", &chain])
+            .and_then(|_| iptables.run(&ns, &["-D", "INPUT", "-j", &chain]))
+            .and_then(|_| iptables.run(&ns, &["-X", &chain]));
+        if let Err(e) = removed {
             first_err.get_or_insert(e);
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use checkers::{F, Op, Process, Record, Type, Value};
 
+use crate::catch_up::{self, CONFIRM_WITHIN, FILL_WITHIN};
 use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::partition::{self, grudge};
@@ -63,8 +64,12 @@ impl Nemesis {
             .join(",")
     }
 
-    /// Starts one fault.
-    pub fn start(&self, fault: &Fault) -> Result<(), Error> {
+    /// Starts one fault; `stop` ends one that takes its time (a catch-up by
+    /// snapshot) early.
+    pub fn start(&self, fault: &Fault, stop: &AtomicBool) -> Result<(), Error> {
+        if let Fault::IsolateUntilSnapshot { node, pick } = fault {
+            return self.isolate_until_snapshot(*node, *pick, stop);
+        }
         let c = self.cluster.as_ref();
         let mut state = self.state.lock().expect("nemesis state");
         let (f, what) = match fault {
@@ -108,6 +113,7 @@ impl Nemesis {
                 ("member-remove", what)
             }
             Fault::Admin(op, node) => (op.name(), c.admin(*op, *node).map_err(Error::Cluster)?),
+            Fault::IsolateUntilSnapshot { .. } => unreachable!("started above, without the lock"),
             Fault::Clock(fault) => match self.clock.start(fault) {
                 Ok(what) => ("clock", what),
                 // said already, node by node: the run goes on without this fault
@@ -121,6 +127,90 @@ impl Nemesis {
             None => description,
         });
         Ok(())
+    }
+
+    /// `--nemesis isolate-until-snapshot`: a follower (`node`, or the one
+    /// `pick` singles out other than the leader) cut off from every peer, the
+    /// system's filler writes, the heal, and the member's word that it applied
+    /// a snapshot; recorded as `isolate-until-snapshot` (the cut), `heal` and
+    /// `catch-up` (what happened, or why it is not known). It holds the state's
+    /// lock only briefly, so that progress lines go on while it writes; a cut
+    /// it could not lift is left marked for the next heal.
+    fn isolate_until_snapshot(&self, node: Option<usize>, pick: usize, stop: &AtomicBool) -> Result<(), Error> {
+        let c = self.cluster.as_ref();
+        let f = "isolate-until-snapshot";
+        let Some(leader) = c.leader() else {
+            self.not_cut("no leader answers".into());
+            return Ok(());
+        };
+        let node = node.unwrap_or_else(|| partition::follower(c.size(), pick, Some(leader)));
+        let (member, led_by) = (c.name(node), c.name(leader));
+        if node == leader {
+            self.not_cut(format!("{member} leads; only a follower is cut off"));
+            return Ok(());
+        }
+        let mut catching_up = match c.catch_up(node, leader) {
+            Ok(catching_up) => catching_up,
+            Err(e) => {
+                self.not_cut(e);
+                return Ok(());
+            }
+        };
+        let g = partition::split(c.size(), &[node]);
+        let (others, before) = {
+            let mut state = self.state.lock().expect("nemesis state");
+            let before = state.description.clone();
+            let mine = format!("{f} {member}");
+            state.description = Some(before.as_ref().map_or(mine.clone(), |o| format!("{o} + {mine}")));
+            // set first: a cut applied halfway must still be healed
+            (std::mem::replace(&mut state.partitioned, true), before)
+        };
+        partition::apply(c, &g)?;
+        self.record(f, format!("{member}: {} ({led_by} leads)", partition::describe(c, &g)));
+        let filled = catching_up.fill(FILL_WITHIN, stop);
+        // a partition in force before (a scenario's) stays; else our chain goes too
+        let healed = if others {
+            partition::lift(c, &g)
+        } else {
+            partition::heal(c)
+        };
+        let applied = match (&healed, &filled) {
+            (Ok(()), Ok(_)) => {
+                self.record("heal", format!("partition ({member} back)"));
+                catching_up.confirm(CONFIRM_WITHIN, stop)
+            }
+            (Ok(()), Err(_)) => {
+                self.record("heal", format!("partition ({member} back)"));
+                Err("not looked for: the writes did not take the leader far enough".into())
+            }
+            (Err(e), _) => Err(format!("not looked for: the cut could not be lifted: {e}")),
+        };
+        let value = catch_up::outcome(&member, &led_by, &filled, &applied);
+        self.rec
+            .record(Op::new(Process::Nemesis, Type::Info, F::parse("catch-up"), value));
+        eprintln!("splitbrain: {}", catch_up::said(&member, &filled, &applied));
+        let mut state = self.state.lock().expect("nemesis state");
+        state.description = before;
+        if healed.is_ok() {
+            state.partitioned = others;
+        }
+        healed
+    }
+
+    /// A catch-up by snapshot that cut nothing off: a `catch-up` op saying
+    /// why (a notice, not a fault window), and the same on stderr.
+    fn not_cut(&self, why: String) {
+        let why = format!("nothing done: {why}");
+        let value = Value::Map(
+            vec![
+                (Value::str("snapshot_applied"), Value::Bool(false)),
+                (Value::str("why"), Value::str(&why)),
+            ]
+            .into(),
+        );
+        self.rec
+            .record(Op::new(Process::Nemesis, Type::Info, F::parse("catch-up"), value));
+        eprintln!("splitbrain: isolate-until-snapshot: {why}");
     }
 
     /// Undoes every fault in force: rules removed, paused nodes resumed, killed
@@ -283,7 +373,11 @@ impl Nemesis {
             let done = match step {
                 Step::Hold => unreachable!("returned above"),
                 Step::Wait(_) => Ok(()),
-                Step::Fault(fault) => self.start(fault),
+                Step::Fault(fault) => {
+                    // it lasts as long as it takes, bounded by its own limits
+                    timed = !matches!(fault, Fault::IsolateUntilSnapshot { .. });
+                    self.start(fault, stop)
+                }
                 Step::Start(nodes) => self.bring_back(nodes, true),
                 Step::Resume(nodes) => self.bring_back(nodes, false),
                 Step::Stop(nodes) => self.stop_gracefully(nodes),
@@ -364,7 +458,14 @@ impl Nemesis {
                 break;
             }
             let step = match action {
-                Action::Start(fault) => self.start(fault),
+                Action::Start(fault @ Fault::IsolateUntilSnapshot { .. }) => {
+                    let began = Instant::now();
+                    let done = self.start(fault, stop);
+                    // the faults after it keep their spacing
+                    lag += began.elapsed();
+                    done
+                }
+                Action::Start(fault) => self.start(fault, stop),
                 Action::Heal => self.heal(),
                 Action::Upgrade { back } => {
                     let began = Instant::now();

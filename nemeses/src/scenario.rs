@@ -69,10 +69,15 @@ pub enum Step {
 }
 
 impl Step {
-    /// How long the step itself takes at most (waits, expectations, runbooks).
+    /// How long the step itself takes at most (waits, expectations, runbooks,
+    /// a catch-up by snapshot).
     pub fn duration(&self) -> Duration {
         match self {
             Step::Wait(d) | Step::Expect { within: d, .. } | Step::Runbook { within: d } => *d,
+            // writes until the leader is far enough, then waits for the snapshot
+            Step::Fault(Fault::IsolateUntilSnapshot { .. }) => {
+                crate::catch_up::FILL_WITHIN + crate::catch_up::CONFIRM_WITHIN
+            }
             _ => Duration::ZERO,
         }
     }

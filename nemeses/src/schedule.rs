@@ -24,10 +24,13 @@ pub enum Kind {
     Compact,
     Defrag,
     Snapshot,
+    /// Cuts a follower off until only a snapshot can bring it back, then heals
+    /// and waits for the member to say it applied one.
+    IsolateUntilSnapshot,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Partition,
         Kind::Kill,
         Kind::Pause,
@@ -38,6 +41,7 @@ impl Kind {
         Kind::Compact,
         Kind::Defrag,
         Kind::Snapshot,
+        Kind::IsolateUntilSnapshot,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl Kind {
             Kind::Compact => "compact",
             Kind::Defrag => "defrag",
             Kind::Snapshot => "snapshot",
+            Kind::IsolateUntilSnapshot => "isolate-until-snapshot",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
             Kind::Compact => "compacts the keyspace on a member (etcd)",
             Kind::Defrag => "defragments a member's backend (etcd)",
             Kind::Snapshot => "takes a snapshot from a member while it serves",
+            Kind::IsolateUntilSnapshot => "cuts a follower off until only a snapshot brings it back (etcd)",
         }
     }
 
@@ -148,6 +154,14 @@ pub enum Fault {
     Member(usize),
     /// An admin operation on this member; nothing to heal.
     Admin(Admin, usize),
+    /// A follower cut off from its peers while the leader's log moves past
+    /// what it keeps for followers, then healed: `node` where a scenario names
+    /// it, else the one `pick` singles out other than the leader. It heals
+    /// itself once the member has caught up (or could not).
+    IsolateUntilSnapshot {
+        node: Option<usize>,
+        pick: usize,
+    },
 }
 
 /// The admin operations of `--nemesis compact,defrag,snapshot`.
@@ -392,6 +406,10 @@ impl Schedule {
                             Kind::Compact => Fault::Admin(Admin::Compact, rng.below(nodes as u64) as usize),
                             Kind::Defrag => Fault::Admin(Admin::Defrag, rng.below(nodes as u64) as usize),
                             Kind::Snapshot => Fault::Admin(Admin::Snapshot, rng.below(nodes as u64) as usize),
+                            Kind::IsolateUntilSnapshot => Fault::IsolateUntilSnapshot {
+                                node: None,
+                                pick: rng.below(nodes as u64) as usize,
+                            },
                             Kind::Clock | Kind::Upgrade => unreachable!("not drawn: they have timelines of their own"),
                         }),
                     ));
@@ -456,7 +474,8 @@ mod tests {
                     | Fault::ClientPause
                     | Fault::Clock(_)
                     | Fault::Member(_)
-                    | Fault::Admin(..),
+                    | Fault::Admin(..)
+                    | Fault::IsolateUntilSnapshot { .. },
                 ) => {
                     assert_eq!(i % 2, 0)
                 }
@@ -546,6 +565,34 @@ mod tests {
         assert_eq!(alone.upgrades(), 3);
         assert_eq!(alone.steps[0].0, Duration::from_secs(5));
         assert_eq!(with(&[Kind::Kill, Kind::Upgrade], 25).upgrades(), 2);
+    }
+
+    #[test]
+    fn a_catch_up_by_snapshot_names_no_node_and_draws_its_pick() {
+        let s = Schedule::new(
+            &[Kind::IsolateUntilSnapshot],
+            &Shape::ALL,
+            &ClockPlan::default(),
+            &[],
+            3,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            2,
+        );
+        let picks: Vec<usize> = s
+            .steps
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Start(Fault::IsolateUntilSnapshot { node: None, pick }) => Some(*pick),
+                Action::Heal => None,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(picks.len(), 6);
+        assert!(
+            picks.iter().all(|p| *p < 3) && picks.windows(2).any(|w| w[0] != w[1]),
+            "{picks:?}"
+        );
     }
 
     #[test]

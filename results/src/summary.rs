@@ -110,6 +110,7 @@ impl Summary {
                 "revision",
                 "rollback-refused",
                 "hold",
+                "catch-up",
             ]
             .iter()
             .any(|f| op.f == F::parse(f))

@@ -178,9 +178,10 @@ impl Args {
 
 /// `--nemesis`'s long help: every fault kind with what it does.
 fn nemesis_help() -> String {
+    let width = nemeses::Kind::names().iter().map(|n| n.len()).max().unwrap_or(0) + 2;
     let kinds: Vec<String> = nemeses::Kind::ALL
         .iter()
-        .map(|k| format!("  {:<13}{}", k.name(), k.about()))
+        .map(|k| format!("  {:<width$}{}", k.name(), k.about()))
         .collect();
     format!("Faults, comma-separated, or none:\n{}", kinds.join("\n"))
 }

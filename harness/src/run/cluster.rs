@@ -32,6 +32,8 @@ pub struct RunCluster {
     pub upgrade: Option<crate::upgrade::Upgrade>,
     /// What every node is configured with beyond the system's defaults.
     pub tuning: Tuning,
+    /// The run's key prefix (the workload's keys, and a catch-up's filler, below it).
+    pub prefix: String,
 }
 
 /// What a scenario's drill steps need: the nodes' data and command lines, the
@@ -342,6 +344,20 @@ impl Cluster for RunCluster {
             handle: &self.handle,
         }
         .run(within, stop)
+    }
+
+    fn catch_up(&self, node: usize, leader: usize) -> Result<Box<dyn nemeses::catch_up::CatchUp>, String> {
+        let spec = systems::CatchUpSpec {
+            member: self.nodes[node].ip(),
+            leader: self.nodes[leader].ip(),
+            log: node_paths(&self.recovery.dir, self.nodes[node].name()).0,
+            leader_log: node_paths(&self.recovery.dir, self.nodes[leader].name()).0,
+            prefix: self.prefix.clone(),
+            tuning: self.tuning.clone(),
+            handle: self.handle.clone(),
+        };
+        // the leader's build decides what it keeps for followers
+        self.db_of(leader).catch_up(spec)
     }
 
     fn healthy(&self) -> Result<(), String> {

@@ -140,15 +140,10 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
             .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
     });
     let times = times(args)?;
-    let tuning = systems::Tuning {
-        membership: kinds.contains(&Kind::Member),
-        settings: args
-            .snapshot_count
-            .map(systems::Setting::SnapshotCount)
-            .into_iter()
-            .chain(workload.settings().into_iter().filter(|s| system.takes(*s)))
-            .collect(),
-    };
+    let mut tuning = tuning(args, &kinds, scenario.as_deref());
+    tuning
+        .settings
+        .extend(workload.settings().into_iter().filter(|s| system.takes(*s)));
     let mut plan = Plan {
         system,
         workload,
@@ -187,7 +182,60 @@ pub fn plan(args: &Args) -> Result<Plan, String> {
     plan.test = test_record(args, &plan);
     plan.faults = faults_said(args, &plan);
     plan.notes = clock_notes(args, &plan);
+    plan.notes.extend(catch_up_note(args, &plan));
     Ok(plan)
+}
+
+/// What the nodes are configured with beyond the system's defaults, for the
+/// faults the run has (the schedule's `kinds`, or the scenario's steps).
+fn tuning(args: &Args, kinds: &[Kind], scenario: Option<&[Step]>) -> systems::Tuning {
+    let catch_up = match scenario {
+        Some(steps) => steps
+            .iter()
+            .any(|s| matches!(s, Step::Fault(Fault::IsolateUntilSnapshot { .. }))),
+        None => kinds.contains(&Kind::IsolateUntilSnapshot),
+    };
+    let snapshot_count = args.snapshot_count.or(catch_up.then_some(CATCH_UP_SNAPSHOT_COUNT));
+    systems::Tuning {
+        membership: kinds.contains(&Kind::Member),
+        settings: snapshot_count
+            .map(systems::Setting::SnapshotCount)
+            .into_iter()
+            .collect(),
+        snapshot_catch_up: catch_up,
+    }
+}
+
+/// `--snapshot-count` where a run brings a member back by snapshot and none
+/// is given: etcd's own 100000 would take minutes of filler writes before a
+/// snapshot, this one seconds.
+const CATCH_UP_SNAPSHOT_COUNT: u64 = 1000;
+
+/// Refuses a catch-up by snapshot (`what`: the flag or step that asks for it)
+/// on a system splitbrain drives none on.
+fn catch_up_supported(system: &dyn System, what: &str) -> Result<(), String> {
+    if system.snapshot_catch_up().is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "{what}: only {} (splitbrain drives no catch-up by snapshot on {})",
+        systems::catching_up_by_snapshot().join(" and "),
+        system.name()
+    ))
+}
+
+/// What a catch-up by snapshot configures the members with, said once the
+/// cluster is up.
+fn catch_up_note(args: &Args, plan: &Plan) -> Option<String> {
+    if !plan.tuning.snapshot_catch_up {
+        return None;
+    }
+    let count = match args.snapshot_count {
+        Some(n) => format!("--snapshot-count {n} as given"),
+        None => format!("--snapshot-count {CATCH_UP_SNAPSHOT_COUNT} (none given: a snapshot within seconds)"),
+    };
+    let system = plan.system.snapshot_catch_up().unwrap_or_default();
+    Some(format!("isolate-until-snapshot: {count}; {system}"))
 }
 
 /// `--nemesis`'s faults, checked against the system and the workload.
@@ -234,6 +282,9 @@ fn faults(args: &Args, system: &dyn System, workload: &dyn Workload) -> Result<V
             ));
         }
     }
+    if kinds.contains(&Kind::IsolateUntilSnapshot) {
+        catch_up_supported(system, "--nemesis isolate-until-snapshot")?;
+    }
     if kinds.contains(&Kind::ClientPause) && !workload.pauses_clients() {
         return Err(
             "--nemesis client-pause stalls a lock holder or a leader: use it with --workload lock or election".into(),
@@ -258,6 +309,9 @@ fn scenario_steps(args: &Args, system: &dyn System, clock: &ClockPlan) -> Result
         (None, None) => None,
     };
     for step in scenario.iter().flatten() {
+        if let Step::Fault(Fault::IsolateUntilSnapshot { .. }) = step {
+            catch_up_supported(system, "scenario: isolate-until-snapshot")?;
+        }
         if let Step::Fault(Fault::Admin(admin, _)) = step
             && !system.admin_operations().contains(admin)
         {
@@ -523,7 +577,8 @@ fn test_record(args: &Args, plan: &Plan) -> TestInfo {
             .into(),
             strobe_period_ms: args.strobe_period,
         }),
-        snapshot_count: args.snapshot_count,
+        // what every member ran with, a catch-up's default included
+        snapshot_count: plan.tuning.snapshot_count(),
         client_pause_at: plan.kinds.contains(&Kind::ClientPause).then(|| {
             clap::ValueEnum::to_possible_value(&args.flags.client_pause_at)
                 .map(|v| v.get_name().to_string())

@@ -47,10 +47,13 @@ pub fn provision(plan: &Plan) -> Result<Provisioned, String> {
         );
     }
     let partitions = match &plan.scenario {
-        Some(steps) => steps
-            .iter()
-            .any(|s| matches!(s, Step::Fault(Fault::Partition { .. } | Fault::Isolate(_)))),
-        None => plan.kinds.contains(&Kind::Partition),
+        Some(steps) => steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::Fault(Fault::Partition { .. } | Fault::Isolate(_) | Fault::IsolateUntilSnapshot { .. })
+            )
+        }),
+        None => plan.kinds.contains(&Kind::Partition) || plan.kinds.contains(&Kind::IsolateUntilSnapshot),
     };
     let iptables = partitions.then(crate::provision::iptables).transpose()?;
     let runtime = runtime::choose(

@@ -48,9 +48,10 @@ pub async fn run(
     } = started;
     let start = Instant::now();
     let rec = Arc::new(Recorder::create(&dir.file("history.jsonl"), start)?);
+    let prefix = format!("splitbrain/{id}");
     let setup = Setup {
         system: plan.system,
-        prefix: format!("splitbrain/{id}"),
+        prefix: prefix.clone(),
         ips: &ips,
         resource,
         op_timeout: plan.op_timeout,
@@ -95,7 +96,15 @@ pub async fn run(
         .collect();
     workers.extend(clients.clone().beside(&traffic).into_iter().map(tokio::spawn));
     let recovery = recovery(plan, &teardown.nodes, &absolute, &rec, start);
-    let cluster = Arc::new(run_cluster(plan, prov, id, &teardown.nodes, recovery, &clients));
+    let cluster = Arc::new(run_cluster(
+        plan,
+        prov,
+        &prefix,
+        id,
+        &teardown.nodes,
+        recovery,
+        &clients,
+    ));
     if let Ok((u, nodes)) = cluster.upgrading() {
         // where the upgrade starts from, as the nodes tell it
         rec.record(checkers::Op::new(
@@ -127,6 +136,7 @@ pub async fn run(
 fn run_cluster(
     plan: &Plan,
     prov: &Provisioned,
+    prefix: &str,
     id: &str,
     nodes: &[Arc<dyn crate::runtime::Member>],
     recovery: Recovery,
@@ -148,6 +158,7 @@ fn run_cluster(
         }),
         recovery,
         tuning: plan.tuning.clone(),
+        prefix: prefix.to_string(),
     }
 }
 

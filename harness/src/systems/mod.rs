@@ -78,6 +78,12 @@ pub trait System: Send + Sync {
     fn runbooks(&self) -> &'static [Runbook] {
         &[]
     }
+    /// How its members are configured for `--nemesis isolate-until-snapshot`
+    /// (said in the run's notes), or `None` where splitbrain drives no
+    /// catch-up by snapshot on it ([`Db::catch_up`]): the plan refuses it.
+    fn snapshot_catch_up(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A version splitbrain provisions on demand, and where from.
@@ -130,6 +136,38 @@ pub struct Tuning {
     pub membership: bool,
     /// Settings the system declares it takes ([`System::takes`]).
     pub settings: Vec<Setting>,
+    /// The run brings members back by snapshot (`--nemesis
+    /// isolate-until-snapshot`): a system keeps fewer entries for lagging
+    /// followers where its version lets it, so that a short cut needs one.
+    pub snapshot_catch_up: bool,
+}
+
+impl Tuning {
+    /// The `--snapshot-count` every node runs with, where the run sets one.
+    pub fn snapshot_count(&self) -> Option<u64> {
+        self.settings
+            .iter()
+            .find_map(|s| match s {
+                Setting::SnapshotCount(n) => Some(*n),
+                _ => None,
+            })
+    }
+}
+
+/// What a member's catch-up by snapshot needs of the run ([`Db::catch_up`]).
+pub struct CatchUpSpec {
+    /// The member to be cut off, and the leader that brings it back.
+    pub member: Ipv4Addr,
+    pub leader: Ipv4Addr,
+    /// The member's log, where it may say it applied a snapshot, and the
+    /// leader's, where it may say it dropped what the member lacks.
+    pub log: PathBuf,
+    pub leader_log: PathBuf,
+    /// The run's key prefix: filler writes go below it.
+    pub prefix: String,
+    pub tuning: Tuning,
+    /// The run's runtime: the nemesis thread blocks on it.
+    pub handle: tokio::runtime::Handle,
 }
 
 /// A setting of a system's own that a run may give every node.
@@ -156,6 +194,15 @@ impl Setting {
 /// The systems that take `setting` (its kind, whatever its value).
 pub fn taking(setting: Setting) -> Vec<&'static str> {
     REGISTRY.iter().filter(|s| s.takes(setting)).map(|s| s.name()).collect()
+}
+
+/// The systems on which `--nemesis isolate-until-snapshot` runs.
+pub fn catching_up_by_snapshot() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|s| s.snapshot_catch_up().is_some())
+        .map(|s| s.name())
+        .collect()
 }
 
 /// A provisioned system: what the runner and the runtimes need of its servers.
@@ -248,6 +295,11 @@ pub trait Db: Send + Sync + 'static {
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         Ok(Vec::new())
     }
+    /// Readies a catch-up by snapshot of `spec.member` before the nemesis cuts
+    /// it off: the system's filler writes and what says it applied a snapshot.
+    fn catch_up(&self, _spec: CatchUpSpec) -> Result<Box<dyn nemeses::catch_up::CatchUp>, String> {
+        Err("this system's catch-up by snapshot is not automated".into())
+    }
 }
 
 /// [`Db`] as a trait object.
@@ -270,6 +322,7 @@ pub trait DynDb: Send + Sync {
     fn add_member<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<Vec<String>, String>>;
     fn member_joined<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<String, String>>;
     fn node_version(&self, ip: Ipv4Addr) -> BoxFuture<'_, Option<(String, Option<String>)>>;
+    fn catch_up(&self, spec: CatchUpSpec) -> Result<Box<dyn nemeses::catch_up::CatchUp>, String>;
 }
 
 impl<D: Db> DynDb for D {
@@ -326,6 +379,9 @@ impl<D: Db> DynDb for D {
     }
     fn member_joined<'a>(&'a self, ips: &'a [Ipv4Addr], node: usize) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(Db::member_joined(self, ips, node))
+    }
+    fn catch_up(&self, spec: CatchUpSpec) -> Result<Box<dyn nemeses::catch_up::CatchUp>, String> {
+        Db::catch_up(self, spec)
     }
 }
 

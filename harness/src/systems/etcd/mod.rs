@@ -2,6 +2,7 @@
 //! member's command line, readiness and leader through the status API, and its
 //! clients (registers over KV and txn, the v3 lock and election APIs on a lease of ours).
 
+mod catch_up;
 mod client;
 mod provision;
 mod server;
@@ -68,5 +69,8 @@ impl System for Etcd {
     }
     fn elections(&self) -> Result<Arc<dyn DynLocks>, String> {
         Ok(Arc::new(client::EtcdElections))
+    }
+    fn snapshot_catch_up(&self) -> Option<String> {
+        Some(catch_up::note())
     }
 }

@@ -10,7 +10,7 @@ use super::PORT;
 use crate::provision::Binary;
 use nemeses::schedule::Admin;
 
-use crate::systems::{Db, NodeSpec, Setting, per_node, wait_until};
+use crate::systems::{CatchUpSpec, Db, NodeSpec, Setting, per_node, wait_until};
 
 /// A provisioned etcd.
 pub struct EtcdDb(pub Binary);
@@ -205,6 +205,10 @@ impl Db for EtcdDb {
         Some((server, v["etcdcluster"].as_str().map(str::to_string)))
     }
 
+    fn catch_up(&self, spec: CatchUpSpec) -> Result<Box<dyn nemeses::catch_up::CatchUp>, String> {
+        Ok(Box::new(super::catch_up::EtcdCatchUp::new(&self.0, spec)?))
+    }
+
     fn runbook_env(&self) -> Result<Vec<(String, String)>, String> {
         let (ctl, utl) = super::provision::tools(&self.0)?;
         Ok(vec![
@@ -252,7 +256,7 @@ fn url_host(url: &str) -> Option<Ipv4Addr> {
 
 const PEER_PORT: u16 = 2380;
 
-fn endpoint(ip: Ipv4Addr) -> String {
+pub(super) fn endpoint(ip: Ipv4Addr) -> String {
     format!("http://{ip}:{PORT}")
 }
 
@@ -302,10 +306,13 @@ fn argv(etcd: &Binary, node: &NodeSpec) -> Vec<String> {
             Setting::ProgressInterval(_) => {}
         }
     }
+    if tuning.snapshot_catch_up && super::catch_up::takes_catch_up_flag(&etcd.version) {
+        argv.push(super::catch_up::catch_up_flag());
+    }
     argv
 }
 
-async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client::Error> {
+pub(super) async fn client(endpoint: &str, timeout: Duration) -> Result<Client, etcd_client::Error> {
     let opts = ConnectOptions::new()
         .with_timeout(timeout)
         .with_connect_timeout(timeout);
@@ -325,7 +332,7 @@ async fn statuses(ips: &[Ipv4Addr]) -> Vec<Result<(u64, u64), String>> {
 const KEEP_REVISIONS: i64 = 100;
 
 /// One call to the member at `ip`, connecting included, within 1 s.
-async fn ask<T>(
+pub(super) async fn ask<T>(
     ip: Ipv4Addr,
     call: impl AsyncFnOnce(&mut Client) -> Result<T, etcd_client::Error>,
 ) -> Result<T, String> {
