@@ -163,7 +163,7 @@ pub fn plan(mix: &Mix, nodes: &[String], keys: u64, seed: u64, time_limit: Durat
         .enumerate()
         .map(|(i, start)| {
             let node = i % nodes.len().max(1);
-            let at = |n: u64, of: u64| (i as u64 + turn[n as usize]) % of == 0;
+            let at = |n: u64, of: u64| (i as u64 + turn[n as usize]).is_multiple_of(of);
             let (name, delay) = match start {
                 Start::Now => (nodes[node].clone(), Duration::ZERO),
                 _ => {
