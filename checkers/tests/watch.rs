@@ -664,6 +664,24 @@ fn a_txn_revision_across_two_ops_of_one_response_is_no_split() {
     assert_eq!(r.verdict, Verdict::Valid, "{}", r.to_text());
 }
 
+/// etcd #15271 (seen here on 3.4.23 and 3.3.25): a member that catches up by
+/// snapshot sends its watchers events they had, from where they were synced.
+#[test]
+fn a_stream_that_travels_back_in_time_is_duplicates_and_a_bookmark_not_a_split() {
+    let mut s = etcd_writes();
+    let mut events = revisions(2..=6, 1, false);
+    events.push(progress(6, 6, true));
+    // replayed from revision 4 on, in responses of their own
+    events.extend(revisions(4..=6, 7, false));
+    s.open("n1", 2, &[], events);
+    let r = s.check();
+    let found = kinds(&r);
+    assert!(found.contains(&WatchViolationKind::Duplicate), "{}", r.to_text());
+    assert!(found.contains(&WatchViolationKind::Bookmark), "{}", r.to_text());
+    assert!(!found.contains(&WatchViolationKind::Split), "{}", r.to_text());
+    assert_eq!(property(&r, "n1", "atomic"), "held");
+}
+
 #[test]
 fn a_change_missed_below_a_progress_notification_is_a_gap() {
     let mut s = etcd_writes();

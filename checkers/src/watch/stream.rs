@@ -471,9 +471,15 @@ impl<'a> Judge<'a, '_> {
     }
 
     /// Atomic: a revision's events (a transaction's keys) in one response.
+    /// Only each event's first delivery counts: one delivered again is a
+    /// duplicate (unique), not a revision split.
     fn atomic(&mut self) {
         let mut responses: BTreeMap<i64, BTreeMap<i64, u64>> = BTreeMap::new();
+        let mut seen: BTreeSet<(i64, &Value)> = BTreeSet::new();
         for e in self.stream.events() {
+            if !seen.insert((e.revision, &e.key)) {
+                continue;
+            }
             if let Some(r) = e.response {
                 responses.entry(e.revision).or_default().entry(r).or_insert(e.op);
             }
