@@ -115,6 +115,52 @@ fn negative_numbers_reach_the_bounds_checks() {
 }
 
 #[test]
+fn watcher_mixes_a_run_cannot_open_are_refused_at_plan_time() {
+    refused(&[
+        (
+            &[
+                "run",
+                "--system",
+                "zookeeper",
+                "--workload",
+                "watch",
+                "--watchers",
+                "now,past",
+            ],
+            "--watchers now,past: zookeeper watches begin with every key's current state; it takes only `now`",
+        ),
+        (
+            &[
+                "run",
+                "--system",
+                "consul",
+                "--workload",
+                "watch",
+                "--watchers",
+                "future=2",
+            ],
+            "it takes only `now`",
+        ),
+        (
+            &["run", "--workload", "register", "--watchers", "now"],
+            "--watchers is for the watch workload",
+        ),
+        (
+            &["run", "--workload", "watch", "--watchers", "later"],
+            "--watchers later: not a watcher's start; use now, first, past, compaction or future",
+        ),
+        (
+            &["run", "--workload", "watch", "--watchers", "past=0"],
+            "--watchers past=0: a count is 1 to 16",
+        ),
+        (
+            &["run", "--workload", "watch", "--watchers", "now=3"],
+            "`now` is one per node, it takes no count",
+        ),
+    ]);
+}
+
+#[test]
 fn unknown_versions_and_missing_binaries_are_refused_at_plan_time() {
     let unknown = "--version 9.9.9: splitbrain does not provision etcd 9.9.9; use 3.5.16, 3.4.23, 3.3.25";
     let missing = "--binary /nonexistent/etcd: no such file";

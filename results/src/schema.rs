@@ -69,6 +69,9 @@ pub struct TestInfo {
     pub clock: Option<ClockFlags>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_count: Option<u64>,
+    /// The watch workload's `--watchers` mix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchers: Option<String>,
     /// Only when the client-pause nemesis ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_pause_at: Option<String>,

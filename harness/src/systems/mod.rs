@@ -145,12 +145,10 @@ pub struct Tuning {
 impl Tuning {
     /// The `--snapshot-count` every node runs with, where the run sets one.
     pub fn snapshot_count(&self) -> Option<u64> {
-        self.settings
-            .iter()
-            .find_map(|s| match s {
-                Setting::SnapshotCount(n) => Some(*n),
-                _ => None,
-            })
+        self.settings.iter().find_map(|s| match s {
+            Setting::SnapshotCount(n) => Some(*n),
+            _ => None,
+        })
     }
 }
 

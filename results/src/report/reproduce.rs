@@ -39,6 +39,7 @@ pub fn reproduce(test: &TestInfo) -> String {
         ("--to-binary", json(&upgrade.map(|u| &u.to_binary))),
         ("--rollback", json(&upgrade.map(|u| &u.rollback))),
         ("--snapshot-count", json(&test.snapshot_count)),
+        ("--watchers", json(&test.watchers)),
     ];
     let locked = test.workload == "lock" || test.workload == "election";
     let lock = [

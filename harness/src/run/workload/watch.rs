@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use checkers::History;
 use checkers::divergence::Divergence;
@@ -20,13 +21,34 @@ const WATCHER_PROCESS: u64 = 900_000_000;
 
 struct Watching {
     keys: u64,
+    /// `--watchers` as given (or its default), and what it asks for on this
+    /// system (only `now` where watches cannot start at a revision).
+    spec: String,
     mix: Mix,
 }
 
 pub fn plan(flags: &Flags, given: &Given) -> Result<Box<dyn Workload>, String> {
     super::no_register_flags(flags, false)?;
-    let mix = Mix::parse(flags.watchers.as_deref().unwrap_or(DEFAULT_MIX))?;
-    Ok(Box::new(Watching { keys: given.keys, mix }))
+    let mut spec = flags.watchers.clone().unwrap_or_else(|| DEFAULT_MIX.to_string());
+    let mut mix = Mix::parse(&spec)?;
+    // (no client connects here: the system's watches are asked what they can do)
+    let watches = given
+        .system
+        .watches("splitbrain/plan", given.keys, Duration::from_secs(1))?;
+    if !watches.revisions() {
+        if flags.watchers.is_some() && !mix.only_now() {
+            return Err(format!(
+                "--watchers {spec}: {} watches begin with every key's current state; it takes only `now`",
+                given.system.name()
+            ));
+        }
+        (spec, mix) = ("now".to_string(), Mix::parse("now")?);
+    }
+    Ok(Box::new(Watching {
+        keys: given.keys,
+        spec,
+        mix,
+    }))
 }
 
 impl Workload for Watching {
@@ -35,6 +57,7 @@ impl Workload for Watching {
     }
     fn describe(&self, test: &mut results::schema::TestInfo) {
         test.model = "watch".into();
+        test.watchers = Some(self.spec.clone());
     }
     fn settings(&self) -> Vec<crate::systems::Setting> {
         vec![crate::systems::Setting::ProgressInterval(PROGRESS_INTERVAL)]
@@ -52,19 +75,8 @@ impl Workload for Watching {
                     Err(e) => from = Err(e.message),
                 }
             }
-            // a system without start revisions and filters has only the watcher per node
-            let mix = match watches.revisions() {
-                true => self.mix.clone(),
-                false if self.mix.only_now() || self.mix == Mix::parse(DEFAULT_MIX)? => Mix::parse("now")?,
-                false => {
-                    return Err(format!(
-                        "--watchers: {} watches begin with every key's current state; it takes only `now`",
-                        setup.system.name()
-                    ));
-                }
-            };
             let names: Vec<String> = (0..setup.ips.len()).map(|i| format!("n{}", i + 1)).collect();
-            let plans = workloads::watch::plan::plan(&mix, &names, self.keys, setup.seed, setup.time_limit);
+            let plans = workloads::watch::plan::plan(&self.mix, &names, self.keys, setup.seed, setup.time_limit);
             Ok(Arc::new(WatchClients(
                 plans,
                 Arc::new(WatchSpec {
@@ -85,7 +97,7 @@ struct WatchClients(Vec<WatcherPlan>, Arc<WatchSpec>);
 
 /// How often etcd sends a progress notification to a watch that asked for them
 /// (etcd's default, 10 minutes, sends none in a run).
-const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Clients for WatchClients {
     fn process(self: Arc<Self>, slot: Slot) -> Task {
