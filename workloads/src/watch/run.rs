@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use checkers::{F, Op, Process, Record, Type, Value};
 
 use super::{Batch, Delivery, Event, EventStream, Start, WatchError, WatchRequest, WatcherPlan, Watches};
-use crate::client::{PROCESS_MIX, Slot, rng_for};
+use crate::client::{BoxFuture, ClientError, PROCESS_MIX, Slot, rng_for};
 use crate::error::Error;
 
 /// What the watch workload does; shared by all its processes.
@@ -140,23 +140,21 @@ impl WatchSpec {
     /// The revision `plan`'s first watch starts at, asked of the node at `ip`
     /// when it opens.
     async fn first_revision(&self, plan: &WatcherPlan, ip: Ipv4Addr) -> Result<i64, String> {
-        let now = || async {
-            match tokio::time::timeout(self.op_timeout, self.watches.revision(ip)).await {
-                Ok(Ok(rev)) => Ok(rev),
-                Ok(Err(e)) => Err(e.message),
-                Err(_) => Err("timed out".to_string()),
-            }
-        };
         Ok(match plan.start {
             Start::Now => self.from,
             Start::First => 1,
-            Start::Past(o) | Start::Future(o) => (now().await? + o).max(1),
-            Start::Compaction => match tokio::time::timeout(self.op_timeout, self.watches.compact_revision(ip)).await {
-                Ok(Ok(rev)) => rev.max(1),
-                Ok(Err(e)) => return Err(e.message),
-                Err(_) => return Err("timed out".to_string()),
-            },
+            Start::Past(o) | Start::Future(o) => (self.bounded(self.watches.revision(ip)).await? + o).max(1),
+            Start::Compaction => self.bounded(self.watches.compact_revision(ip)).await?.max(1),
         })
+    }
+
+    /// A revision asked of a node, within the op timeout.
+    async fn bounded(&self, asked: BoxFuture<'_, Result<i64, ClientError>>) -> Result<i64, String> {
+        match tokio::time::timeout(self.op_timeout, asked).await {
+            Ok(Ok(rev)) => Ok(rev),
+            Ok(Err(e)) => Err(e.message),
+            Err(_) => Err("timed out".to_string()),
+        }
     }
 
     /// One watcher as `plan` says, on the node at `ip`, until the run stops or
@@ -184,6 +182,8 @@ impl WatchSpec {
             rec,
             responses: 0,
             requested: false,
+            items: Vec::new(),
+            indexes: Vec::new(),
         };
         let mut from = loop {
             match self.first_revision(&plan, ip).await {
@@ -240,7 +240,6 @@ impl WatchSpec {
         stop: &AtomicBool,
     ) -> bool {
         let mut batch_from = *from;
-        let mut items = Vec::new();
         let mut began = Instant::now();
         let mut batches = 0u64;
         loop {
@@ -253,10 +252,10 @@ impl WatchSpec {
                     if let Some(p) = got.progress {
                         *from = (*from).max(p + 1);
                     }
-                    log.took(got, &mut items);
+                    log.took(got);
                 }
                 Ok(Err(e)) => {
-                    log.ok(batch_from, std::mem::take(&mut items));
+                    log.ok(batch_from);
                     if let WatchError::Compacted(at) = e {
                         log.invoke(*from, false);
                         log.compacted(*from, at);
@@ -267,7 +266,7 @@ impl WatchSpec {
                 Err(_) => {}
             }
             if began.elapsed() >= BATCH {
-                log.ok(batch_from, std::mem::take(&mut items));
+                log.ok(batch_from);
                 if stop.load(Ordering::Relaxed) || self.caught_up(*from - 1) {
                     return true;
                 }
@@ -373,6 +372,10 @@ struct WatchLog<'a> {
     responses: i64,
     /// A progress request is out on this stream, unanswered.
     requested: bool,
+    /// The batch so far: its events (and progress notifications), and the
+    /// server indexes a read-back watcher was answered with.
+    items: Vec<Value>,
+    indexes: Vec<Value>,
 }
 
 impl WatchLog<'_> {
@@ -401,20 +404,20 @@ impl WatchLog<'_> {
         self.record(Type::Invoke, map(v));
     }
 
-    /// Adds what one wake-up brought to the batch's items.
-    fn took(&mut self, got: Batch, items: &mut Vec<Value>) {
+    /// Adds what one wake-up brought to the batch.
+    fn took(&mut self, got: Batch) {
         self.responses += 1;
         let response = Value::Int(self.responses);
         if self.shape == Delivery::Latest {
-            items.extend(
+            self.items.extend(
                 got.events
                     .into_iter()
                     .map(|e| Value::list(vec![key_value(&e.key), int_or_nil(e.value), Value::Int(e.revision)])),
             );
-            items.extend(got.index.map(|i| map(vec![("index", Value::Int(i))])));
+            self.indexes.extend(got.index.map(Value::Int));
             return;
         }
-        items.extend(got.events.into_iter().map(|e: Event| {
+        self.items.extend(got.events.into_iter().map(|e: Event| {
             Value::list(vec![
                 key_value(&e.key),
                 int_or_nil(e.value),
@@ -425,7 +428,7 @@ impl WatchLog<'_> {
             ])
         }));
         if let Some(p) = got.progress {
-            items.push(map(vec![
+            self.items.push(map(vec![
                 ("progress", Value::Int(p)),
                 ("response", response),
                 ("requested", Value::Bool(std::mem::take(&mut self.requested))),
@@ -433,19 +436,16 @@ impl WatchLog<'_> {
         }
     }
 
-    /// The batch done: `{from events}` (etcd) or `[from events indexes]`.
-    fn ok(&self, from: i64, items: Vec<Value>) {
+    /// The batch done, and a new one begun: `{from events}` (etcd) or
+    /// `[from events indexes]`.
+    fn ok(&mut self, from: i64) {
+        let events = Value::list(std::mem::take(&mut self.items));
         if self.shape == Delivery::Every {
-            return self.record(
-                Type::Ok,
-                map(vec![("from", Value::Int(from)), ("events", Value::list(items))]),
-            );
+            return self.record(Type::Ok, map(vec![("from", Value::Int(from)), ("events", events)]));
         }
-        let (indexes, events): (Vec<Value>, Vec<Value>) = items.into_iter().partition(|i| matches!(i, Value::Map(_)));
-        let mut done = vec![Value::Int(from), Value::list(events)];
-        if !indexes.is_empty() {
-            let indexes = indexes.iter().filter_map(|i| i.get("index").cloned());
-            done.push(Value::list(indexes.collect()));
+        let mut done = vec![Value::Int(from), events];
+        if !self.indexes.is_empty() {
+            done.push(Value::list(std::mem::take(&mut self.indexes)));
         }
         self.record(Type::Ok, Value::list(done));
     }

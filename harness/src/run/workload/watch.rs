@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use checkers::History;
 use checkers::divergence::Divergence;
+use workloads::watch::Mix;
 use workloads::watch::plan::DEFAULT_MIX;
-use workloads::watch::{Mix, WatcherPlan};
 use workloads::{BoxFuture, Slot, WatchSpec};
 
 use super::{Analysis, Clients, Flags, Given, Judging, Settling, Setup, Task, Traffic, Workload};
@@ -75,11 +75,11 @@ impl Workload for Watching {
                     Err(e) => from = Err(e.message),
                 }
             }
-            let names: Vec<String> = (0..setup.ips.len()).map(|i| format!("n{}", i + 1)).collect();
-            let plans = workloads::watch::plan::plan(&self.mix, &names, self.keys, setup.seed, setup.time_limit);
-            Ok(Arc::new(WatchClients(
-                plans,
-                Arc::new(WatchSpec {
+            Ok(Arc::new(WatchClients {
+                mix: self.mix.clone(),
+                seed: setup.seed,
+                time_limit: setup.time_limit,
+                spec: Arc::new(WatchSpec {
                     watches,
                     keys: self.keys,
                     op_timeout: setup.op_timeout,
@@ -87,13 +87,18 @@ impl Workload for Watching {
                     target: Default::default(),
                     done: Default::default(),
                 }),
-            )) as Arc<dyn Clients>)
+            }) as Arc<dyn Clients>)
         })
     }
 }
 
-/// The watchers planned, and what every process shares.
-struct WatchClients(Vec<WatcherPlan>, Arc<WatchSpec>);
+/// What the watchers are planned from, and what every process shares.
+struct WatchClients {
+    mix: Mix,
+    seed: u64,
+    time_limit: Duration,
+    spec: Arc<WatchSpec>,
+}
 
 /// How often etcd sends a progress notification to a watch that asked for them
 /// (etcd's default, 10 minutes, sends none in a run).
@@ -101,20 +106,23 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Clients for WatchClients {
     fn process(self: Arc<Self>, slot: Slot) -> Task {
-        Box::pin(self.1.clone().run_writer(slot))
+        Box::pin(self.spec.clone().run_writer(slot))
     }
 
-    /// The watchers: they outlive the writers, through the heal and the
-    /// final reads, until caught up.
+    /// The watchers, planned over the cluster's nodes: they outlive the
+    /// writers, through the heal and the final reads, until caught up.
     fn lingering(self: Arc<Self>, t: &Traffic) -> Vec<Task> {
-        self.0
-            .iter()
+        let names: Vec<String> = t.nodes.iter().map(|n| n.name().to_string()).collect();
+        let plans = workloads::watch::plan::plan(&self.mix, &names, self.spec.keys, self.seed, self.time_limit);
+        plans
+            .into_iter()
             .enumerate()
             .map(|(i, plan)| {
-                Box::pin(self.1.clone().run_watcher(
+                let ip = t.nodes[plan.node].ip();
+                Box::pin(self.spec.clone().run_watcher(
                     WATCHER_PROCESS + i as u64,
-                    plan.clone(),
-                    t.nodes[plan.node].ip(),
+                    plan,
+                    ip,
                     t.rec.clone(),
                     t.stop.clone(),
                 )) as Task
@@ -123,12 +131,12 @@ impl Clients for WatchClients {
     }
 
     fn release(&self) {
-        self.1.done.store(true, Ordering::SeqCst);
+        self.spec.done.store(true, Ordering::SeqCst);
     }
 
     fn final_reads<'a>(&'a self, s: &'a Settling<'a>) -> BoxFuture<'a, Option<Divergence>> {
         Box::pin(async move {
-            let spec = &self.1;
+            let spec = &self.spec;
             match spec
                 .final_reads(s.ips, workloads::FINAL_READ_PROCESS, s.rec.as_ref())
                 .await
